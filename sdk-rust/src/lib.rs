@@ -1,0 +1,1 @@
+//! DDiscord core crate.
