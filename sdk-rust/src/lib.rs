@@ -1,1 +1,14 @@
-//! DDiscord core crate.
+//! # ddiscord
+//!
+//! The core every DDiscord component links: the topic contract (`topics.yaml`), topics and
+//! Solace-syntax subscription patterns, the envelope, and the event mesh client with its
+//! backends.
+//!
+//! See `DESIGN.md` for the contracts and the reasons for them.
+
+pub mod contract;
+pub mod envelope;
+pub mod topic;
+
+pub use envelope::{Envelope, EnvelopeError, EnvelopeMeta, FrameHead};
+pub use topic::{Topic, TopicError, TopicPattern, Topics, shard_for_guild};
