@@ -1,0 +1,483 @@
+'use strict'
+// The package's JS entry: a thin layer over the native addon (native.js, built from src/).
+// It turns native batches into `for await` iterators (one N-API crossing per batch, not per
+// event), moves error codes into `err.code`, and accepts bigint snowflakes.
+const { randomBytes } = require('node:crypto')
+
+const native = require('./native.js')
+
+/** Stable error codes (`err.code`); see README.md. */
+const codes = Object.freeze({
+  INVALID_PATTERN: 'DDISCORD_INVALID_PATTERN',
+  INVALID_TOPIC: 'DDISCORD_INVALID_TOPIC',
+  INVALID_ID: 'DDISCORD_INVALID_ID',
+  INVALID_ARGUMENT: 'DDISCORD_INVALID_ARGUMENT',
+  INVALID_CONFIG: 'DDISCORD_INVALID_CONFIG',
+  CONNECTION: 'DDISCORD_CONNECTION',
+  CLOSED: 'DDISCORD_CLOSED',
+  PAYLOAD_TOO_LARGE: 'DDISCORD_PAYLOAD_TOO_LARGE',
+  CACHE: 'DDISCORD_CACHE',
+  TIMEOUT: 'DDISCORD_TIMEOUT',
+  INTERNAL: 'DDISCORD_INTERNAL',
+})
+
+/** Every error this package throws: `err.code` is one of `codes`. */
+class DDiscordError extends Error {
+  constructor(code, message, options) {
+    super(message, options)
+    this.name = 'DDiscordError'
+    this.code = code
+  }
+}
+
+const CODED = /^\[(DDISCORD_[A-Z_]+)\] ([\s\S]*)$/
+
+// A native error carries its code in front of the message; N-API argument conversion errors
+// (a number where a string was expected, ...) are argument errors.
+function translate(err) {
+  if (err instanceof DDiscordError) return err
+  const message = err && typeof err.message === 'string' ? err.message : String(err)
+  const m = CODED.exec(message)
+  if (m) return new DDiscordError(m[1], m[2])
+  if (err && (err.code === 'InvalidArg' || err.code === 'NumberExpected' || err.code === 'StringExpected' || err.code === 'ObjectExpected' || err.code === 'BooleanExpected' || err.code === 'ArrayExpected' || err instanceof TypeError)) {
+    return new DDiscordError(codes.INVALID_ARGUMENT, message, { cause: err })
+  }
+  return new DDiscordError(codes.INTERNAL, message, { cause: err })
+}
+
+async function call(promiseFn) {
+  try {
+    return await promiseFn()
+  } catch (e) {
+    throw translate(e)
+  }
+}
+
+function callSync(fn) {
+  try {
+    return fn()
+  } catch (e) {
+    throw translate(e)
+  }
+}
+
+/** A snowflake given as a decimal string, a bigint or a safe-integer number, as a string. */
+function snowflake(what, value) {
+  if (typeof value === 'string') return value
+  if (typeof value === 'bigint') return value.toString()
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value)
+  const shown = typeof value === 'number' ? String(value) : typeof value
+  throw new DDiscordError(
+    codes.INVALID_ID,
+    `${what} ${shown} is not a snowflake; pass a decimal string such as "81384788765712384" (or a bigint)` +
+      (typeof value === 'number' ? ': numbers above 2^53 lose digits' : '')
+  )
+}
+
+function checkString(what, value) {
+  if (typeof value !== 'string') {
+    throw new DDiscordError(codes.INVALID_ARGUMENT, `${what} must be a string, got ${typeof value}`)
+  }
+  return value
+}
+
+/**
+ * One event: a Discord dispatch as the shard received it, with the topic it came on.
+ * The envelope is sliced from its batch and parsed only when read.
+ */
+class Event {
+  #data
+  #start
+  #end
+  #levels
+  #envelope
+
+  constructor(topic, data, start, end) {
+    /** The topic, `<root>/{shard}/{guild}/{EVENT}`. */
+    this.topic = topic
+    this.#data = data
+    this.#start = start
+    this.#end = end
+  }
+
+  #level(i) {
+    if (this.#levels === undefined) this.#levels = this.topic.split('/')
+    return this.#levels[i]
+  }
+
+  /** The shard that received it. */
+  get shard() {
+    return Number(this.#level(1))
+  }
+
+  /** The guild id (snowflake string), or `null` for events without a guild. */
+  get guildId() {
+    const g = this.#level(2)
+    return g === '-' ? null : g
+  }
+
+  /** The dispatch name (`t`), e.g. `MESSAGE_CREATE`. */
+  get name() {
+    return this.#level(3)
+  }
+
+  /** The envelope's bytes (a view into the batch, not a copy). */
+  get raw() {
+    return this.#data.subarray(this.#start, this.#end)
+  }
+
+  /** The envelope as JSON text. */
+  text() {
+    return this.#data.toString('utf8', this.#start, this.#end)
+  }
+
+  /** The parsed envelope: `{shard, session, received_ms, op, t, s, d}`. */
+  get envelope() {
+    if (this.#envelope === undefined) this.#envelope = JSON.parse(this.text())
+    return this.#envelope
+  }
+
+  /** The dispatch payload `d`, parsed. */
+  get data() {
+    return this.envelope.d
+  }
+
+  /** The sequence number `s` within the gateway session. */
+  get sequence() {
+    return this.envelope.s ?? null
+  }
+
+  /** The gateway session id the event belongs to. */
+  get session() {
+    return this.envelope.session ?? null
+  }
+
+  /** When ingest read the frame, Unix time in ms. */
+  get receivedMs() {
+    return this.envelope.received_ms ?? null
+  }
+
+  toJSON() {
+    return { topic: this.topic, shard: this.shard, guildId: this.guildId, name: this.name, sequence: this.sequence, data: this.data }
+  }
+}
+
+/** A work-queue delivery: an event that must be acknowledged once handled. */
+class Job extends Event {
+  #consumer
+  #id
+  #settled = false
+
+  constructor(topic, data, start, end, consumer, id, redelivered) {
+    super(topic, data, start, end)
+    this.#consumer = consumer
+    this.#id = id
+    /** Whether the event was delivered before (not acknowledged in time, or its consumer died). */
+    this.redelivered = redelivered
+  }
+
+  /** Marks the event handled; it is not delivered again. */
+  async ack() {
+    if (this.#settled) return
+    this.#settled = true
+    await call(() => this.#consumer.ack(this.#id))
+  }
+
+  /**
+   * Marks the event failed: it is delivered again (to any member of the group) after
+   * `delayMs`, and goes to the dead-letter topic after the group's `maxDeliveries`.
+   */
+  async nack(options = {}) {
+    if (this.#settled) return
+    this.#settled = true
+    await call(() => this.#consumer.nack(this.#id, options.delayMs ?? null, options.reason ?? null))
+  }
+}
+
+// An async iterator over native batches. `next()` resolves at once while the current batch
+// lasts, and crosses into native code once per batch.
+class BatchIterator {
+  #source
+  #make
+  #batch = null
+  #i = 0
+  #start = 0
+  #done = false
+  #onEnd
+
+  constructor(source, make, onEnd) {
+    this.#source = source
+    this.#make = make
+    this.#onEnd = onEnd
+  }
+
+  #take() {
+    const b = this.#batch
+    const i = this.#i++
+    const end = b.ends[i]
+    const ev = this.#make(b, i, this.#start, end)
+    this.#start = end
+    if (this.#i >= b.topics.length) this.#batch = null
+    return { value: ev, done: false }
+  }
+
+  async #fill() {
+    const batch = await this.#source()
+    if (batch === null) {
+      this.#finish()
+      return { value: undefined, done: true }
+    }
+    this.#batch = batch
+    this.#i = 0
+    this.#start = 0
+    return this.#take()
+  }
+
+  #finish() {
+    if (!this.#done) {
+      this.#done = true
+      this.#onEnd()
+    }
+  }
+
+  next() {
+    if (this.#batch !== null) return Promise.resolve(this.#take())
+    if (this.#done) return Promise.resolve({ value: undefined, done: true })
+    return this.#fill().catch((e) => {
+      this.#finish()
+      throw translate(e)
+    })
+  }
+
+  return() {
+    this.#batch = null
+    this.#finish()
+    return Promise.resolve({ value: undefined, done: true })
+  }
+
+  [Symbol.asyncIterator]() {
+    return this
+  }
+}
+
+/**
+ * A subscription: iterate it with `for await`. Leaving the loop (break, return, throw) or
+ * calling `close()` ends it.
+ */
+class Subscription {
+  #client
+  #native = null
+  #ready
+  #batchSize
+  #closed = false
+
+  constructor(client, pattern, opening, batchSize) {
+    this.#client = client // keeps the client (and its connection) alive while iterating
+    /** The pattern as given. */
+    this.pattern = pattern
+    this.#batchSize = batchSize
+    this.#ready = opening.then(
+      (n) => {
+        this.#native = n
+        if (this.#closed) n.close()
+        return this
+      },
+      (e) => {
+        throw translate(e)
+      }
+    )
+    // Errors surface where the script awaits `ready` or iterates, never as an unhandled rejection.
+    this.#ready.catch(() => {})
+  }
+
+  /** Resolves once the broker has the subscription (events published after it are delivered). */
+  get ready() {
+    return this.#ready
+  }
+
+  /** Waits for the next events already buffered (at least one); `null` once closed. */
+  async nextBatch() {
+    await this.#ready
+    const b = await call(() => this.#native.nextBatch(this.#batchSize))
+    if (b === null) return null
+    const out = new Array(b.topics.length)
+    let start = 0
+    for (let i = 0; i < b.topics.length; i++) {
+      out[i] = new Event(b.topics[i], b.data, start, b.ends[i])
+      start = b.ends[i]
+    }
+    return out
+  }
+
+  [Symbol.asyncIterator]() {
+    return new BatchIterator(
+      async () => {
+        await this.#ready
+        return this.#native.nextBatch(this.#batchSize)
+      },
+      (b, i, start, end) => new Event(b.topics[i], b.data, start, end),
+      () => this.close()
+    )
+  }
+
+  /** Ends the subscription; a pending iteration finishes. Idempotent. */
+  close() {
+    this.#closed = true
+    if (this.#native) this.#native.close()
+  }
+
+  async [Symbol.asyncDispose]() {
+    this.close()
+  }
+}
+
+/** A connection to the event mesh and the cache. Create it with `connect()`. */
+class Client {
+  #native
+
+  constructor(nativeClient) {
+    this.#native = nativeClient
+  }
+
+  /** The topic root (`DDISCORD_TOPIC_ROOT`, default `discord`). */
+  get topicRoot() {
+    return this.#native.topicRoot
+  }
+
+  /** The shard count used to route gateway commands. */
+  get shards() {
+    return this.#native.shards
+  }
+
+  /** Whether `close()` was called. */
+  get closed() {
+    return this.#native.closed
+  }
+
+  /**
+   * Every event matching `pattern` (Solace syntax: `*` is one level or a prefix within a
+   * level, `>` one or more trailing levels), e.g. `discord/*\/*\/MESSAGE_CREATE`.
+   * Throws `DDISCORD_INVALID_PATTERN` at once for a bad pattern.
+   */
+  subscribe(pattern, options = {}) {
+    checkString('pattern', pattern)
+    callSync(() => this.#native.checkPattern(pattern, false))
+    return new Subscription(this, pattern, this.#native.subscribe(pattern), options.batchSize ?? 1024)
+  }
+
+  /**
+   * Like `subscribe`, on `<root>-state/…`: events published after the state worker applied
+   * them, so a cache read in the loop sees their effect. The pattern may name either tree.
+   */
+  subscribeState(pattern, options = {}) {
+    checkString('pattern', pattern)
+    callSync(() => this.#native.checkPattern(pattern, true))
+    return new Subscription(this, pattern, this.#native.subscribeState(pattern), options.batchSize ?? 1024)
+  }
+
+  /** The shard that owns a guild: `(guild_id >> 22) % shards`. */
+  shardForGuild(guildId) {
+    return callSync(() => this.#native.shardForGuild(snowflake('guild id', guildId)))
+  }
+
+  /**
+   * Sends a gateway command's `d` object to a shard (guaranteed delivery: resolves once the
+   * broker has it). Prefer the helpers below.
+   */
+  async sendCommand(shard, command, data) {
+    if (!Number.isInteger(shard) || shard < 0) {
+      throw new DDiscordError(codes.INVALID_ARGUMENT, `shard must be a non-negative integer, got ${shard}`)
+    }
+    checkString('command', command)
+    if (data === null || typeof data !== 'object') {
+      throw new DDiscordError(codes.INVALID_ARGUMENT, 'the command body must be an object')
+    }
+    return call(() => this.#native.sendCommand(shard, command, JSON.stringify(data)))
+  }
+
+  /**
+   * Joins, moves or leaves (`channelId` null) a voice channel in a guild: opcode 4 to the
+   * guild's shard.
+   */
+  async updateVoiceState(guildId, channelId, options = {}) {
+    const guild = snowflake('guild id', guildId)
+    const channel = channelId === null || channelId === undefined ? null : snowflake('channel id', channelId)
+    const d = { guild_id: guild, channel_id: channel, self_mute: !!options.selfMute, self_deaf: !!options.selfDeaf }
+    return this.sendCommand(this.shardForGuild(guild), 'VOICE_STATE_UPDATE', d)
+  }
+
+  /**
+   * Updates the bot's presence (opcode 3) on `options.shard`, or on every shard.
+   * `presence` is Discord's object: `{since, activities, status, afk}`.
+   */
+  async updatePresence(presence, options = {}) {
+    const shards = options.shard === undefined ? [...Array(this.shards).keys()] : [options.shard]
+    for (const shard of shards) await this.sendCommand(shard, 'PRESENCE_UPDATE', presence)
+  }
+
+  /**
+   * Requests a guild's members (opcode 8) and yields the GUILD_MEMBERS_CHUNK payloads that
+   * answer it (matched by nonce), ending after the last chunk. Throws `DDISCORD_TIMEOUT` when a
+   * chunk does not arrive within `timeoutMs` (default 10 000).
+   */
+  async *requestGuildMembers(guildId, options = {}) {
+    const guild = snowflake('guild id', guildId)
+    const nonce = options.nonce ?? randomBytes(12).toString('hex')
+    const d = { guild_id: guild, limit: options.limit ?? 0, presences: !!options.presences, nonce }
+    if (options.userIds) d.user_ids = options.userIds.map((u) => snowflake('user id', u))
+    else d.query = options.query ?? ''
+    const shard = this.shardForGuild(guild)
+    const sub = this.subscribe(`${this.topicRoot}/${shard}/${guild}/GUILD_MEMBERS_CHUNK`)
+    const timeoutMs = options.timeoutMs ?? 10_000
+    try {
+      await sub.ready
+      await this.sendCommand(shard, 'REQUEST_GUILD_MEMBERS', d)
+      const it = sub[Symbol.asyncIterator]()
+      for (;;) {
+        let timer
+        const timeout = new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new DDiscordError(codes.TIMEOUT, `no GUILD_MEMBERS_CHUNK for nonce ${nonce} within ${timeoutMs} ms; is ingest running shard ${shard}?`)),
+            timeoutMs
+          )
+        })
+        let r
+        try {
+          r = await Promise.race([it.next(), timeout])
+        } finally {
+          clearTimeout(timer)
+        }
+        if (r.done) return
+        const chunk = r.value.data
+        if (chunk.nonce !== nonce) continue
+        yield chunk
+        if (chunk.chunk_index + 1 >= chunk.chunk_count) return
+      }
+    } finally {
+      sub.close()
+    }
+  }
+
+  /** Ends every subscription and consumer of this client and disconnects. Idempotent. */
+  async close() {
+    return call(() => this.#native.close())
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.close()
+  }
+}
+
+/**
+ * Connects to the event mesh (`options.meshUrl` or `DDISCORD_MESH_URL`) and the cache
+ * (`options.redisUrl` or `DDISCORD_REDIS_URL`).
+ */
+async function connect(options = {}) {
+  if (options === null || typeof options !== 'object') {
+    throw new DDiscordError(codes.INVALID_ARGUMENT, 'connect() takes an options object')
+  }
+  const n = await call(() => native.connect(options))
+  return new Client(n)
+}
+
+module.exports = { connect, Client, Subscription, Event, Job, DDiscordError, codes, nativeVersion: native.nativeVersion }
