@@ -6,6 +6,7 @@
 //!
 //! See `DESIGN.md` for the contracts and the reasons for them.
 
+pub mod cache;
 pub mod contract;
 pub mod envelope;
 pub mod topic;
