@@ -7,6 +7,7 @@
 //! See `DESIGN.md` for the contracts and the reasons for them.
 
 pub mod contract;
+pub mod coord;
 pub mod envelope;
 pub mod topic;
 
