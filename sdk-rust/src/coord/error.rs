@@ -18,6 +18,12 @@ impl CoordError {
         Self { kind, source: None }
     }
 
+    /// Wraps a Redis error from a fenced write: a `DDFENCED` reply becomes
+    /// [`CoordErrorKind::Fenced`], anything else [`CoordErrorKind::Redis`].
+    pub fn from_redis(context: &'static str, source: redis::RedisError) -> Self {
+        Self::redis(context, source)
+    }
+
     pub(crate) fn redis(context: &'static str, source: redis::RedisError) -> Self {
         if super::fence::Fence::is_fenced_error(&source) {
             return Self::new(CoordErrorKind::Fenced);
