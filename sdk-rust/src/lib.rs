@@ -8,6 +8,7 @@
 
 pub mod cache;
 pub mod contract;
+pub mod coord;
 pub mod envelope;
 pub mod topic;
 
