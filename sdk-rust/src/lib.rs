@@ -6,8 +6,10 @@
 //!
 //! See `DESIGN.md` for the contracts and the reasons for them.
 
+pub mod cache;
 pub mod client;
 pub mod contract;
+pub mod coord;
 pub mod envelope;
 pub mod topic;
 
