@@ -82,8 +82,11 @@ renderers=("$kubectl")
 [[ "${K8S_SKIP_OLD_KUSTOMIZE:-0}" != 1 && -x "$old_kubectl" ]] && renderers+=("$old_kubectl")
 
 rendered=()
+seen=" "
 for r in "${renderers[@]}"; do
   label="$("$r" version --client 2>/dev/null | grep -oE 'v[0-9]+\.[0-9]+\.[0-9]+' | head -1 || true)"
+  [[ "$seen" == *" ${label:-x} "* ]] && continue # e.g. KUBECTL is Debian's kubectl 1.20 itself
+  seen+="${label:-x} "
   step "rendering with kubectl ${label:-?} ($r)"
   for d in "${dirs[@]}"; do
     f="$out/$(basename "$d")-kubectl-${label:-x}.yaml"
