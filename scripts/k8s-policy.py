@@ -33,6 +33,8 @@ CURRENT = {"HorizontalPodAutoscaler": "autoscaling/v2", "PodDisruptionBudget": "
 DISCORD_TOKEN = re.compile(r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}")
 SECRET_KEYS = ("DISCORD_TOKEN", "DDISCORD_REDIS_URL", "DDISCORD_MESH_URL", "DDISCORD_SOLACE_PASSWORD")
 COMPONENTS = ("ddiscord-ingest", "ddiscord-state-worker")
+# Objects the operator creates (documented in docs/deploy.md), not rendered by kustomize.
+EXTERNAL = {("ConfigMap", "ddiscord-fixtures")}
 
 
 class Checker:
@@ -115,8 +117,20 @@ class Checker:
             all(labels.get(k) == v for k, v in selector.items()),
             f"{name}: selector does not match the pod labels",
         )
+        for v in pod.get("volumes", []):
+            for kind, key, field in (("ConfigMap", "configMap", "name"), ("Secret", "secret", "secretName")):
+                if key in v:
+                    self.resolves(kind, v[key][field], f"{name} volume {v['name']}")
         for c in pod["containers"] + pod.get("initContainers", []):
             cname = f"{name} container {c['name']}"
+            for e in c.get("env", []):
+                for kind, key in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")):
+                    ref = e.get("valueFrom", {}).get(key)
+                    if ref:
+                        obj = self.resolves(kind, ref["name"], f"{cname} env {e['name']}")
+                        if obj is not None:
+                            data = {**obj.get("data", {}), **obj.get("stringData", {})}
+                            self.need(ref["key"] in data, f"{cname} env {e['name']}: no key {ref['key']}")
             sc = c.get("securityContext", {})
             non_root = sc.get("runAsNonRoot", psc.get("runAsNonRoot"))
             self.need(non_root is True, f"{cname}: set runAsNonRoot")
@@ -143,6 +157,15 @@ class Checker:
                     self.need(target in ports, f"{cname}: {probe} names unknown port {target}")
             self.need("readinessProbe" in c, f"{cname}: add a readinessProbe")
             self.need("livenessProbe" in c, f"{cname}: add a livenessProbe")
+
+    def resolves(self, kind, name, what):
+        """The object `what` refers to is in the output (or created by the operator)."""
+        obj = self.get(kind, name)
+        self.need(
+            obj is not None or (kind, name) in EXTERNAL,
+            f"{what}: {kind} {name} is not in the output",
+        )
+        return obj
 
     def components(self):
         for name in COMPONENTS:
