@@ -2,6 +2,7 @@
 
     k8s-policy.py RENDERED.yaml...                  check every rule, print what was checked
     k8s-policy.py --mosquitto-smoke RENDERED.yaml   start mosquitto with the pod's configuration
+    k8s-policy.py --redis-smoke RENDERED.yaml       start redis-server with the pod's arguments
 
 Each RENDERED file is the output of `kubectl kustomize` for one kustomization; its name starts with
 the kustomization's directory name (base, self-contained, demo, gke). Exit status 1 on any
@@ -476,10 +477,62 @@ def mosquitto_smoke(path):
               "listening, persistence saved on SIGTERM")
 
 
+def redis_command(port, *words):
+    """One RESP command over a fresh connection; returns the raw reply."""
+    body = "".join(f"${len(w)}\r\n{w}\r\n" for w in words)
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+        conn.sendall(f"*{len(words)}\r\n{body}".encode())
+        return conn.recv(4096).decode(errors="replace")
+
+
+def redis_smoke(path):
+    """Starts redis-server with the rendered Redis container's arguments (data directory moved to a
+    temporary one, port free, loopback only) and checks it answers and runs noeviction."""
+    with open(path, encoding="utf-8") as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    dep = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "redis")
+    args = list(dep["spec"]["template"]["spec"]["containers"][0]["args"])
+    if args[:1] == ["redis-server"]:
+        args = args[1:]
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [tmp if a == "/data" else a for a in args]
+        args += ["--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        log = open(f"{tmp}/log", "w+", encoding="utf-8")
+        proc = subprocess.Popen(["redis-server", *args], stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    sys.exit(f"redis-server {' '.join(args)} exited ({proc.returncode}):\n{log.read()}")
+                try:
+                    if "PONG" in redis_command(port, "PING"):
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    sys.exit("redis-server did not answer within 10 s")
+                time.sleep(0.05)
+            policy = redis_command(port, "CONFIG", "GET", "maxmemory-policy")
+            aof = redis_command(port, "CONFIG", "GET", "appendonly")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        if "noeviction" not in policy or "yes" not in aof:
+            sys.exit(f"redis-server runs maxmemory-policy/appendonly {policy!r} {aof!r}")
+        print(f"  {os.path.basename(path)}: redis-server accepts the pod's arguments "
+              "(appendonly yes, noeviction)")
+
+
 def main(argv):
     if argv[:1] == ["--mosquitto-smoke"]:
         for path in argv[1:]:
             mosquitto_smoke(path)
+        return 0
+    if argv[:1] == ["--redis-smoke"]:
+        for path in argv[1:]:
+            redis_smoke(path)
         return 0
     print(
         "  rules: HPA autoscaling/v2, PDB policy/v1, no removed API versions; non-root, read-only\n"

@@ -7,7 +7,8 @@
 #      `kubernetes-validate --strict` (unknown fields, unknown kinds or API versions are errors);
 #   3. checks DDiscord's own rules on the rendered objects (scripts/k8s-policy.py: current HPA/PDB
 #      API versions, security context, probes, resources, shutdown settings, no real token);
-#   4. starts the broker configuration the Mosquitto pod gets, when `mosquitto` is installed.
+#   4. starts the broker configuration the Mosquitto pod gets and Redis with the Redis pod's
+#      arguments, when `mosquitto` and `redis-server` are installed.
 #
 # Needs no cluster and no network beyond package registries (apt, PyPI) on a cold machine.
 # Environment:
@@ -130,6 +131,13 @@ if have mosquitto; then
   "$venv/bin/python" scripts/k8s-policy.py --mosquitto-smoke "$out"/self-contained-kubectl-*.yaml
 else
   echo "  mosquitto not installed: skipped (scripts/test installs it)"
+fi
+
+step "Redis starts with the self-contained overlay's arguments"
+if have redis-server; then
+  "$venv/bin/python" scripts/k8s-policy.py --redis-smoke "$out"/self-contained-kubectl-*.yaml
+else
+  echo "  redis-server not installed: skipped (scripts/test installs it)"
 fi
 
 step "k8s manifests OK ($((SECONDS - start)) s)"
