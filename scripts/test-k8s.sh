@@ -41,14 +41,18 @@ fi
 # kubectl 1.20 (kustomize v2.0.3) in a scratch location, to keep the kustomizations compatible with
 # the oldest kubectl still shipped by Debian 12. Skipped, with a note, where apt-get is missing.
 old_kubectl="$cache/kubectl-1.20/usr/bin/kubectl"
-if [[ "${K8S_SKIP_OLD_KUSTOMIZE:-0}" != 1 && ! -x "$old_kubectl" ]] && have apt-get &&
-  apt-cache show kubernetes-client >/dev/null 2>&1; then
-  step "fetching Debian's kubernetes-client (kubectl 1.20) into $cache/kubectl-1.20"
-  (
-    cd "$out"
-    apt-get download -q kubernetes-client >/dev/null 2>&1 &&
-      dpkg -x kubernetes-client_*.deb "$cache/kubectl-1.20"
-  ) || echo "could not fetch kubernetes-client: old-kustomize rendering skipped"
+if [[ "${K8S_SKIP_OLD_KUSTOMIZE:-0}" != 1 && ! -x "$old_kubectl" ]]; then
+  if have apt-get && apt-cache show kubernetes-client >/dev/null 2>&1; then
+    step "fetching Debian's kubernetes-client (kubectl 1.20) into $cache/kubectl-1.20"
+    (
+      cd "$out"
+      apt-get download -q kubernetes-client >/dev/null 2>&1 &&
+        dpkg -x kubernetes-client_*.deb "$cache/kubectl-1.20"
+    ) || echo "  could not fetch kubernetes-client: rendering with kustomize v2.0.3 skipped"
+  else
+    echo "note: Debian's kubernetes-client is not available here (no apt, or run apt-get update):"
+    echo "      rendering with kubectl 1.20's kustomize v2.0.3 skipped"
+  fi
 fi
 
 if [[ ! -x "$venv/bin/kubernetes-validate" ]] ||
