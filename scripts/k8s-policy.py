@@ -250,6 +250,10 @@ class Checker:
                 )
             )
             self.need(ok, "state-worker: CPU HPA on its Deployment, min 2, max 8")
+            self.need(
+                "replicas" not in worker["spec"],
+                "state-worker: leave replicas to the HPA (kubectl apply would reset it)",
+            )
             self.need("cpu" in c["resources"]["requests"], "state-worker: CPU request (HPA)")
 
     def secrets(self):
