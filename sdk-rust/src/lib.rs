@@ -6,9 +6,13 @@
 //!
 //! See `DESIGN.md` for the contracts and the reasons for them.
 
+pub mod cache;
+pub mod client;
 pub mod contract;
+pub mod coord;
 pub mod envelope;
 pub mod topic;
 
+pub use client::{Client, ClientConfig, ClientError, Event};
 pub use envelope::{Envelope, EnvelopeError, EnvelopeMeta, FrameHead};
 pub use topic::{Topic, TopicError, TopicPattern, Topics, shard_for_guild};

@@ -232,8 +232,9 @@ impl RedisServer {
     }
 }
 
-/// A private `mosquitto` with DDiscord's `config/mosquitto.conf` (persistence and queue limits
-/// that do not drop QoS 1 messages), on a free port.
+/// A private `mosquitto` with DDiscord's shipped broker settings,
+/// `k8s/overlays/self-contained/mosquitto/mosquitto.conf` (persistence and queue limits that do not
+/// drop QoS 1 messages; the Kubernetes pod runs the same file), on a free port.
 #[derive(Debug)]
 pub struct Mosquitto(Server);
 
@@ -255,9 +256,12 @@ impl Mosquitto {
         let binary = find_binary("mosquitto", "DDISCORD_MOSQUITTO")?;
         let port = free_port();
         let dir = tempfile::tempdir().map_err(io("creating a data directory"))?;
-        let shipped = include_str!("../../config/mosquitto.conf");
+        let shipped = include_str!("../../k8s/overlays/self-contained/mosquitto/mosquitto.conf");
+        // `user root`: started as root, mosquitto switches to the `mosquitto` user, which cannot
+        // write this private directory, so nothing would be persisted; the option is ignored
+        // when not running as root (https://mosquitto.org/man/mosquitto-conf-5.html, `user`).
         let conf = format!(
-            "{shipped}\nlistener {port} 127.0.0.1\npersistence_location {}/\n{}\n",
+            "{shipped}\nlistener {port} 127.0.0.1\npersistence_location {}/\nuser root\n{}\n",
             dir.path().display(),
             extra.join("\n")
         );
@@ -348,6 +352,8 @@ mod tests {
         assert_eq!(mosq.dropped_messages().unwrap(), 0);
         mosq.stop();
         assert!(TcpStream::connect(("127.0.0.1", mosq.port())).is_err());
+        // A graceful stop saves the persistence database (sessions and queued messages).
+        assert!(mosq.0.dir.path().join("mosquitto.db").exists());
         mosq.start_again().unwrap();
         assert!(TcpStream::connect(("127.0.0.1", mosq.port())).is_ok());
     }
