@@ -10,6 +10,7 @@ pub mod cache;
 pub mod contract;
 pub mod coord;
 pub mod envelope;
+pub mod group;
 pub mod topic;
 
 pub use envelope::{Envelope, EnvelopeError, EnvelopeMeta, FrameHead};
