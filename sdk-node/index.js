@@ -2,22 +2,22 @@
 // The package's JS entry: a thin layer over the native addon (native.js, built from src/).
 // It turns native batches into `for await` iterators (one N-API crossing per batch, not per
 // event), moves error codes into `err.code`, and accepts bigint snowflakes.
-const { randomBytes } = require('node:crypto')
-
 const native = require('./native.js')
 
 /** Stable error codes (`err.code`); see README.md. */
 const codes = Object.freeze({
+  CONFIG: 'DDISCORD_CONFIG',
   INVALID_PATTERN: 'DDISCORD_INVALID_PATTERN',
-  INVALID_TOPIC: 'DDISCORD_INVALID_TOPIC',
   INVALID_ID: 'DDISCORD_INVALID_ID',
   INVALID_ARGUMENT: 'DDISCORD_INVALID_ARGUMENT',
-  INVALID_CONFIG: 'DDISCORD_INVALID_CONFIG',
-  CONNECTION: 'DDISCORD_CONNECTION',
-  CLOSED: 'DDISCORD_CLOSED',
-  PAYLOAD_TOO_LARGE: 'DDISCORD_PAYLOAD_TOO_LARGE',
+  MESH: 'DDISCORD_MESH',
+  CONNECTION_LOST: 'DDISCORD_CONNECTION_LOST',
   CACHE: 'DDISCORD_CACHE',
+  CORRUPT_CACHE: 'DDISCORD_CORRUPT_CACHE',
+  PAYLOAD: 'DDISCORD_PAYLOAD',
+  CLOSED: 'DDISCORD_CLOSED',
   TIMEOUT: 'DDISCORD_TIMEOUT',
+  GROUP: 'DDISCORD_GROUP',
   INTERNAL: 'DDISCORD_INTERNAL',
 })
 
@@ -62,16 +62,28 @@ function callSync(fn) {
 }
 
 /** A snowflake given as a decimal string, a bigint or a safe-integer number, as a string. */
+const U64_MAX = (1n << 64n) - 1n
+
 function snowflake(what, value) {
-  if (typeof value === 'string') return value
-  if (typeof value === 'bigint') return value.toString()
+  if (typeof value === 'string' && /^[0-9]{1,20}$/.test(value)) {
+    const n = BigInt(value)
+    if (n > 0n && n <= U64_MAX) return value
+  }
   if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value)
-  const shown = typeof value === 'number' ? String(value) : typeof value
+  if (typeof value === 'bigint' && value > 0n && value <= U64_MAX) return value.toString()
+  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : typeof value === 'number' || typeof value === 'bigint' ? String(value) : typeof value
   throw new DDiscordError(
     codes.INVALID_ID,
-    `${what} ${shown} is not a snowflake; pass a decimal string such as "81384788765712384" (or a bigint)` +
+    `${what} ${shown} is not a snowflake: Discord ids are non-zero unsigned 64-bit integers; pass a decimal string such as "81384788765712384" or a bigint` +
       (typeof value === 'number' ? ': numbers above 2^53 lose digits' : '')
   )
+}
+
+function checkObject(what, value) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new DDiscordError(codes.INVALID_ARGUMENT, `${what} must be an object, got ${value === null ? 'null' : typeof value}`)
+  }
+  return value
 }
 
 function checkString(what, value) {
@@ -243,8 +255,9 @@ class BatchIterator {
   next() {
     if (this.#batch !== null) return Promise.resolve(this.#take())
     if (this.#done) return Promise.resolve({ value: undefined, done: true })
+    // An error (e.g. DDISCORD_CONNECTION_LOST) ends this loop but not the subscription:
+    // iterating it again continues once the client has reconnected.
     return this.#fill().catch((e) => {
-      this.#finish()
       throw translate(e)
     })
   }
@@ -331,12 +344,125 @@ class Subscription {
   }
 }
 
+const parse = (text) => (text == null ? null : JSON.parse(text))
+
+/**
+ * Reads of the Redis cache the state worker writes (key layout: docs/cache.md). Every read is
+ * one round trip and returns plain objects in Discord's JSON shape (snowflakes as strings), or
+ * `null` when the entity is not cached.
+ */
+class Cache {
+  #n
+
+  constructor(nativeClient) {
+    this.#n = nativeClient
+  }
+
+  /** A guild without its collections (read those with the other methods). */
+  async guild(guildId) {
+    const g = snowflake('guild_id', guildId)
+    return parse(await call(() => this.#n.cacheGuild(g)))
+  }
+
+  /** A guild's cache marker and counters: `{shard, generation, complete, membersChunked, memberCount, unavailable}`. */
+  async guildState(guildId) {
+    const g = snowflake('guild_id', guildId)
+    return (await call(() => this.#n.cacheGuildState(g))) ?? null
+  }
+
+  /** A channel or thread. */
+  async channel(channelId) {
+    const c = snowflake('channel_id', channelId)
+    return parse(await call(() => this.#n.cacheChannel(c)))
+  }
+
+  /** Every channel of a guild. */
+  async channels(guildId) {
+    const g = snowflake('guild_id', guildId)
+    return parse(await call(() => this.#n.cacheChannels(g)))
+  }
+
+  /** A role of a guild. */
+  async role(guildId, roleId) {
+    const g = snowflake('guild_id', guildId)
+    const r = snowflake('role_id', roleId)
+    return parse(await call(() => this.#n.cacheRole(g, r)))
+  }
+
+  /** Every role of a guild. */
+  async roles(guildId) {
+    const g = snowflake('guild_id', guildId)
+    return parse(await call(() => this.#n.cacheRoles(g)))
+  }
+
+  /** A member of a guild, with its `user`. */
+  async member(guildId, userId) {
+    const g = snowflake('guild_id', guildId)
+    const u = snowflake('user_id', userId)
+    return parse(await call(() => this.#n.cacheMember(g, u)))
+  }
+
+  /** Members by user id in one round trip, in the order asked (`null` where not cached). */
+  async members(guildId, userIds) {
+    const g = snowflake('guild_id', guildId)
+    if (!Array.isArray(userIds)) throw new DDiscordError(codes.INVALID_ARGUMENT, 'userIds must be an array of snowflakes')
+    const us = userIds.map((u) => snowflake('user_id', u))
+    return parse(await call(() => this.#n.cacheMembers(g, us)))
+  }
+
+  /** The user ids of every cached member of a guild. */
+  async memberIds(guildId) {
+    const g = snowflake('guild_id', guildId)
+    return call(() => this.#n.cacheMemberIds(g))
+  }
+
+  /** A user. */
+  async user(userId) {
+    const u = snowflake('user_id', userId)
+    return parse(await call(() => this.#n.cacheUser(u)))
+  }
+
+  /** The bot's own user (from READY). */
+  async currentUser() {
+    return parse(await call(() => this.#n.cacheCurrentUser()))
+  }
+
+  /** A member's presence. */
+  async presence(guildId, userId) {
+    const g = snowflake('guild_id', guildId)
+    const u = snowflake('user_id', userId)
+    return parse(await call(() => this.#n.cachePresence(g, u)))
+  }
+
+  /** A member's voice state. */
+  async voiceState(guildId, userId) {
+    const g = snowflake('guild_id', guildId)
+    const u = snowflake('user_id', userId)
+    return parse(await call(() => this.#n.cacheVoiceState(g, u)))
+  }
+
+  /** Every voice state of a guild. */
+  async voiceStates(guildId) {
+    const g = snowflake('guild_id', guildId)
+    return parse(await call(() => this.#n.cacheVoiceStates(g)))
+  }
+
+  /** Up to `limit` (default 50) cached messages of a channel, newest first. */
+  async recentMessages(channelId, limit = 50) {
+    const c = snowflake('channel_id', channelId)
+    if (!Number.isInteger(limit) || limit < 0) throw new DDiscordError(codes.INVALID_ARGUMENT, `limit must be a non-negative integer, got ${limit}`)
+    return parse(await call(() => this.#n.cacheRecentMessages(c, limit)))
+  }
+}
+
 /** A connection to the event mesh and the cache. Create it with `connect()`. */
 class Client {
   #native
 
   constructor(nativeClient) {
     this.#native = nativeClient
+    /** Cache reads (Redis, connected on first use). */
+    this.cache = new Cache(nativeClient)
   }
 
   /** The topic root (`DDISCORD_TOPIC_ROOT`, default `discord`). */
@@ -375,87 +501,64 @@ class Client {
     return new Subscription(this, pattern, this.#native.subscribeState(pattern), options.batchSize ?? 1024)
   }
 
+  /** The cache key prefix (`DDISCORD_KEY_PREFIX`, default `dd:`). */
+  get keyPrefix() {
+    return this.#native.keyPrefix
+  }
+
   /** The shard that owns a guild: `(guild_id >> 22) % shards`. */
-  shardForGuild(guildId) {
-    return callSync(() => this.#native.shardForGuild(snowflake('guild id', guildId)))
+  shardFor(guildId) {
+    return callSync(() => this.#native.shardFor(snowflake('guild_id', guildId)))
   }
 
   /**
    * Sends a gateway command's `d` object to a shard (guaranteed delivery: resolves once the
    * broker has it). Prefer the helpers below.
    */
-  async sendCommand(shard, command, data) {
+  async sendCommand(shard, command, body) {
     if (!Number.isInteger(shard) || shard < 0) {
       throw new DDiscordError(codes.INVALID_ARGUMENT, `shard must be a non-negative integer, got ${shard}`)
     }
     checkString('command', command)
-    if (data === null || typeof data !== 'object') {
-      throw new DDiscordError(codes.INVALID_ARGUMENT, 'the command body must be an object')
-    }
-    return call(() => this.#native.sendCommand(shard, command, JSON.stringify(data)))
+    checkObject('the command body', body)
+    return call(() => this.#native.sendCommand(shard, command, JSON.stringify(body)))
   }
 
-  /**
-   * Joins, moves or leaves (`channelId` null) a voice channel in a guild: opcode 4 to the
-   * guild's shard.
-   */
+  /** Joins, moves or leaves (`channelId` null) a voice channel (opcode 4, to the guild's shard). */
   async updateVoiceState(guildId, channelId, options = {}) {
-    const guild = snowflake('guild id', guildId)
-    const channel = channelId === null || channelId === undefined ? null : snowflake('channel id', channelId)
-    const d = { guild_id: guild, channel_id: channel, self_mute: !!options.selfMute, self_deaf: !!options.selfDeaf }
-    return this.sendCommand(this.shardForGuild(guild), 'VOICE_STATE_UPDATE', d)
+    const guild = snowflake('guild_id', guildId)
+    const channel = channelId === null || channelId === undefined ? null : snowflake('channel_id', channelId)
+    return call(() => this.#native.updateVoiceState(guild, channel, !!options.selfMute, !!options.selfDeaf))
   }
 
-  /**
-   * Updates the bot's presence (opcode 3) on `options.shard`, or on every shard.
-   * `presence` is Discord's object: `{since, activities, status, afk}`.
-   */
-  async updatePresence(presence, options = {}) {
-    const shards = options.shard === undefined ? [...Array(this.shards).keys()] : [options.shard]
-    for (const shard of shards) await this.sendCommand(shard, 'PRESENCE_UPDATE', presence)
-  }
-
-  /**
-   * Requests a guild's members (opcode 8) and yields the GUILD_MEMBERS_CHUNK payloads that
-   * answer it (matched by nonce), ending after the last chunk. Throws `DDISCORD_TIMEOUT` when a
-   * chunk does not arrive within `timeoutMs` (default 10 000).
-   */
-  async *requestGuildMembers(guildId, options = {}) {
-    const guild = snowflake('guild id', guildId)
-    const nonce = options.nonce ?? randomBytes(12).toString('hex')
-    const d = { guild_id: guild, limit: options.limit ?? 0, presences: !!options.presences, nonce }
-    if (options.userIds) d.user_ids = options.userIds.map((u) => snowflake('user id', u))
-    else d.query = options.query ?? ''
-    const shard = this.shardForGuild(guild)
-    const sub = this.subscribe(`${this.topicRoot}/${shard}/${guild}/GUILD_MEMBERS_CHUNK`)
-    const timeoutMs = options.timeoutMs ?? 10_000
-    try {
-      await sub.ready
-      await this.sendCommand(shard, 'REQUEST_GUILD_MEMBERS', d)
-      const it = sub[Symbol.asyncIterator]()
-      for (;;) {
-        let timer
-        const timeout = new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new DDiscordError(codes.TIMEOUT, `no GUILD_MEMBERS_CHUNK for nonce ${nonce} within ${timeoutMs} ms; is ingest running shard ${shard}?`)),
-            timeoutMs
-          )
-        })
-        let r
-        try {
-          r = await Promise.race([it.next(), timeout])
-        } finally {
-          clearTimeout(timer)
-        }
-        if (r.done) return
-        const chunk = r.value.data
-        if (chunk.nonce !== nonce) continue
-        yield chunk
-        if (chunk.chunk_index + 1 >= chunk.chunk_count) return
-      }
-    } finally {
-      sub.close()
+  /** Sets the bot's presence on every shard (opcode 3). */
+  async updatePresence(options = {}) {
+    checkObject('the presence', options)
+    const body = {
+      status: options.status ?? 'online',
+      activities: [...(options.activities ?? [])],
+      afk: !!options.afk,
+      since: options.since ?? null,
     }
+    return call(() => this.#native.updatePresence(JSON.stringify(body)))
+  }
+
+  /**
+   * Sends REQUEST_GUILD_MEMBERS (opcode 8) to the guild's shard and iterates over the
+   * GUILD_MEMBERS_CHUNK events that answer it (matched by nonce); ends after the last chunk.
+   * Without `query` and `userIds` every member is requested. Iterating throws
+   * `DDISCORD_TIMEOUT` when a chunk does not come in time (`chunkTimeoutMs`).
+   */
+  requestGuildMembers(guildId, options = {}) {
+    const guild = snowflake('guild_id', guildId)
+    const native = {
+      query: options.query,
+      limit: options.limit,
+      presences: options.presences,
+      userIds: options.userIds ? [...options.userIds].map((u) => snowflake('user_id', u)) : undefined,
+      nonce: options.nonce,
+    }
+    return new Subscription(this, `GUILD_MEMBERS_CHUNK of ${guild}`, this.#native.requestGuildMembers(guild, native), 1024)
   }
 
   /** Ends every subscription and consumer of this client and disconnects. Idempotent. */
@@ -480,4 +583,4 @@ async function connect(options = {}) {
   return new Client(n)
 }
 
-module.exports = { connect, Client, Subscription, Event, Job, DDiscordError, codes, nativeVersion: native.nativeVersion }
+module.exports = { connect, Client, Cache, Subscription, Event, Job, DDiscordError, codes, nativeVersion: native.nativeVersion }

@@ -10,72 +10,140 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
- * A connection to the event mesh (and, for cache reads, Redis).
+ * A connection to the event mesh and (on first cache read) Redis.
  *
- * Closing it (or letting it be garbage-collected) ends its subscriptions and releases its
+ * Closing it, or letting it be garbage-collected, ends its subscriptions and releases its
  * connections.
  */
 export declare class Client {
   /**
+   * A guild without its collections (read those with the other methods), as JSON text;
+   * `null` when not cached.
+   *
+   * Errors (every cache read): `DDISCORD_INVALID_ID`, `DDISCORD_CACHE` (Redis unreachable or
+   * failing), `DDISCORD_CORRUPT_CACHE`, `DDISCORD_CLOSED`.
+   */
+  cacheGuild(guildId: string): Promise<string | null>
+  /** A guild's cache marker and counters; `null` when not cached. */
+  cacheGuildState(guildId: string): Promise<CachedGuildState | null>
+  /** A channel or thread by id, as JSON text; `null` when not cached. */
+  cacheChannel(channelId: string): Promise<string | null>
+  /** Every channel of a guild, as a JSON array. */
+  cacheChannels(guildId: string): Promise<string>
+  /** A role of a guild, as JSON text; `null` when not cached. */
+  cacheRole(guildId: string, roleId: string): Promise<string | null>
+  /** Every role of a guild, as a JSON array. */
+  cacheRoles(guildId: string): Promise<string>
+  /** A member of a guild with its user, as JSON text; `null` when not cached. */
+  cacheMember(guildId: string, userId: string): Promise<string | null>
+  /**
+   * Members of a guild by user id in one round trip, as a JSON array in the order asked
+   * (`null` where not cached).
+   */
+  cacheMembers(guildId: string, userIds: Array<string>): Promise<string>
+  /** The user ids of every cached member of a guild. */
+  cacheMemberIds(guildId: string): Promise<Array<string>>
+  /** A user, as JSON text; `null` when not cached. */
+  cacheUser(userId: string): Promise<string | null>
+  /** The bot's own user (from READY), as JSON text; `null` when not cached. */
+  cacheCurrentUser(): Promise<string | null>
+  /** A member's presence, as JSON text; `null` when not cached. */
+  cachePresence(guildId: string, userId: string): Promise<string | null>
+  /** A member's voice state, as JSON text; `null` when not cached. */
+  cacheVoiceState(guildId: string, userId: string): Promise<string | null>
+  /** Every voice state of a guild, as a JSON array. */
+  cacheVoiceStates(guildId: string): Promise<string>
+  /** Up to `limit` cached messages of a channel, newest first, as a JSON array. */
+  cacheRecentMessages(channelId: string, limit: number): Promise<string>
+  /**
    * Subscribes to dispatches on `<root>/{shard}/{guild}/{EVENT}` matching `pattern` (Solace
    * syntax: `*` one level or a prefix within a level, `>` one or more trailing levels). Every
-   * subscriber gets every matching event (direct delivery, at most once).
+   * subscriber gets every matching event.
    *
-   * Errors: `DDISCORD_INVALID_PATTERN`, `DDISCORD_CLOSED`, `DDISCORD_CONNECTION`.
+   * Errors: `DDISCORD_INVALID_PATTERN`, `DDISCORD_CLOSED`, `DDISCORD_MESH`.
    */
   subscribe(pattern: string): Promise<Subscription>
   /**
-   * Subscribes to `<root>-state/…`: the same events, published by the state worker after
-   * their effect is in the cache, so a cache read in the handler sees it. `pattern` may name
-   * either tree (`discord/*\/*\/GUILD_CREATE` or `discord-state/*\/*\/GUILD_CREATE`).
+   * As `subscribe`, on `<root>-state/…`: events published after the state worker applied
+   * them, so a cache read in the handler sees their effect. The pattern may name either tree.
    *
    * Errors: as `subscribe`.
    */
   subscribeState(pattern: string): Promise<Subscription>
   /**
    * Checks a pattern for `subscribe` (`state` false) or `subscribeState` (`state` true)
-   * without subscribing, so the JS entry can throw at once.
+   * without subscribing, so the JS entry throws before returning the iterator.
    *
    * Errors: `DDISCORD_INVALID_PATTERN` naming the level and the rule.
    */
   checkPattern(pattern: string, state: boolean): void
-  /** The topic root (`DDISCORD_TOPIC_ROOT`). */
+  /** The topic root (`DDISCORD_TOPIC_ROOT`, default `discord`). */
   get topicRoot(): string
+  /** The cache key prefix (`DDISCORD_KEY_PREFIX`, default `dd:`). */
+  get keyPrefix(): string
   /** The shard count used to route gateway commands. */
   get shards(): number
   /** Whether `close()` was called. */
   get closed(): boolean
-  /** Ends every subscription and consumer of this client and disconnects. Idempotent. */
+  /** Ends every subscription of this client and disconnects. Idempotent. */
   close(): Promise<void>
   /**
-   * The shard that owns `guildId`: `(guild_id >> 22) % shards`.
+   * The shard that owns `guildId` among the configured shards: `(guild_id >> 22) % shards`.
    *
    * Errors: `DDISCORD_INVALID_ID`.
    */
-  shardForGuild(guildId: string): number
+  shardFor(guildId: string): number
   /**
    * Sends gateway command `command` (`PRESENCE_UPDATE`, `VOICE_STATE_UPDATE`,
-   * `REQUEST_GUILD_MEMBERS`, `REQUEST_SOUNDBOARD_SOUNDS`) with body `data` (the command's
-   * `d` as a JSON string) to `shard`, with guaranteed delivery: resolves once the broker has
-   * it. The JS entry offers typed helpers over this.
+   * `REQUEST_GUILD_MEMBERS`, `REQUEST_SOUNDBOARD_SOUNDS`) with body `body` (the command's
+   * `d` as JSON text) to `shard`, with guaranteed delivery: resolves once the broker has it.
    *
-   * Errors: `DDISCORD_INVALID_ARGUMENT` (unknown command, shard out of range, body not a
-   * JSON object), `DDISCORD_CLOSED`, `DDISCORD_CONNECTION`.
+   * Errors: `DDISCORD_CONFIG` (unknown command, shard out of range),
+   * `DDISCORD_INVALID_ARGUMENT` (body not a JSON object), `DDISCORD_CLOSED`, `DDISCORD_MESH`.
    */
-  sendCommand(shard: number, command: string, data: string): Promise<void>
+  sendCommand(shard: number, command: string, body: string): Promise<void>
+  /**
+   * Joins, moves or leaves (`channelId` null) a voice channel: VOICE_STATE_UPDATE (opcode 4)
+   * to the shard that owns the guild.
+   *
+   * Errors: `DDISCORD_INVALID_ID`, `DDISCORD_CLOSED`, `DDISCORD_MESH`.
+   */
+  updateVoiceState(guildId: string, channelId: string | undefined | null, selfMute: boolean, selfDeaf: boolean): Promise<void>
+  /**
+   * Sets the bot's presence on every shard: PRESENCE_UPDATE (opcode 3) with `body`
+   * (`{"since", "activities", "status", "afk"}` as JSON text).
+   *
+   * Errors: `DDISCORD_INVALID_ARGUMENT`, `DDISCORD_CLOSED`, `DDISCORD_MESH`.
+   */
+  updatePresence(body: string): Promise<void>
+  /**
+   * Sends REQUEST_GUILD_MEMBERS (opcode 8) to the shard that owns the guild and returns the
+   * GUILD_MEMBERS_CHUNK events that answer it (matched by nonce) as a subscription that ends
+   * after the last chunk. The subscription is made before the command is sent.
+   *
+   * Errors: `DDISCORD_INVALID_ID`, `DDISCORD_CONFIG` (a request Discord would refuse: over
+   * 100 ids, nonce over 32 bytes), `DDISCORD_CLOSED`, `DDISCORD_MESH`; while iterating,
+   * `DDISCORD_TIMEOUT` when a chunk does not come in time.
+   */
+  requestGuildMembers(guildId: string, options?: MemberRequestOptions | undefined | null): Promise<Subscription>
 }
 
 /**
- * A live subscription. Iterate it from JavaScript with `for await`; the JS entry calls
- * [`Subscription::next_batch`] under the hood.
+ * A live subscription. The JS entry iterates it with `for await`, calling
+ * [`Subscription::next_batch`] once per batch.
  */
 export declare class Subscription {
   /** The pattern as given (Solace syntax). */
   get pattern(): string
   /**
    * Waits for at least one event, then returns it with every event already buffered, up to
-   * `maxEvents` (default 1024, at most 65 536). Resolves to `null` once the subscription or
-   * its client is closed.
+   * `maxEvents` (default 1024, at most 65 536) or 16 MiB of envelopes. Resolves to `null`
+   * once the subscription or its client is closed.
+   *
+   * Errors: `DDISCORD_CONNECTION_LOST` when the mesh connection dropped (the client
+   * reconnects and resubscribes; call again to continue, events published meanwhile on
+   * direct subscriptions are lost), `DDISCORD_TIMEOUT` for a member request whose next chunk
+   * did not come.
    */
   nextBatch(maxEvents?: number | undefined | null): Promise<EventBatch | null>
   /**
@@ -85,42 +153,71 @@ export declare class Subscription {
   close(): void
 }
 
+/** A guild's cache marker and counters (`guild:<g>:state`). */
+export interface CachedGuildState {
+  /** Shard the guild was last received on. */
+  shard?: number
+  /** IDENTIFY generation of the shard in which the guild was last sent. */
+  generation: number
+  /** The GUILD_CREATE of the shard's current session is applied. */
+  complete: boolean
+  /** Every member is cached. */
+  membersChunked: boolean
+  /** Member count, maintained by GUILD_MEMBER_ADD/REMOVE. */
+  memberCount?: number
+  /** Discord reports the guild unavailable (outage); the data is the last known. */
+  unavailable: boolean
+}
+
 /**
- * Connects to the mesh named by `options.meshUrl` (or `DDISCORD_MESH_URL`).
+ * Connects with the configuration from the `DDISCORD_*` environment variables, overridden by
+ * `options`.
  *
- * Errors: `DDISCORD_INVALID_CONFIG` for a bad URL or root, `DDISCORD_CONNECTION` when the
- * broker does not answer within `connectTimeoutMs`.
+ * Errors: `DDISCORD_CONFIG` (bad variable, root or shard count), `DDISCORD_MESH` (bad mesh
+ * URL), `DDISCORD_TIMEOUT` (the broker did not accept the connection within
+ * `connectTimeoutMs`).
  */
 export declare function connect(options?: ConnectOptions | undefined | null): Promise<Client>
 
 /**
- * Options for `connect()`. Every field is optional and defaults to its environment variable,
- * then to the documented default.
+ * Options for `connect()`. Every field is optional; an absent one comes from its environment
+ * variable, then from the default (`ddiscord::client::ClientConfig`).
  */
 export interface ConnectOptions {
   /**
-   * Event mesh URL (`DDISCORD_MESH_URL`, default `mqtt://127.0.0.1:1883`):
-   * `mqtt://host:port` (MQTT 3.1.1), `mqtt5://host:port`, `embedded://host:port`.
+   * Event mesh URL (`DDISCORD_MESH_URL`): `mqtt://host:port` (MQTT 3.1.1),
+   * `mqtt5://host:port`, `embedded://host:port` or `solace://host:port`.
    */
   meshUrl?: string
-  /** Redis URL of the cache (`DDISCORD_REDIS_URL`, default `redis://127.0.0.1:6379`). */
+  /**
+   * Redis URL of the cache (`DDISCORD_REDIS_URL`); connected on the first cache read. May
+   * carry a password, which is never logged or shown in errors.
+   */
   redisUrl?: string
   /** Prefix of every cache key (`DDISCORD_KEY_PREFIX`, default `dd:`). */
   keyPrefix?: string
   /** Root of the topic trees (`DDISCORD_TOPIC_ROOT`, default `discord`). */
   topicRoot?: string
   /**
-   * Number of shards the bot runs, for routing gateway commands to the shard that owns a
-   * guild (`DDISCORD_SHARDS`, default 1).
+   * Number of shards the bot runs, to route gateway commands to the shard that owns a guild
+   * (`DDISCORD_SHARDS`, default 1).
    */
   shards?: number
-  /** MQTT client id (generated when absent). */
-  clientId?: string
   /**
-   * How long `connect()` waits for the broker before it fails with
-   * `DDISCORD_CONNECTION`, in ms (default 10 000).
+   * How long `connect()` waits for the broker, in ms (`DDISCORD_CONNECT_TIMEOUT_MS`,
+   * default 10 000); then it fails with `DDISCORD_TIMEOUT`.
    */
   connectTimeoutMs?: number
+  /**
+   * How long `requestGuildMembers` waits for each GUILD_MEMBERS_CHUNK, in ms (default
+   * 10 000); then it fails with `DDISCORD_TIMEOUT`.
+   */
+  chunkTimeoutMs?: number
+  /**
+   * Events buffered per subscription before the subscriber counts as slow and the mesh
+   * drops (and counts) events for it (default 65 536).
+   */
+  subscriptionCapacity?: number
 }
 
 /**
@@ -144,6 +241,23 @@ export interface EventBatch {
    * not acknowledged in time, or its consumer died), per event.
    */
   redelivered?: Array<boolean>
+}
+
+/** What `requestGuildMembers` asks for (opcode 8, REQUEST_GUILD_MEMBERS). */
+export interface MemberRequestOptions {
+  /**
+   * Username prefix to match; `""` (the default when `userIds` is absent) asks for every
+   * member, which needs the GUILD_MEMBERS intent.
+   */
+  query?: string
+  /** Most members to return (0: no limit, with `query: ""` only). */
+  limit?: number
+  /** Include presences (needs the GUILD_PRESENCES intent). */
+  presences?: boolean
+  /** Specific members (at most 100) instead of a query, as snowflake strings. */
+  userIds?: Array<string>
+  /** The nonce that marks the answering chunks (at most 32 bytes; generated when absent). */
+  nonce?: string
 }
 
 /** The version of the native addon. */

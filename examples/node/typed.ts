@@ -21,12 +21,14 @@ async function main(): Promise<void> {
       const guild: string | null = e.guildId
       console.log(`[shard ${shard}] ${guild ?? 'DM'} ${e.data.author.username}: ${e.data.content.length} chars`)
       if (guild !== null) {
-        const owner: number = client.shardForGuild(guild)
-        console.log(`guild ${guild} lives on shard ${owner}`)
+        const owner: number = client.shardFor(guild)
+        const member = await client.cache.member(guild, e.data.author.id)
+        const roles: string[] = member?.roles ?? []
+        console.log(`guild ${guild} lives on shard ${owner}; the author has ${roles.length} roles`)
       }
     }
   } catch (err) {
-    if (err instanceof DDiscordError && err.code === codes.CONNECTION) {
+    if (err instanceof DDiscordError && err.code === codes.CONNECTION_LOST) {
       console.error(`lost the mesh: ${err.message}`)
       process.exitCode = 2
       return

@@ -45,15 +45,15 @@ impl BatchBuilder {
     ///
     /// Callers stop adding once [`Self::is_full`]; as an MQTT packet is at most 256 MiB, the
     /// buffer then stays far below the 4 GiB a `u32` offset addresses.
-    pub fn push(&mut self, topic: String, payload: &[u8]) {
-        self.topics.push(topic);
+    pub fn push(&mut self, topic: &str, payload: &[u8]) {
+        self.topics.push(topic.to_owned());
         self.data.extend_from_slice(payload);
         self.ends
             .push(u32::try_from(self.data.len()).unwrap_or(u32::MAX));
     }
 
     /// Adds a work-queue delivery.
-    pub fn push_delivery(&mut self, topic: String, payload: &[u8], id: u32, redelivered: bool) {
+    pub fn push_delivery(&mut self, topic: &str, payload: &[u8], id: u32, redelivered: bool) {
         self.push(topic, payload);
         self.delivery_ids.push(id);
         self.redelivered.push(redelivered);

@@ -1,90 +1,54 @@
-//! `connect()` and the `Client`: subscriptions, and everything else a script does.
+//! `connect()` and the `Client`: the Node face of [`ddiscord::Client`].
 
-use std::time::Duration;
-
-use ddiscord::{TopicPattern, Topics};
+use ddiscord::client::ClientError;
 use futures::StreamExt as _;
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ConnectOptions, Resolved};
-use crate::error::{ErrorCode, NodeError, Result};
-use crate::mesh::{Mesh, MeshConfig};
-use crate::subscription::{Incoming, Subscription};
+use crate::config::ConnectOptions;
+use crate::error::{NodeError, Result};
+use crate::subscription::Subscription;
 
-/// A connection to the event mesh (and, for cache reads, Redis).
+/// A connection to the event mesh and (on first cache read) Redis.
 ///
-/// Closing it (or letting it be garbage-collected) ends its subscriptions and releases its
+/// Closing it, or letting it be garbage-collected, ends its subscriptions and releases its
 /// connections.
 #[napi]
 pub struct Client {
-    mesh: Mesh,
-    topics: Topics,
-    config: Resolved,
+    inner: ddiscord::Client,
+    /// The runtime the client's connections live on, to close them from a GC finalizer.
+    runtime: tokio::runtime::Handle,
     closed: CancellationToken,
+    pub(crate) cache: crate::cache::CacheCell,
 }
 
-/// Connects to the mesh named by `options.meshUrl` (or `DDISCORD_MESH_URL`).
+/// Connects with the configuration from the `DDISCORD_*` environment variables, overridden by
+/// `options`.
 ///
-/// Errors: `DDISCORD_INVALID_CONFIG` for a bad URL or root, `DDISCORD_CONNECTION` when the
-/// broker does not answer within `connectTimeoutMs`.
+/// Errors: `DDISCORD_CONFIG` (bad variable, root or shard count), `DDISCORD_MESH` (bad mesh
+/// URL), `DDISCORD_TIMEOUT` (the broker did not accept the connection within
+/// `connectTimeoutMs`).
 #[napi]
 pub async fn connect(options: Option<ConnectOptions>) -> napi::Result<Client> {
-    Ok(Client::connect(options.unwrap_or_default()).await?)
+    let config = options.unwrap_or_default().resolve()?;
+    let inner = ddiscord::Client::connect(config)
+        .await
+        .map_err(NodeError::from)?;
+    Ok(Client {
+        inner,
+        runtime: tokio::runtime::Handle::current(),
+        closed: CancellationToken::new(),
+        cache: crate::cache::CacheCell::default(),
+    })
 }
 
 impl Client {
-    async fn connect(options: ConnectOptions) -> Result<Self> {
-        let config = options.resolve()?;
-        let topics = Topics::new(&config.topic_root).map_err(|e| {
-            NodeError::new(
-                ErrorCode::InvalidConfig,
-                format!(
-                    "topic root: {e}; set DDISCORD_TOPIC_ROOT to a single level such as `discord`"
-                ),
-            )
-        })?;
-        let mut mesh_config = MeshConfig::new(config.mesh_url.clone());
-        mesh_config.client_id.clone_from(&config.client_id);
-        let timeout = Duration::from_millis(u64::from(config.connect_timeout_ms));
-        let mesh = tokio::time::timeout(timeout, Mesh::connect(mesh_config))
-            .await
-            .map_err(|_| {
-                NodeError::new(
-                    ErrorCode::Connection,
-                    format!(
-                        "the event mesh at {} did not answer within {} ms; is the broker running?",
-                        config.mesh_url, config.connect_timeout_ms
-                    ),
-                )
-            })?
-            .map_err(|e| {
-                NodeError::with_source(
-                    ErrorCode::Connection,
-                    format!("cannot connect to the event mesh at {}", config.mesh_url),
-                    e,
-                )
-            })?;
-        Ok(Self {
-            mesh,
-            topics,
-            config,
-            closed: CancellationToken::new(),
-        })
+    /// The core client.
+    pub(crate) fn core(&self) -> &ddiscord::Client {
+        &self.inner
     }
 
-    pub(crate) fn mesh(&self) -> &Mesh {
-        &self.mesh
-    }
-
-    pub(crate) fn topic_set(&self) -> &Topics {
-        &self.topics
-    }
-
-    pub(crate) fn shard_count(&self) -> u32 {
-        self.config.shards
-    }
-
+    /// `DDISCORD_CLOSED` once `close()` was called.
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.is_cancelled() {
             return Err(NodeError::closed("client"));
@@ -92,49 +56,14 @@ impl Client {
         Ok(())
     }
 
-    async fn subscribe_pattern(&self, pattern: TopicPattern) -> Result<Subscription> {
-        self.check_open()?;
-        let source = pattern.as_str().to_owned();
-        let stream = self.mesh.subscribe(&pattern).await.map_err(|e| {
-            NodeError::with_source(
-                ErrorCode::Connection,
-                format!("cannot subscribe to `{source}`"),
-                e,
-            )
-        })?;
-        let stream = stream
-            .map(|m| Incoming {
-                topic: m.topic,
-                payload: m.payload,
-            })
-            .boxed();
-        Ok(Subscription::new(source, stream, self.closed.child_token()))
-    }
-
-    /// Parses a pattern for `<root>-state/…`, given on either tree.
-    fn state_pattern(&self, pattern: String) -> Result<TopicPattern> {
-        let root = self.topics.root();
-        let state_root = format!("{root}-state");
-        let on_state = match pattern.strip_prefix(&format!("{root}/")) {
-            Some(rest) => format!("{state_root}/{rest}"),
-            None => pattern,
-        };
-        self.pattern(&on_state, &state_root)
-    }
-
-    /// Parses a pattern given for the tree `tree_root` (e.g. `discord` or `discord-state`).
-    fn pattern(&self, pattern: &str, tree_root: &str) -> Result<TopicPattern> {
-        let parsed = TopicPattern::new(pattern).map_err(NodeError::from)?;
-        let first = pattern.split('/').next().unwrap_or_default();
-        if first != tree_root {
-            return Err(NodeError::new(
-                ErrorCode::InvalidPattern,
-                format!(
-                    "invalid pattern `{pattern}`: it must start with `{tree_root}/`, e.g. `{tree_root}/*/*/MESSAGE_CREATE`"
-                ),
-            ));
-        }
-        Ok(parsed)
+    /// A subscription over a core stream, ended by `close()` of either.
+    pub(crate) fn wrap<S>(&self, pattern: String, stream: S) -> Subscription
+    where
+        S: futures::Stream<Item = std::result::Result<ddiscord::Event, ClientError>>
+            + Send
+            + 'static,
+    {
+        Subscription::new(pattern, stream.boxed(), self.closed.child_token())
     }
 }
 
@@ -142,50 +71,84 @@ impl Client {
 impl Client {
     /// Subscribes to dispatches on `<root>/{shard}/{guild}/{EVENT}` matching `pattern` (Solace
     /// syntax: `*` one level or a prefix within a level, `>` one or more trailing levels). Every
-    /// subscriber gets every matching event (direct delivery, at most once).
+    /// subscriber gets every matching event.
     ///
-    /// Errors: `DDISCORD_INVALID_PATTERN`, `DDISCORD_CLOSED`, `DDISCORD_CONNECTION`.
+    /// Errors: `DDISCORD_INVALID_PATTERN`, `DDISCORD_CLOSED`, `DDISCORD_MESH`.
     #[napi]
     pub async fn subscribe(&self, pattern: String) -> napi::Result<Subscription> {
-        let parsed = self.pattern(&pattern, self.topics.root())?;
-        Ok(self.subscribe_pattern(parsed).await?)
+        self.check_open()?;
+        let stream = self
+            .inner
+            .subscribe(&pattern)
+            .await
+            .map_err(NodeError::from)?;
+        Ok(self.wrap(pattern, stream))
     }
 
-    /// Subscribes to `<root>-state/…`: the same events, published by the state worker after
-    /// their effect is in the cache, so a cache read in the handler sees it. `pattern` may name
-    /// either tree (`discord/*/*/GUILD_CREATE` or `discord-state/*/*/GUILD_CREATE`).
+    /// As `subscribe`, on `<root>-state/…`: events published after the state worker applied
+    /// them, so a cache read in the handler sees their effect. The pattern may name either tree.
     ///
     /// Errors: as `subscribe`.
     #[napi]
     pub async fn subscribe_state(&self, pattern: String) -> napi::Result<Subscription> {
-        let parsed = self.state_pattern(pattern)?;
-        Ok(self.subscribe_pattern(parsed).await?)
+        self.check_open()?;
+        let stream = self
+            .inner
+            .subscribe_state(&pattern)
+            .await
+            .map_err(NodeError::from)?;
+        Ok(self.wrap(pattern, stream))
     }
 
     /// Checks a pattern for `subscribe` (`state` false) or `subscribeState` (`state` true)
-    /// without subscribing, so the JS entry can throw at once.
+    /// without subscribing, so the JS entry throws before returning the iterator.
     ///
     /// Errors: `DDISCORD_INVALID_PATTERN` naming the level and the rule.
     #[napi]
     pub fn check_pattern(&self, pattern: String, state: bool) -> napi::Result<()> {
-        if state {
-            self.state_pattern(pattern)?;
+        let parsed = ddiscord::TopicPattern::new(pattern.as_str())
+            .map_err(|e| NodeError::from(ClientError::from(e)))?;
+        let topics = self.inner.topics();
+        let root = topics.root();
+        let state_root = topics.tree_root(ddiscord::topic::Tree::State);
+        let first = match parsed.levels().first() {
+            Some(ddiscord::topic::Level::Literal(l)) => l.as_str(),
+            _ => "",
+        };
+        let ok = if state {
+            first == state_root || (first == root && pattern.contains('/'))
         } else {
-            self.pattern(&pattern, self.topics.root())?;
+            first == root
+        };
+        if !ok {
+            let want = if state { state_root } else { root };
+            return Err(NodeError::new(
+                crate::error::ErrorCode::InvalidPattern,
+                format!(
+                    "invalid pattern `{pattern}`: it must start with `{want}/`, the topic root, followed by {{shard}}/{{guild}}/{{event}} levels or wildcards, e.g. `{want}/*/*/MESSAGE_CREATE` or `{want}/>`"
+                ),
+            )
+            .into());
         }
         Ok(())
     }
 
-    /// The topic root (`DDISCORD_TOPIC_ROOT`).
+    /// The topic root (`DDISCORD_TOPIC_ROOT`, default `discord`).
     #[napi(getter)]
     pub fn topic_root(&self) -> String {
-        self.topics.root().to_owned()
+        self.inner.topics().root().to_owned()
+    }
+
+    /// The cache key prefix (`DDISCORD_KEY_PREFIX`, default `dd:`).
+    #[napi(getter)]
+    pub fn key_prefix(&self) -> String {
+        self.inner.config().key_prefix.clone()
     }
 
     /// The shard count used to route gateway commands.
     #[napi(getter)]
     pub fn shards(&self) -> u32 {
-        self.config.shards
+        self.inner.config().shards
     }
 
     /// Whether `close()` was called.
@@ -194,23 +157,23 @@ impl Client {
         self.closed.is_cancelled()
     }
 
-    /// Ends every subscription and consumer of this client and disconnects. Idempotent.
+    /// Ends every subscription of this client and disconnects. Idempotent.
     #[napi]
     pub async fn close(&self) {
         self.closed.cancel();
-        self.mesh.close().await;
+        self.inner.close().await;
     }
 }
 
 impl Drop for Client {
     fn drop(&mut self) {
-        // Garbage-collected without close(): release the connection in the background.
+        // Garbage-collected without close(): release the connections in the background. At
+        // process exit the runtime is already shut down; spawning then drops the task instead
+        // of panicking, and the process is ending anyway.
         if !self.closed.is_cancelled() {
             self.closed.cancel();
-            let mesh = self.mesh.clone();
-            drop(napi::bindgen_prelude::spawn(
-                async move { mesh.close().await },
-            ));
+            let inner = self.inner.clone();
+            drop(self.runtime.spawn(async move { inner.close().await }));
         }
     }
 }

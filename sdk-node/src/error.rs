@@ -7,29 +7,37 @@
 
 use std::fmt;
 
-/// The stable codes a script can branch on (`err.code` in JavaScript).
+use ddiscord::cache::CacheError;
+use ddiscord::client::{ClientError, ClientErrorKind};
+
+/// The stable codes a script can branch on (`err.code` in JavaScript). They mirror the Python
+/// package's exception classes (in brackets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
-    /// A subscription pattern that breaks a rule (Solace syntax, length, levels).
+    /// A configuration value or request that cannot be used (`ConfigError`).
+    Config,
+    /// A subscription pattern that breaks a rule or is on the wrong tree (`PatternError`).
     InvalidPattern,
-    /// A topic to publish on that breaks a rule.
-    InvalidTopic,
-    /// A snowflake (guild, user, channel, role id) that is not a decimal u64.
+    /// A snowflake that is not a non-zero decimal u64 (`InvalidIdError`).
     InvalidId,
-    /// Another argument that is out of range or of the wrong shape.
+    /// An argument of the wrong JavaScript type or shape (Python raises `TypeError`).
     InvalidArgument,
-    /// A configuration value (URL, prefix, root) that cannot be used.
-    InvalidConfig,
-    /// The broker or Redis could not be reached, or the connection was lost.
-    Connection,
-    /// The client, subscription or consumer was closed.
-    Closed,
-    /// A payload larger than the mesh allows.
-    PayloadTooLarge,
-    /// A cache entry that could not be read or decoded.
+    /// The event mesh could not be reached or refused an operation (`MeshError`).
+    Mesh,
+    /// The mesh connection dropped while a subscription was open (`ConnectionLostError`).
+    ConnectionLost,
+    /// Redis could not be reached or answered with an error (`CacheError`).
     Cache,
-    /// The operation did not finish in time.
+    /// A cached value is not the documented JSON (`CorruptCacheError`).
+    CorruptCache,
+    /// An event payload does not match the expected shape (`PayloadError`).
+    Payload,
+    /// The client, subscription or consumer was closed (`ClosedError`).
+    Closed,
+    /// An operation did not finish in time (`TimeoutError`).
     Timeout,
+    /// A consumer group (work queue) failed (`GroupError`).
+    Group,
     /// A bug: please report it with the message.
     Internal,
 }
@@ -38,17 +46,37 @@ impl ErrorCode {
     /// The string scripts see in `err.code`.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Config => "DDISCORD_CONFIG",
             Self::InvalidPattern => "DDISCORD_INVALID_PATTERN",
-            Self::InvalidTopic => "DDISCORD_INVALID_TOPIC",
             Self::InvalidId => "DDISCORD_INVALID_ID",
             Self::InvalidArgument => "DDISCORD_INVALID_ARGUMENT",
-            Self::InvalidConfig => "DDISCORD_INVALID_CONFIG",
-            Self::Connection => "DDISCORD_CONNECTION",
-            Self::Closed => "DDISCORD_CLOSED",
-            Self::PayloadTooLarge => "DDISCORD_PAYLOAD_TOO_LARGE",
+            Self::Mesh => "DDISCORD_MESH",
+            Self::ConnectionLost => "DDISCORD_CONNECTION_LOST",
             Self::Cache => "DDISCORD_CACHE",
+            Self::CorruptCache => "DDISCORD_CORRUPT_CACHE",
+            Self::Payload => "DDISCORD_PAYLOAD",
+            Self::Closed => "DDISCORD_CLOSED",
             Self::Timeout => "DDISCORD_TIMEOUT",
+            Self::Group => "DDISCORD_GROUP",
             Self::Internal => "DDISCORD_INTERNAL",
+        }
+    }
+
+    /// The code of a core client error.
+    pub fn of(kind: &ClientErrorKind) -> Self {
+        match kind {
+            ClientErrorKind::Config { .. } => Self::Config,
+            ClientErrorKind::InvalidPattern { .. } => Self::InvalidPattern,
+            ClientErrorKind::InvalidId { .. } => Self::InvalidId,
+            ClientErrorKind::Mesh { .. } => Self::Mesh,
+            ClientErrorKind::ConnectionLost { .. } => Self::ConnectionLost,
+            ClientErrorKind::Redis { .. } => Self::Cache,
+            ClientErrorKind::CorruptCache { .. } => Self::CorruptCache,
+            ClientErrorKind::Payload { .. } => Self::Payload,
+            ClientErrorKind::Closed => Self::Closed,
+            ClientErrorKind::Timeout { .. } => Self::Timeout,
+            ClientErrorKind::Group { .. } => Self::Group,
+            _ => Self::Internal,
         }
     }
 }
@@ -103,11 +131,17 @@ impl NodeError {
         &self.message
     }
 
+    /// The same error with `context` in front of its message.
+    pub fn context(mut self, context: &str) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+
     /// The error scripts get after using a closed object.
     pub fn closed(what: &str) -> Self {
         Self::new(
             ErrorCode::Closed,
-            format!("this {what} is closed; create a new one (connect() again) to continue"),
+            format!("this {what} is closed; connect() again to continue"),
         )
     }
 }
@@ -118,9 +152,30 @@ impl From<NodeError> for napi::Error {
     }
 }
 
-impl From<ddiscord::TopicError> for NodeError {
-    fn from(e: ddiscord::TopicError) -> Self {
-        Self::new(ErrorCode::InvalidPattern, e.to_string())
+impl From<ClientError> for NodeError {
+    fn from(e: ClientError) -> Self {
+        let code = ErrorCode::of(e.kind());
+        let message = e.to_string();
+        Self {
+            code,
+            message,
+            source: Some(Box::new(e)),
+        }
+    }
+}
+
+impl From<CacheError> for NodeError {
+    fn from(e: CacheError) -> Self {
+        let code = match e {
+            CacheError::Redis(_) => ErrorCode::Cache,
+            CacheError::Corrupt { .. } => ErrorCode::CorruptCache,
+        };
+        let message = e.to_string();
+        Self {
+            code,
+            message,
+            source: Some(Box::new(e)),
+        }
     }
 }
 

@@ -12,16 +12,26 @@ use crate::error::{ErrorCode, NodeError, Result};
 /// # Errors
 /// [`ErrorCode::InvalidId`] when `value` is not a decimal u64, or is 0.
 pub fn snowflake(what: &str, value: &str) -> Result<u64> {
-    let shown: String = value.chars().take(40).collect();
     match value.parse::<u64>() {
-        Ok(0) | Err(_) => Err(NodeError::new(
-            ErrorCode::InvalidId,
-            format!(
-                "{what} {shown:?} is not a snowflake; pass a decimal string such as \"81384788765712384\" (or a bigint)"
-            ),
-        )),
+        Ok(0) | Err(_) => {
+            let shown: String = value.chars().take(40).collect();
+            Err(NodeError::new(
+                ErrorCode::InvalidId,
+                format!(
+                    "{what} {shown:?} is not a snowflake: Discord ids are non-zero unsigned 64-bit integers; pass a decimal string such as \"81384788765712384\" or a bigint"
+                ),
+            ))
+        }
         Ok(id) => Ok(id),
     }
+}
+
+/// Parses a list of snowflakes.
+///
+/// # Errors
+/// As [`snowflake`], for the first bad one.
+pub fn snowflakes(what: &str, values: &[String]) -> Result<Vec<u64>> {
+    values.iter().map(|v| snowflake(what, v)).collect()
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
-//! `client.subscribe(pattern)`: every matching event, delivered to JavaScript in batches.
+//! Subscriptions (`subscribe`, `subscribeState`, `requestGuildMembers`): events from the core
+//! client's streams, delivered to JavaScript in batches.
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use ddiscord::Event;
+use ddiscord::client::ClientError;
 use futures::stream::BoxStream;
 use futures::{FutureExt as _, StreamExt as _};
 use napi_derive::napi;
@@ -10,44 +12,45 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::{BatchBuilder, EventBatch};
+use crate::error::NodeError;
 
-/// Default and maximum number of events per batch.
+/// Default number of events per batch.
 pub const DEFAULT_BATCH: u32 = 1024;
 const MAX_BATCH: u32 = 65_536;
 
-/// One event as the mesh delivered it.
-pub struct Incoming {
-    /// Its topic.
-    pub topic: String,
-    /// The envelope.
-    pub payload: Bytes,
+/// The core's event streams, boxed.
+pub type Events = BoxStream<'static, Result<Event, ClientError>>;
+
+struct State {
+    stream: Option<Events>,
+    /// An error met after events that were already batched: thrown by the next call.
+    pending: Option<ClientError>,
 }
 
 struct Inner {
     pattern: String,
-    stream: Mutex<Option<BoxStream<'static, Incoming>>>,
+    state: Mutex<State>,
     closed: CancellationToken,
 }
 
-/// A live subscription. Iterate it from JavaScript with `for await`; the JS entry calls
-/// [`Subscription::next_batch`] under the hood.
+/// A live subscription. The JS entry iterates it with `for await`, calling
+/// [`Subscription::next_batch`] once per batch.
 #[napi]
 pub struct Subscription {
     inner: Arc<Inner>,
 }
 
 impl Subscription {
-    /// Wraps a stream of events matching `pattern`; `closed` ends it (also cancelled by the
-    /// client's `close()`).
-    pub fn new(
-        pattern: String,
-        stream: BoxStream<'static, Incoming>,
-        closed: CancellationToken,
-    ) -> Self {
+    /// Wraps `stream`; `closed` ends it (a child of the client's token, so `client.close()`
+    /// ends it too).
+    pub fn new(pattern: String, stream: Events, closed: CancellationToken) -> Self {
         Self {
             inner: Arc::new(Inner {
                 pattern,
-                stream: Mutex::new(Some(stream)),
+                state: Mutex::new(State {
+                    stream: Some(stream),
+                    pending: None,
+                }),
                 closed,
             }),
         }
@@ -63,31 +66,48 @@ impl Subscription {
     }
 
     /// Waits for at least one event, then returns it with every event already buffered, up to
-    /// `maxEvents` (default 1024, at most 65 536). Resolves to `null` once the subscription or
-    /// its client is closed.
+    /// `maxEvents` (default 1024, at most 65 536) or 16 MiB of envelopes. Resolves to `null`
+    /// once the subscription or its client is closed.
+    ///
+    /// Errors: `DDISCORD_CONNECTION_LOST` when the mesh connection dropped (the client
+    /// reconnects and resubscribes; call again to continue, events published meanwhile on
+    /// direct subscriptions are lost), `DDISCORD_TIMEOUT` for a member request whose next chunk
+    /// did not come.
     #[napi]
     pub async fn next_batch(&self, max_events: Option<u32>) -> napi::Result<Option<EventBatch>> {
         let inner = Arc::clone(&self.inner);
         let max = max_events.unwrap_or(DEFAULT_BATCH).clamp(1, MAX_BATCH) as usize;
-        let mut guard = inner.stream.lock().await;
-        let Some(stream) = guard.as_mut() else {
+        let mut guard = inner.state.lock().await;
+        let state = &mut *guard;
+        if let Some(e) = state.pending.take() {
+            return Err(NodeError::from(e).into());
+        }
+        let Some(stream) = state.stream.as_mut() else {
             return Ok(None);
         };
         let first = tokio::select! {
             () = inner.closed.cancelled() => None,
             item = stream.next() => item,
         };
-        let Some(first) = first else {
-            *guard = None;
-            return Ok(None);
+        let first = match first {
+            None => {
+                state.stream = None;
+                return Ok(None);
+            }
+            Some(Err(e)) => return Err(NodeError::from(e).into()),
+            Some(Ok(ev)) => ev,
         };
         let mut batch = BatchBuilder::default();
-        batch.push(first.topic, &first.payload);
+        batch.push(first.topic(), first.bytes());
         while !batch.is_full(max) {
             match stream.next().now_or_never() {
-                Some(Some(ev)) => batch.push(ev.topic, &ev.payload),
+                Some(Some(Ok(ev))) => batch.push(ev.topic(), ev.bytes()),
+                Some(Some(Err(e))) => {
+                    state.pending = Some(e);
+                    break;
+                }
                 Some(None) => {
-                    *guard = None;
+                    state.stream = None;
                     break;
                 }
                 None => break,
@@ -101,5 +121,8 @@ impl Subscription {
     #[napi]
     pub fn close(&self) {
         self.inner.closed.cancel();
+        if let Ok(mut state) = self.inner.state.try_lock() {
+            state.stream = None;
+        }
     }
 }

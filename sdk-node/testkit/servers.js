@@ -58,7 +58,6 @@ class Server {
     const fd = fs.openSync(log, 'a')
     this.child = spawn(this.binary, this.args, { cwd: this.dir, stdio: ['ignore', fd, fd] })
     fs.closeSync(fd)
-    this.child.unref()
     await waitReady(this.name, this.port, log)
   }
 
