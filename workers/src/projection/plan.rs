@@ -31,7 +31,6 @@ pub struct ProjectionConfig {
     pub message_cache: usize,
 }
 
-
 /// Why a dispatch was not projected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {

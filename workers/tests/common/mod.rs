@@ -63,7 +63,10 @@ impl Fixtures {
         }
         self.v10
             .iter()
-            .find(|f| f["t"] == "GUILD_CREATE" && f["d"]["id"].as_str() == Some(guild.to_string().as_str()))
+            .find(|f| {
+                f["t"] == "GUILD_CREATE"
+                    && f["d"]["id"].as_str() == Some(guild.to_string().as_str())
+            })
             .unwrap()
             .clone()
     }
