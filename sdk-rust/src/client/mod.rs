@@ -17,7 +17,6 @@ mod command;
 mod config;
 mod error;
 mod event;
-mod interim_mesh;
 mod stream;
 
 use std::sync::Arc;
@@ -31,12 +30,11 @@ pub use error::{ClientError, ClientErrorKind};
 pub use event::Event;
 pub use stream::EventStream;
 
-use self::mesh::{Delivery, Mesh, MeshConfig};
+use crate::mesh::{Delivery, Mesh, MeshConfig};
 use crate::cache::{CacheReader, Keys};
 use crate::contract::Contract;
 use crate::topic::{Level, TopicPattern, Topics, Tree, shard_for_guild};
 
-use interim_mesh as mesh;
 
 struct Inner {
     config: ClientConfig,
