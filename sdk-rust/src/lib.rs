@@ -11,6 +11,7 @@ pub mod client;
 pub mod contract;
 pub mod coord;
 pub mod envelope;
+pub mod group;
 pub mod mesh;
 pub mod topic;
 

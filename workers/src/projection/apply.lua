@@ -1,13 +1,19 @@
 -- Applies one dispatch to the cache atomically, if it is new for its shard.
 -- KEYS[1] = shard:<s> hash, KEYS[2] = shard:<s>:sessions list
+-- KEYS[3] (optional) = the lease hash that fences the write (ddiscord::coord::Fence::key)
 -- ARGV[1] = session ('' when unknown), ARGV[2] = sequence, ARGV[3] = kind ('R' READY,
--- 'E' dispatch, 'N' no guard), ARGV[4] = key prefix, ARGV[5] = shard, ARGV[6..] = ops.
+-- 'E' dispatch, 'N' no guard), ARGV[4] = key prefix, ARGV[5] = shard, ARGV[6] = fencing
+-- token ('' without KEYS[3]), ARGV[7..] = ops.
 -- GUILD_SUFFIXES is prepended by the worker from ddiscord::cache::keys::GUILD_SUFFIXES.
 -- Returns 1 when applied, 0 when skipped as a duplicate or a replaced session's event.
 local shard_key, sessions_key = KEYS[1], KEYS[2]
 local session, seq, kind = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local P, shard = ARGV[4], ARGV[5]
 local SESSIONS_KEPT = 64
+
+if KEYS[3] and redis.call('HGET', KEYS[3], 'token') ~= ARGV[6] then
+  return redis.error_reply('DDFENCED lease token ' .. ARGV[6] .. ' is no longer current')
+end
 
 if kind ~= 'N' then
   local cur = redis.call('HGET', shard_key, 'session')
@@ -65,7 +71,7 @@ local function current_gen()
 end
 
 -- ops
-local i = 6
+local i = 7
 local n = #ARGV
 local function arg() local v = ARGV[i]; i = i + 1; return v end
 local function pairs_call(cmd, key, count)

@@ -44,6 +44,15 @@ pub enum ProjectionError {
         #[source]
         source: serde_json::Error,
     },
+    /// The lease the batch was written under is no longer current (another member owns the
+    /// partition now): nothing of the event was written; stop work on the partition.
+    #[error(
+        "the lease on shard {shard} is no longer current; its events belong to another member now"
+    )]
+    Fenced {
+        /// The partition (shard).
+        shard: u32,
+    },
     /// A value could not be encoded, or a cached value read back is not the documented shape.
     #[error("{event}: encoding the cache value failed: {source}")]
     Encode {
@@ -82,7 +91,17 @@ struct Prepared {
     index: usize,
     writes: usize,
     args: Vec<String>,
-    keys: [String; 2],
+    keys: Vec<String>,
+}
+
+/// The lease a batch is written under: the writes apply only while it is current
+/// ([`ddiscord::coord::Fence`]).
+#[derive(Debug, Clone)]
+pub struct Fencing {
+    /// [`ddiscord::coord::Fence::key`] of the partition.
+    pub key: String,
+    /// The lease's fencing token.
+    pub token: u64,
 }
 
 impl<C: ConnectionLike + Send> Projector<C> {
@@ -124,6 +143,19 @@ impl<C: ConnectionLike + Send> Projector<C> {
     pub async fn apply_batch(
         &mut self,
         envelopes: &[Envelope],
+    ) -> Result<Vec<Outcome>, ProjectionError> {
+        self.apply_fenced(envelopes, None).await
+    }
+
+    /// As [`Projector::apply_batch`], each write applied only while `fence` is current.
+    ///
+    /// # Errors
+    /// [`ProjectionError::Fenced`] when the lease is no longer current (nothing more of the
+    /// batch is written), [`ProjectionError::Redis`] as for `apply_batch`.
+    pub async fn apply_fenced(
+        &mut self,
+        envelopes: &[Envelope],
+        fence: Option<&Fencing>,
     ) -> Result<Vec<Outcome>, ProjectionError> {
         let mut outcomes: Vec<Outcome> = vec![Outcome::Duplicate; envelopes.len()];
         let mut pending: Vec<Prepared> = Vec::new();
@@ -182,13 +214,19 @@ impl<C: ConnectionLike + Send> Projector<C> {
                     continue;
                 }
             };
-            pending.push(self.prepare(index, envelope, &ops));
+            pending.push(self.prepare(index, envelope, &ops, fence));
         }
         self.flush(&mut pending, &mut outcomes).await?;
         Ok(outcomes)
     }
 
-    fn prepare(&self, index: usize, envelope: &Envelope, ops: &[Op]) -> Prepared {
+    fn prepare(
+        &self,
+        index: usize,
+        envelope: &Envelope,
+        ops: &[Op],
+        fence: Option<&Fencing>,
+    ) -> Prepared {
         let keys = self.planner.keys();
         let ready = envelope.event() == Some("READY");
         let session = if ready {
@@ -211,6 +249,7 @@ impl<C: ConnectionLike + Send> Projector<C> {
             kind.to_owned(),
             keys.prefix().to_owned(),
             envelope.shard().to_string(),
+            fence.map(|f| f.token.to_string()).unwrap_or_default(),
         ];
         let mut writes = 0;
         for op in ops {
@@ -222,9 +261,13 @@ impl<C: ConnectionLike + Send> Projector<C> {
             writes,
             args,
             keys: [
-                keys.shard(envelope.shard()),
-                keys.shard_sessions(envelope.shard()),
-            ],
+                Some(keys.shard(envelope.shard())),
+                Some(keys.shard_sessions(envelope.shard())),
+                fence.map(|f| f.key.clone()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         }
     }
 
@@ -240,17 +283,29 @@ impl<C: ConnectionLike + Send> Projector<C> {
         for p in pending.iter() {
             pipe.cmd("EVALSHA")
                 .arg(self.script.get_hash())
-                .arg(2)
+                .arg(p.keys.len())
                 .arg(&p.keys)
                 .arg(&p.args);
         }
-        let results: Vec<i64> = match pipe.query_async(&mut self.conn).await {
+        let mut result = pipe.query_async::<Vec<i64>>(&mut self.conn).await;
+        if let Err(e) = &result
+            && e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+        {
+            // Redis restarted or was flushed: load the script and run the batch again (events
+            // already applied are skipped by the guard).
+            self.script.load_async(&mut self.conn).await?;
+            result = pipe.query_async(&mut self.conn).await;
+        }
+        let results = match result {
             Ok(r) => r,
-            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                // Redis restarted or was flushed: load the script and run the batch again
-                // (events already applied are skipped by the guard).
-                self.script.load_async(&mut self.conn).await?;
-                pipe.query_async(&mut self.conn).await?
+            Err(e) if ddiscord::coord::Fence::is_fenced_error(&e) => {
+                let shard = pending
+                    .first()
+                    .and_then(|p| p.args.get(4))
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or_default();
+                pending.clear();
+                return Err(ProjectionError::Fenced { shard });
             }
             Err(e) => return Err(e.into()),
         };
