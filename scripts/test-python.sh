@@ -36,5 +36,8 @@ step "stubtest: stubs against the native module"
 (cd sdk-python && python -m mypy.stubtest ddiscord --allowlist stubtest-allowlist.txt)
 (cd sdk-python && python -m mypy python/ddiscord)
 
+step "state projection helper for the cache tests"
+cargo build -q -p ddiscord-python --example project_envelopes
+
 step "pytest"
 (cd sdk-python && python -m pytest -q)

@@ -174,21 +174,28 @@ class Event {
   }
 }
 
-/** A work-queue delivery: an event that must be acknowledged once handled. */
+/** A work-queue job: an event to acknowledge once its work is done. */
 class Job extends Event {
   #consumer
   #id
   #settled = false
 
-  constructor(topic, data, start, end, consumer, id, redelivered) {
+  constructor(topic, data, start, end, consumer, id, redelivered, deliveries) {
     super(topic, data, start, end)
     this.#consumer = consumer
     this.#id = id
-    /** Whether the event was delivered before (not acknowledged in time, or its consumer died). */
+    /** The broker delivered it before without an ack (an earlier owner crashed mid-work). */
     this.redelivered = redelivered
+    /** Deliveries of this job to this replica so far (1 on the first; nacks add one). */
+    this.deliveries = deliveries
   }
 
-  /** Marks the event handled; it is not delivered again. */
+  /** The partition (shard) it belongs to. */
+  get partition() {
+    return this.shard
+  }
+
+  /** Acknowledges the job after its work is done: the broker forgets it. Idempotent. */
   async ack() {
     if (this.#settled) return
     this.#settled = true
@@ -196,13 +203,80 @@ class Job extends Event {
   }
 
   /**
-   * Marks the event failed: it is delivered again (to any member of the group) after
-   * `delayMs`, and goes to the dead-letter topic after the group's `maxDeliveries`.
+   * Gives the job back: it is delivered again after the queue's retry delay, and goes to the
+   * dead-letter topic `<root>-dead/<group>/<shard>` after `maxDeliveries`. Idempotent.
    */
-  async nack(options = {}) {
+  nack() {
     if (this.#settled) return
     this.#settled = true
-    await call(() => this.#consumer.nack(this.#id, options.delayMs ?? null, options.reason ?? null))
+    callSync(() => this.#consumer.nack(this.#id))
+  }
+}
+
+/**
+ * One replica's membership of a work queue: iterate it with `for await` and `ack()` each job
+ * after its work is done. Leaving the loop or `close()` leaves the queue (the other replicas
+ * take its shards over at once; unacknowledged jobs stay with the broker for them).
+ */
+class Consumer {
+  #client
+  #native = null
+  #ready
+  #batchSize
+  #closed = false
+
+  constructor(client, group, pattern, opening, batchSize) {
+    this.#client = client
+    /** The queue (consumer group) name. */
+    this.group = group
+    /** The pattern as given. */
+    this.pattern = pattern
+    this.#batchSize = batchSize
+    this.#ready = opening.then(
+      async (n) => {
+        this.#native = n
+        if (this.#closed) await n.close().catch(() => {})
+        return this
+      },
+      (e) => {
+        throw translate(e)
+      }
+    )
+    this.#ready.catch(() => {})
+  }
+
+  /** Resolves once the replica has joined the queue. */
+  get ready() {
+    return this.#ready
+  }
+
+  /** The shards this replica holds now. */
+  async partitions() {
+    await this.#ready
+    return call(() => this.#native.partitions())
+  }
+
+  [Symbol.asyncIterator]() {
+    return new BatchIterator(
+      async () => {
+        await this.#ready
+        return this.#native.nextBatch(this.#batchSize)
+      },
+      (b, i, start, end) => new Job(b.topics[i], b.data, start, end, this.#native, b.deliveryIds[i], b.redelivered[i], b.deliveries[i]),
+      () => {
+        this.close().catch(() => {})
+      }
+    )
+  }
+
+  /** Leaves the queue. Idempotent. */
+  async close() {
+    this.#closed = true
+    if (this.#native) await call(() => this.#native.close())
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.close()
   }
 }
 
@@ -501,6 +575,20 @@ class Client {
     return new Subscription(this, pattern, this.#native.subscribeState(pattern), options.batchSize ?? 1024)
   }
 
+  /**
+   * Joins the work queue `group` for dispatches matching `pattern` (its shard level must be
+   * `*` or `>`): replicas with the same group share the events, each shard to one replica at a
+   * time, in order, at least once. Options: `maxDeliveries` (5), `retryDelayMs` (1 000),
+   * `leaseTtlMs` (10 000), `batchSize` (1024).
+   */
+  consume(group, pattern, options = {}) {
+    checkString('group', group)
+    checkString('pattern', pattern)
+    callSync(() => this.#native.checkPattern(pattern, false))
+    const native = { maxDeliveries: options.maxDeliveries, retryDelayMs: options.retryDelayMs, leaseTtlMs: options.leaseTtlMs }
+    return new Consumer(this, group, pattern, this.#native.consume(group, pattern, native), options.batchSize ?? 1024)
+  }
+
   /** The cache key prefix (`DDISCORD_KEY_PREFIX`, default `dd:`). */
   get keyPrefix() {
     return this.#native.keyPrefix
@@ -583,4 +671,4 @@ async function connect(options = {}) {
   return new Client(n)
 }
 
-module.exports = { connect, Client, Cache, Subscription, Event, Job, DDiscordError, codes, nativeVersion: native.nativeVersion }
+module.exports = { connect, Client, Cache, Subscription, Consumer, Event, Job, DDiscordError, codes, nativeVersion: native.nativeVersion }

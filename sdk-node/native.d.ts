@@ -241,6 +241,11 @@ export interface EventBatch {
    * not acknowledged in time, or its consumer died), per event.
    */
   redelivered?: Array<boolean>
+  /**
+   * For work-queue deliveries only: deliveries of the event to this replica so far (1 on
+   * the first; nacks add one), per event.
+   */
+  deliveries?: Array<number>
 }
 
 /** What `requestGuildMembers` asks for (opcode 8, REQUEST_GUILD_MEMBERS). */

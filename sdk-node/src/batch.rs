@@ -25,6 +25,9 @@ pub struct EventBatch {
     /// For work-queue deliveries only: whether the broker delivered the event before (it was
     /// not acknowledged in time, or its consumer died), per event.
     pub redelivered: Option<Vec<bool>>,
+    /// For work-queue deliveries only: deliveries of the event to this replica so far (1 on
+    /// the first; nacks add one), per event.
+    pub deliveries: Option<Vec<u32>>,
 }
 
 /// A batch stops growing once its envelopes reach this many bytes (16 MiB).
@@ -38,6 +41,7 @@ pub struct BatchBuilder {
     ends: Vec<u32>,
     delivery_ids: Vec<u32>,
     redelivered: Vec<bool>,
+    deliveries: Vec<u32>,
 }
 
 impl BatchBuilder {
@@ -53,10 +57,18 @@ impl BatchBuilder {
     }
 
     /// Adds a work-queue delivery.
-    pub fn push_delivery(&mut self, topic: &str, payload: &[u8], id: u32, redelivered: bool) {
+    pub fn push_delivery(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        id: u32,
+        redelivered: bool,
+        deliveries: u32,
+    ) {
         self.push(topic, payload);
         self.delivery_ids.push(id);
         self.redelivered.push(redelivered);
+        self.deliveries.push(deliveries);
     }
 
     /// Whether the batch has `max` events or [`MAX_BATCH_BYTES`] of envelopes.
@@ -76,13 +88,14 @@ impl BatchBuilder {
 
     /// The batch to return to JavaScript.
     pub fn finish(self) -> EventBatch {
-        let deliveries = !self.delivery_ids.is_empty();
+        let queue = !self.delivery_ids.is_empty();
         EventBatch {
             topics: self.topics,
             data: Buffer::from(self.data),
             ends: self.ends,
-            delivery_ids: deliveries.then_some(self.delivery_ids),
-            redelivered: deliveries.then_some(self.redelivered),
+            delivery_ids: queue.then_some(self.delivery_ids),
+            redelivered: queue.then_some(self.redelivered),
+            deliveries: queue.then_some(self.deliveries),
         }
     }
 }

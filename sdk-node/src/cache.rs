@@ -6,7 +6,7 @@
 //! it re-encoded as JSON text, which the JS entry turns into a plain object with `JSON.parse`:
 //! faster than building the object through N-API field by field. Missing entities are `null`.
 
-use ddiscord::cache::{CacheReader, GuildState, Keys};
+use ddiscord::cache::{CacheReader, GuildState};
 use napi_derive::napi;
 use redis::aio::ConnectionManager;
 use serde::Serialize;
@@ -14,9 +14,6 @@ use serde::Serialize;
 use crate::client::Client;
 use crate::error::{ErrorCode, NodeError, Result};
 use crate::ids::{snowflake, snowflakes};
-
-/// The cache reader of a client, made on the first read.
-pub type CacheCell = tokio::sync::OnceCell<CacheReader<ConnectionManager>>;
 
 /// A guild's cache marker and counters (`guild:<g>:state`).
 #[napi(object)]
@@ -63,17 +60,10 @@ fn opt_json<T: Serialize>(value: Option<T>) -> Result<Option<String>> {
 }
 
 impl Client {
-    async fn reader(&self) -> Result<&CacheReader<ConnectionManager>> {
+    /// The core client's cache reader (its Redis connection is made once and shared).
+    async fn reader(&self) -> Result<CacheReader<ConnectionManager>> {
         self.check_open()?;
-        self.cache
-            .get_or_try_init(|| async {
-                let conn = self.core().redis().await?;
-                Ok::<_, NodeError>(CacheReader::new(
-                    conn,
-                    Keys::new(self.core().config().key_prefix.clone()),
-                ))
-            })
-            .await
+        Ok(self.core().cache().await?)
     }
 }
 

@@ -19,7 +19,6 @@ pub struct Client {
     /// The runtime the client's connections live on, to close them from a GC finalizer.
     runtime: tokio::runtime::Handle,
     closed: CancellationToken,
-    pub(crate) cache: crate::cache::CacheCell,
 }
 
 /// Connects with the configuration from the `DDISCORD_*` environment variables, overridden by
@@ -38,7 +37,6 @@ pub async fn connect(options: Option<ConnectOptions>) -> napi::Result<Client> {
         inner,
         runtime: tokio::runtime::Handle::current(),
         closed: CancellationToken::new(),
-        cache: crate::cache::CacheCell::default(),
     })
 }
 
@@ -56,6 +54,11 @@ impl Client {
         Ok(())
     }
 
+    /// A token cancelled by `close()` of the client.
+    pub(crate) fn child_token(&self) -> CancellationToken {
+        self.closed.child_token()
+    }
+
     /// A subscription over a core stream, ended by `close()` of either.
     pub(crate) fn wrap<S>(&self, pattern: String, stream: S) -> Subscription
     where
@@ -63,7 +66,7 @@ impl Client {
             + Send
             + 'static,
     {
-        Subscription::new(pattern, stream.boxed(), self.closed.child_token())
+        Subscription::new(pattern, stream.boxed(), self.child_token())
     }
 }
 

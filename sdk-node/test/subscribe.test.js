@@ -132,3 +132,27 @@ test('closing the client ends its iterators', async () => {
   assert.equal(await loop, 0)
   assert.equal(client.closed, true)
 })
+
+test('subscribeState listens on the state tree, given either tree', async () => {
+  const client = await ddiscord.connect({ meshUrl: broker.url })
+  try {
+    const a = client.subscribeState('discord/*/*/MESSAGE_CREATE')
+    const b = client.subscribeState('discord-state/*/*/MESSAGE_CREATE')
+    const plain = client.subscribe('discord/*/*/MESSAGE_CREATE')
+    await Promise.all([a.ready, b.ready, plain.ready])
+    const onState = messages
+      .filter(([t]) => t.endsWith('/MESSAGE_CREATE'))
+      .map(([t, p]) => [t.replace(/^discord\//, 'discord-state/'), p])
+    await publishAll(pub, onState)
+    const [ga, gb] = await Promise.all([take(a, onState.length), take(b, onState.length)])
+    for (const got of [ga, gb]) {
+      assert.deepEqual(got.map((e) => e.topic).sort(), onState.map(([t]) => t).sort())
+      assert.ok(got.every((e) => e.name === 'MESSAGE_CREATE' && typeof e.data.id === 'string'))
+    }
+    // The dispatch-tree subscription saw none of them.
+    const none = await Promise.race([plain.nextBatch(), new Promise((r) => setTimeout(() => r('quiet'), 200))])
+    assert.equal(none, 'quiet')
+  } finally {
+    await client.close()
+  }
+})

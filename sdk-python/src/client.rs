@@ -75,6 +75,12 @@ pub struct NativeClient {
     inner: ddiscord::Client,
 }
 
+impl NativeClient {
+    pub(crate) fn client(&self) -> &ddiscord::Client {
+        &self.inner
+    }
+}
+
 #[pymethods]
 impl NativeClient {
     /// The configured shard count.

@@ -8,6 +8,7 @@
 // PyO3's macros expand to `unsafe` FFI glue; this crate writes none by hand.
 #![allow(unsafe_code)]
 
+mod cache;
 mod client;
 mod errors;
 mod event;

@@ -80,9 +80,10 @@ class Mosquitto(Server):
 
     def __init__(self, workdir: Path) -> None:
         port = free_port()
-        shipped = (REPO / "config" / "mosquitto.conf").read_text()
+        candidates = [REPO / "k8s/overlays/self-contained/mosquitto/mosquitto.conf", REPO / "config/mosquitto.conf"]
+        shipped = next(p for p in candidates if p.exists()).read_text()
         conf = workdir / "mosquitto.conf"
-        conf.write_text(f"{shipped}\nlistener {port} 127.0.0.1\npersistence_location {workdir}/\n")
+        conf.write_text(f"{shipped}\nlistener {port} 127.0.0.1\npersistence_location {workdir}/\nuser root\n")
         binary = find_binary("mosquitto", "DDISCORD_MOSQUITTO")
         super().__init__("mosquitto", [binary, "-c", str(conf)], port, workdir)
 

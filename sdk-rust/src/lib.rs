@@ -12,6 +12,7 @@ pub mod contract;
 pub mod coord;
 pub mod envelope;
 pub mod group;
+pub mod mesh;
 pub mod topic;
 
 pub use client::{Client, ClientConfig, ClientError, Event};

@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
-from . import errors
+from . import errors, models
 from ._native import Event, __version__, shard_for_guild
 from ._stream import Subscription
 from .cache import Cache
 from .client import Client, Connect, Snowflake, connect
+from .models import Channel, Guild, Member, Message, Presence, Role, User, VoiceState
 from .errors import (
     CacheError,
     ClosedError,
@@ -40,6 +41,15 @@ __all__ = [
     "Snowflake",
     "shard_for_guild",
     "errors",
+    "models",
+    "Guild",
+    "Channel",
+    "Role",
+    "User",
+    "Member",
+    "Presence",
+    "VoiceState",
+    "Message",
     "DDiscordError",
     "ConfigError",
     "PatternError",

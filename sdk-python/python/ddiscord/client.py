@@ -9,6 +9,7 @@ from typing import Any, Optional, Union
 
 from . import _native
 from ._stream import DEFAULT_BATCH, Subscription
+from .cache import Cache
 from .errors import PatternError
 
 __all__ = ["Client", "Connect", "connect", "Snowflake"]
@@ -27,8 +28,6 @@ class Client:
     __slots__ = ("_native", "_cache")
 
     def __init__(self, native: _native.NativeClient) -> None:
-        from .cache import Cache
-
         self._native = native
         self._cache = Cache(native)
 
@@ -43,8 +42,8 @@ class Client:
         return self._native.topic_root
 
     @property
-    def cache(self) -> Any:
-        """Typed reads of the Redis cache the state worker maintains (:class:`ddiscord.cache.Cache`)."""
+    def cache(self) -> Cache:
+        """Typed reads of the Redis cache the state worker maintains."""
         return self._cache
 
     def _check(self, pattern: str, *roots: str) -> None:

@@ -172,3 +172,15 @@ impl From<crate::topic::TopicError> for ClientError {
         })
     }
 }
+
+impl From<crate::cache::CacheError> for ClientError {
+    fn from(e: crate::cache::CacheError) -> Self {
+        match e {
+            crate::cache::CacheError::Corrupt { ref key, .. } => {
+                let key = key.clone();
+                Self::with_source(ClientErrorKind::CorruptCache { key }, e)
+            }
+            crate::cache::CacheError::Redis(r) => Self::redis("reading the cache", r),
+        }
+    }
+}

@@ -17,7 +17,6 @@ mod command;
 mod config;
 mod error;
 mod event;
-mod interim_mesh;
 mod stream;
 
 use std::sync::Arc;
@@ -31,11 +30,11 @@ pub use error::{ClientError, ClientErrorKind};
 pub use event::Event;
 pub use stream::EventStream;
 
-use self::mesh::{Delivery, Mesh, MeshConfig};
+use crate::mesh::{Delivery, Mesh, MeshConfig};
+use crate::cache::{CacheReader, Keys};
 use crate::contract::Contract;
 use crate::topic::{Level, TopicPattern, Topics, Tree, shard_for_guild};
 
-use interim_mesh as mesh;
 
 struct Inner {
     config: ClientConfig,
@@ -346,6 +345,20 @@ impl Client {
             })
             .await
             .cloned()
+    }
+
+    /// Typed reads of the cache (guild, channel(s), role(s), member(s), user, presence, voice
+    /// state(s), recent messages) in twilight-model types, over the shared Redis connection
+    /// under the configured key prefix. `members(guild, &[users])` is one round trip.
+    ///
+    /// # Errors
+    /// [`ClientErrorKind::Redis`] when Redis cannot be reached.
+    pub async fn cache(&self) -> Result<CacheReader<redis::aio::ConnectionManager>, ClientError> {
+        let conn = self.redis().await?;
+        Ok(CacheReader::new(
+            conn,
+            Keys::new(self.inner.config.key_prefix.clone()),
+        ))
     }
 
     /// Disconnects from the mesh; open streams end.

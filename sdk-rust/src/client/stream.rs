@@ -8,7 +8,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use super::error::{ClientError, ClientErrorKind};
 use super::event::Event;
-use super::mesh::{MeshEvent, Subscription};
+use crate::mesh::{MeshEvent, Subscription};
 use crate::topic::Topics;
 
 /// The events matching one subscription, in the order the mesh delivered them.
