@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 /// dispatch to an event mesh, a state worker projects them into Redis, and scripts in any
 /// language subscribe to topic wildcards and read the cache.
 #[derive(Debug, Parser)]
-#[command(name = "ddiscord", version, about, long_about = None)]
+#[command(name = "ddiscord", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -8,6 +8,7 @@
 
 pub mod contract;
 pub mod envelope;
+pub mod mesh;
 pub mod topic;
 
 pub use envelope::{Envelope, EnvelopeError, EnvelopeMeta, FrameHead};
