@@ -9,6 +9,7 @@
 pub mod contract;
 pub mod coord;
 pub mod envelope;
+pub mod mesh;
 pub mod topic;
 
 pub use envelope::{Envelope, EnvelopeError, EnvelopeMeta, FrameHead};
