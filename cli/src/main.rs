@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 /// dispatch to an event mesh, a state worker projects them into Redis, and scripts in any
 /// language subscribe to topic wildcards and read the cache.
 #[derive(Debug, Parser)]
-#[command(name = "ddiscord", version, about, long_about = None)]
+#[command(name = "ddiscord", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,6 +22,8 @@ enum Command {
     Tail(cmd::tail::TailArgs),
     /// Publish a file's bytes on a topic.
     Publish(cmd::publish::PublishArgs),
+    /// Run the Discord gateway simulator: develop and load-test without a bot token.
+    Sim(ddiscord_sim::SimArgs),
 }
 
 fn init_tracing() {
@@ -41,6 +43,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Tail(args) => cmd::tail::run(args).await,
         Command::Publish(args) => cmd::publish::run(args).await,
+        Command::Sim(args) => ddiscord_sim::run(args).await.map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

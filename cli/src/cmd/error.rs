@@ -18,6 +18,9 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// The gateway simulator failed.
+    #[error("simulator: {0}")]
+    Sim(#[from] ddiscord_sim::SimError),
     /// Writing to standard output failed (for example a closed pipe).
     #[error("cannot write to standard output: {0}")]
     Stdout(#[source] std::io::Error),
