@@ -59,6 +59,7 @@ pub(crate) fn snapshot(shared: &Shared, with_dispatches: bool) -> RecordSnapshot
     RecordSnapshot {
         dispatches,
         dropped,
+        connections: lock(&shared.connections).clone(),
         shards: shared
             .shards
             .iter()

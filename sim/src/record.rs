@@ -44,6 +44,21 @@ pub struct ShardCounts {
     pub identify_times_ms: Vec<u64>,
 }
 
+/// A websocket connection that identified or resumed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionInfo {
+    /// Simulator-local connection id (as in [`SentDispatch::connection`]).
+    pub connection: u64,
+    /// Shard id.
+    pub shard: u32,
+    /// Session the connection identified or resumed.
+    pub session_id: String,
+    /// `"IDENTIFY"` or `"RESUME"`.
+    pub started_by: &'static str,
+    /// Transport compression the connection asked for.
+    pub compression: crate::Compression,
+}
+
 /// Everything recorded so far.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RecordSnapshot {
@@ -51,6 +66,8 @@ pub struct RecordSnapshot {
     pub dispatches: Vec<SentDispatch>,
     /// Dispatches not kept because the record was full (`record_limit`).
     pub dropped: u64,
+    /// Connections that identified or resumed, in order.
+    pub connections: Vec<ConnectionInfo>,
     /// Counters per shard, indexed by shard id.
     pub shards: Vec<ShardCounts>,
     /// Dispatches written to websockets in total.

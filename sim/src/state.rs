@@ -11,7 +11,7 @@ use crate::clock::SimClock;
 use crate::config::SimConfig;
 use crate::gateway::identify::StartLimits;
 use crate::gateway::session::Session;
-use crate::record::{Record, ShardCounts};
+use crate::record::{ConnectionInfo, Record, ShardCounts};
 use crate::world::World;
 
 /// Locks a mutex, ignoring poisoning (no lock holder panics outside tests).
@@ -97,6 +97,7 @@ pub(crate) struct Shared {
     pub shards: Vec<ShardSlot>,
     pub sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
     pub record: Record,
+    pub connections: Mutex<Vec<ConnectionInfo>>,
     pub limits: Mutex<StartLimits>,
     /// Events per second, as f64 bits.
     pub rate_bits: AtomicU64,
@@ -120,6 +121,7 @@ impl Shared {
             clock: SimClock::new(cfg.clock),
             limits: Mutex::new(StartLimits::new(&cfg)),
             record: Record::new(cfg.record_limit),
+            connections: Mutex::new(Vec::new()),
             rate_bits: AtomicU64::new(cfg.events_per_sec.to_bits()),
             world: Mutex::new(world),
             shards,

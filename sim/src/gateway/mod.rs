@@ -91,6 +91,7 @@ struct Connection {
     heartbeat_deadline: Instant,
     ctl_tx: mpsc::UnboundedSender<ConnCommand>,
     registered_shard: Option<u32>,
+    compression: Compression,
 }
 
 impl Connection {
@@ -119,6 +120,7 @@ impl Connection {
             heartbeat_deadline: Instant::now() + hb * 2 + Duration::from_secs(1),
             ctl_tx,
             registered_shard: None,
+            compression: params.compression,
         };
         let end = if !params.version_ok {
             End::Close(
@@ -212,6 +214,12 @@ impl Connection {
     }
 
     async fn send_text(&mut self, text: &str) -> Result<(), ()> {
+        self.write_text(text, true).await
+    }
+
+    /// Writes one payload (compressed if the connection asked for it); `flush` sends it now,
+    /// otherwise it waits in the sink until the next flush (batches of dispatches).
+    async fn write_text(&mut self, text: &str, flush: bool) -> Result<(), ()> {
         let msg = match self.comp.compress(text.as_bytes()) {
             Ok(Some(bytes)) => Message::Binary(bytes.into()),
             Ok(None) => Message::Text(Utf8Bytes::from(text)),
@@ -227,13 +235,22 @@ impl Connection {
         self.shared
             .bytes_sent
             .fetch_add(len as u64, Ordering::Relaxed);
-        self.sink.send(msg).await.map_err(|_| ())
+        if flush {
+            self.sink.send(msg).await.map_err(|_| ())
+        } else {
+            self.sink.feed(msg).await.map_err(|_| ())
+        }
     }
 
     /// Writes buffered dispatches past the cursor.
     async fn flush(&mut self) -> Option<End> {
         let session = self.session.clone()?;
         if !session.is_valid() {
+            return None;
+        }
+        if !session.is_attached_to(self.id) {
+            // Another connection resumed this session; pass the wake-up on.
+            session.notify.notify_one();
             return None;
         }
         let frames = match session.frames_after(self.cursor, BATCH) {
@@ -252,7 +269,7 @@ impl Connection {
             0
         });
         for f in frames {
-            if self.send_text(&f.text).await.is_err() {
+            if self.write_text(&f.text, false).await.is_err() {
                 self.shared.record.extend(sent);
                 return Some(End::Gone);
             }
@@ -271,10 +288,23 @@ impl Connection {
             }
         }
         self.shared.record.extend(sent);
+        if self.sink.flush().await.is_err() {
+            return Some(End::Gone);
+        }
         if more {
             session.notify.notify_one();
         }
         None
+    }
+
+    fn log_start(&self, session: &Session, started_by: &'static str) {
+        lock(&self.shared.connections).push(crate::record::ConnectionInfo {
+            connection: self.id,
+            shard: session.shard,
+            session_id: session.id.to_string(),
+            started_by,
+            compression: self.compression,
+        });
     }
 
     fn register(&mut self, shard: u32) {
@@ -420,6 +450,7 @@ impl Connection {
         }
         let session = self.shared.start_session(shard, id.intents);
         session.attach(self.id);
+        self.log_start(&session, "IDENTIFY");
         self.identified = true;
         self.cursor = 0;
         self.replay_upto = 0;
@@ -467,6 +498,7 @@ impl Connection {
             }
         }
         session.attach(self.id);
+        self.log_start(&session, "RESUME");
         self.identified = true;
         self.cursor = seq;
         self.replay_upto = session.last_seq();
