@@ -293,6 +293,22 @@ impl SimHandle {
             .push_to_shard(shard, event, gid, &data.to_string()))
     }
 
+    /// Like [`SimHandle::dispatch`], with `d` given as JSON text that is sent byte for byte
+    /// (not parsed or validated; it must be one JSON value) and the guild given explicitly.
+    ///
+    /// # Errors
+    /// [`SimError::NoSuchShard`].
+    pub fn dispatch_json(
+        &self,
+        shard: u32,
+        event: &str,
+        guild_id: Option<u64>,
+        data_json: &str,
+    ) -> Result<Option<u64>, SimError> {
+        self.check_shard(shard)?;
+        Ok(self.shared.push_to_shard(shard, event, guild_id, data_json))
+    }
+
     /// Guild snowflakes that `shard` owns, `(guild_id >> 22) % shards == shard`.
     pub fn guilds_of_shard(&self, shard: u32) -> Vec<u64> {
         lock(&self.shared.world).guilds_of_shard(shard, self.shared.cfg.shards)

@@ -214,15 +214,15 @@ impl Connection {
     }
 
     async fn send_text(&mut self, text: &str) -> Result<(), ()> {
-        self.write_text(text, true).await
+        self.write_text(Utf8Bytes::from(text), true).await
     }
 
     /// Writes one payload (compressed if the connection asked for it); `flush` sends it now,
     /// otherwise it waits in the sink until the next flush (batches of dispatches).
-    async fn write_text(&mut self, text: &str, flush: bool) -> Result<(), ()> {
-        let msg = match self.comp.compress(text.as_bytes()) {
+    async fn write_text(&mut self, text: Utf8Bytes, flush: bool) -> Result<(), ()> {
+        let msg = match self.comp.compress(text.as_str().as_bytes()) {
             Ok(Some(bytes)) => Message::Binary(bytes.into()),
-            Ok(None) => Message::Text(Utf8Bytes::from(text)),
+            Ok(None) => Message::Text(text),
             Err(e) => {
                 tracing::warn!(error = %e, "compression failed");
                 return Err(());
@@ -230,7 +230,8 @@ impl Connection {
         };
         let len = match &msg {
             Message::Binary(b) => b.len(),
-            _ => text.len(),
+            Message::Text(t) => t.len(),
+            _ => 0,
         };
         self.shared
             .bytes_sent
@@ -269,7 +270,7 @@ impl Connection {
             0
         });
         for f in frames {
-            if self.write_text(&f.text, false).await.is_err() {
+            if self.write_text(f.text.clone(), false).await.is_err() {
                 self.shared.record.extend(sent);
                 return Some(End::Gone);
             }
