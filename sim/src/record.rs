@@ -76,6 +76,39 @@ pub struct RecordSnapshot {
     pub bytes_sent: u64,
 }
 
+impl RecordSnapshot {
+    /// Session ids that were sent anything, in first-seen order.
+    pub fn session_ids(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for d in &self.dispatches {
+            if !out.contains(&d.session_id) {
+                out.push(d.session_id.clone());
+            }
+        }
+        out
+    }
+
+    /// Sequences sent for the first time (replays excluded) in `session_id`, in send order.
+    /// For a healthy session this is `1..=n` without gaps or duplicates.
+    pub fn first_sends(&self, session_id: &str) -> Vec<u64> {
+        self.dispatches
+            .iter()
+            .filter(|d| d.session_id == session_id && !d.replayed)
+            .map(|d| d.seq)
+            .collect()
+    }
+
+    /// Accepted IDENTIFYs over all shards.
+    pub fn total_identifies(&self) -> u64 {
+        self.shards.iter().map(|s| s.identifies).sum()
+    }
+
+    /// Accepted RESUMEs over all shards.
+    pub fn total_resumes(&self) -> u64 {
+        self.shards.iter().map(|s| s.resumes).sum()
+    }
+}
+
 /// Bounded, thread-safe list of sent dispatches.
 #[derive(Debug)]
 pub struct Record {

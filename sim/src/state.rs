@@ -88,6 +88,28 @@ pub(crate) fn required_intent(name: &str) -> Option<u64> {
     })
 }
 
+/// A message payload as an app without the `MESSAGE_CONTENT` intent sees it: `content`,
+/// `embeds`, `attachments` and `components` empty
+/// (<https://discord.com/developers/docs/events/gateway#message-content-intent>).
+fn without_content(data: &str) -> String {
+    match serde_json::from_str::<Value>(data) {
+        Ok(mut v) => {
+            if let Some(o) = v.as_object_mut() {
+                if o.contains_key("content") {
+                    o.insert("content".into(), json!(""));
+                }
+                for key in ["embeds", "attachments", "components"] {
+                    if o.contains_key(key) {
+                        o.insert(key.into(), json!([]));
+                    }
+                }
+            }
+            v.to_string()
+        }
+        Err(_) => data.to_owned(),
+    }
+}
+
 /// Everything shared.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -161,6 +183,11 @@ impl Shared {
             && session.intents & bit == 0
         {
             return None;
+        }
+        if matches!(name, "MESSAGE_CREATE" | "MESSAGE_UPDATE")
+            && session.intents & crate::config::INTENT_MESSAGE_CONTENT == 0
+        {
+            return session.push(name, guild_id, &without_content(data));
         }
         session.push(name, guild_id, data)
     }

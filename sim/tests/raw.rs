@@ -200,6 +200,24 @@ async fn uncompressed_zlib_and_zstd_streams() {
 }
 
 #[tokio::test]
+async fn message_content_is_empty_without_the_intent() {
+    let sim = start(SimConfig::default()).await;
+    // 513 = GUILDS | GUILD_MESSAGES, no MESSAGE_CONTENT.
+    let (mut c, _) = identified(&sim, "?v=10&encoding=json").await;
+    let d = json!({"id": "5", "channel_id": "1", "guild_id": "2", "content": "secret", "embeds": [{"title": "x"}]});
+    sim.dispatch(0, "MESSAGE_CREATE", &d).unwrap();
+    let seen = c
+        .until(|g| matches!(g, Got::Json(v) if v["t"] == "MESSAGE_CREATE"))
+        .await;
+    let Some(Got::Json(v)) = seen.last() else {
+        panic!()
+    };
+    assert_eq!(v["d"]["content"], "");
+    assert_eq!(v["d"]["embeds"], json!([]));
+    assert_eq!(v["d"]["id"], "5");
+}
+
+#[tokio::test]
 async fn bad_input_gets_discords_close_codes() {
     let sim = start(SimConfig {
         shards: 2,
