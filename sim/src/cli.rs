@@ -44,7 +44,7 @@ pub struct SimArgs {
     /// Also clone the captured 9,593-member guild (a 3 MB GUILD_CREATE).
     #[arg(long, env = "DDISCORD_SIM_LARGE_GUILD")]
     pub large_guild: bool,
-    /// Directory of the captured payloads (default: <repo>/../shared/fixtures/discord).
+    /// Directory of the captured payloads (default: the repository's ../shared/fixtures/discord).
     #[arg(long, env = "DDISCORD_FIXTURES")]
     pub fixtures: Option<PathBuf>,
     /// Seed of the world and traffic; the same seed gives the same stream.
