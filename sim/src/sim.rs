@@ -233,6 +233,31 @@ impl SimHandle {
         Ok(self.shared.command_shard(shard, cmd))
     }
 
+    /// Sends `cmd` to the connections serving session `session_id` (any shard); returns how
+    /// many got it (0 if the session has no connection).
+    pub fn command_session(&self, session_id: &str, cmd: ConnCommand) -> usize {
+        self.shared.command_session(session_id, cmd)
+    }
+
+    /// Sends every dispatch of a JSONL file of envelopes (like the fixtures) to `shard`'s
+    /// current session now, renumbered by the session; returns how many the session took.
+    ///
+    /// # Errors
+    /// [`SimError::NoSuchShard`], or [`SimError::ReplayRead`]/[`SimError::ReplayLine`] if the
+    /// file cannot be read or parsed.
+    pub fn replay_file(&self, path: &std::path::Path, shard: u32) -> Result<usize, SimError> {
+        self.check_shard(shard)?;
+        let events = replay::load(path)?;
+        Ok(events
+            .iter()
+            .filter(|e| {
+                self.shared
+                    .push_to_shard(shard, &e.name, e.guild_id, &e.data)
+                    .is_some()
+            })
+            .count())
+    }
+
     /// Sends op 7 RECONNECT to `shard`. See [`SimHandle::command`].
     ///
     /// # Errors

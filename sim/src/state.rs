@@ -37,11 +37,14 @@ pub enum ConnCommand {
     RequestHeartbeat,
 }
 
+/// A registered connection: its command sender and the session it serves.
+pub(crate) type ConnEntry = (mpsc::UnboundedSender<ConnCommand>, Arc<str>);
+
 /// Per-shard state.
 #[derive(Debug, Default)]
 pub(crate) struct ShardSlot {
     pub current: Mutex<Option<Arc<Session>>>,
-    pub conns: Mutex<HashMap<u64, mpsc::UnboundedSender<ConnCommand>>>,
+    pub conns: Mutex<HashMap<u64, ConnEntry>>,
     pub counts: Mutex<ShardCounts>,
 }
 
@@ -262,8 +265,21 @@ impl Shared {
         };
         lock(&slot.conns)
             .values()
-            .filter(|tx| tx.send(cmd).is_ok())
+            .filter(|(tx, _)| tx.send(cmd).is_ok())
             .count()
+    }
+
+    /// Sends a command to every connection attached to `session_id`; returns how many.
+    pub(crate) fn command_session(&self, session_id: &str, cmd: ConnCommand) -> usize {
+        self.shards
+            .iter()
+            .map(|slot| {
+                lock(&slot.conns)
+                    .values()
+                    .filter(|(tx, sid)| &**sid == session_id && tx.send(cmd).is_ok())
+                    .count()
+            })
+            .sum()
     }
 
     pub(crate) fn counts(&self, shard: u32, f: impl FnOnce(&mut ShardCounts)) {

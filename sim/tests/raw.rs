@@ -325,6 +325,28 @@ async fn server_requests_a_heartbeat_with_op_1() {
     let (mut c, _) = identified(&sim, "?v=10&encoding=json").await;
     assert_eq!(sim.command(0, ConnCommand::RequestHeartbeat).unwrap(), 1);
     c.until(|g| g.op() == Some(1)).await;
+    let sid = sim.record().connections[0].session_id.clone();
+    assert_eq!(sim.command_session(&sid, ConnCommand::RequestHeartbeat), 1);
+    c.until(|g| g.op() == Some(1)).await;
+    assert_eq!(
+        sim.command_session("nope", ConnCommand::RequestHeartbeat),
+        0
+    );
+}
+
+#[tokio::test]
+async fn replay_file_into_a_live_session() {
+    let sim = start(SimConfig::default()).await;
+    let (mut c, _) = identified(&sim, "?v=10&encoding=json").await;
+    let dir = ddiscord_sim::fixtures::locate(None).unwrap();
+    // 23 envelopes: READY, HELLO and the two ACKs are skipped; GUILD_MEMBER_UPDATE and
+    // VOICE_STATE_UPDATE need intents that this session (513) lacks; undocumented events pass.
+    let n = sim.replay_file(&dir.join("events_v10.jsonl"), 0).unwrap();
+    assert!(n >= 10, "{n}");
+    let seen = c
+        .until(|g| matches!(g, Got::Json(v) if v["t"] == "VOICE_CHANNEL_STATUS_UPDATE"))
+        .await;
+    assert!(!seen.is_empty());
 }
 
 #[tokio::test]
@@ -534,6 +556,24 @@ async fn gateway_bot_and_control_endpoints() {
             .any(|d| d["event"] == "READY")
     );
     assert_eq!(v["shards"][1]["identifies"], 1);
+    let sid = v["connections"][0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, v) = http(
+        &sim,
+        "POST",
+        &format!("/control/heartbeat?session={sid}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, v["connections"].clone()),
+        (200, json!(0)),
+        "session was invalidated"
+    );
+    let (status, _) = http(&sim, "POST", "/control/drop", None).await;
+    assert_eq!(status, 400);
     let (status, _) = http(&sim, "POST", "/control/drop?shard=1", None).await;
     assert_eq!(status, 200);
     assert!(matches!(c.recv().await, Got::End | Got::Close(_)));

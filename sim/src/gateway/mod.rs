@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use self::close::CloseCode;
 use self::compression::{Compression, Compressor};
-use self::identify::{Identify, Refusal, Resume};
+use self::identify::{Identify, Resume};
 use self::session::{ResumeCheck, Session};
 use crate::record::SentDispatch;
 use crate::state::{ConnCommand, Shared, lock};
@@ -308,9 +308,9 @@ impl Connection {
         });
     }
 
-    fn register(&mut self, shard: u32) {
+    fn register(&mut self, shard: u32, session_id: &Arc<str>) {
         if let Some(slot) = self.shared.slot(shard) {
-            lock(&slot.conns).insert(self.id, self.ctl_tx.clone());
+            lock(&slot.conns).insert(self.id, (self.ctl_tx.clone(), Arc::clone(session_id)));
             self.registered_shard = Some(shard);
         }
     }
@@ -346,6 +346,10 @@ impl Connection {
                     }
                 }
                 self.identified = false;
+                // The connection no longer serves a session (shard commands still reach it).
+                if let Some(shard) = self.registered_shard {
+                    self.register(shard, &Arc::from(""));
+                }
                 let text = format!(r#"{{"op":9,"s":null,"t":null,"d":{resumable}}}"#);
                 if self.send_text(&text).await.is_err() {
                     return Some(End::Gone);
@@ -446,7 +450,6 @@ impl Connection {
         if let Err(why) = started {
             tracing::info!(shard = shard[0], ?why, "IDENTIFY refused with op 9");
             self.shared.counts(shard[0], |c| c.refused_identifies += 1);
-            let _: Refusal = why;
             return self.invalid_session().await;
         }
         let session = self.shared.start_session(shard, id.intents);
@@ -455,10 +458,8 @@ impl Connection {
         self.identified = true;
         self.cursor = 0;
         self.replay_upto = 0;
+        self.register(shard[0], &session.id);
         self.session = Some(session);
-        if self.registered_shard.is_none() {
-            self.register(shard[0]);
-        }
         self.shared.counts(shard[0], |c| {
             c.identifies += 1;
             c.connections += 1;
@@ -503,7 +504,7 @@ impl Connection {
         self.identified = true;
         self.cursor = seq;
         self.replay_upto = session.last_seq();
-        self.register(session.shard);
+        self.register(session.shard, &session.id);
         self.shared.counts(session.shard, |c| {
             c.resumes += 1;
             c.connections += 1;
