@@ -65,7 +65,8 @@ pub struct SimConfig {
     pub resume_window_ms: u64,
     /// Most guilds one shard may hold before IDENTIFY without sharding closes 4011.
     pub max_guilds_per_shard: u32,
-    /// Commands a connection may send per 60 s of simulated time before it is closed with 4008.
+    /// Commands (heartbeats included) a connection may send per 60 s of real time before it is
+    /// closed with 4008.
     pub commands_per_minute: u32,
     /// Most entries kept in the send record; 0 disables the record (benchmarks).
     pub record_limit: usize,
