@@ -235,6 +235,26 @@ async fn bad_input_gets_discords_close_codes() {
     c.recv().await;
     c.send_raw(Message::binary(vec![0xff, 0x00, 0x13])).await;
     assert_eq!(c.close_code().await, 4002);
+    // A text frame that is not UTF-8, written by hand (FIN + text opcode, masked).
+    {
+        let mut tcp = TcpStream::connect(sim.addr()).await.unwrap();
+        let req = "GET /?v=10&encoding=json HTTP/1.1\r\nHost: sim\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 101"));
+        let payload = [0xffu8, 0xfe, 0xfd];
+        let mut frame = vec![0x81, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+        frame.extend_from_slice(&payload);
+        tcp.write_all(&frame).await.unwrap();
+        let mut all = Vec::new();
+        let _ = timeout(WAIT, tcp.read_to_end(&mut all)).await;
+        // Somewhere after HELLO comes a close frame (0x88) carrying 4002 (0x0fa2).
+        let close = all
+            .windows(4)
+            .any(|w| w[0] == 0x88 && w[2] == 0x0f && w[3] == 0xa2);
+        assert!(close, "no 4002 close frame in {all:?}");
+    }
     // Oversized payload.
     let mut c = Raw::plain(&sim).await;
     c.recv().await;

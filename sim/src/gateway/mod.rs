@@ -180,7 +180,10 @@ impl Connection {
             tokio::select! {
                 msg = stream.next() => {
                     let end = match msg {
-                        None | Some(Err(_)) => Some(End::Gone),
+                        None => Some(End::Gone),
+                        // Malformed websocket frames (bad UTF-8, over 1 MB, protocol errors):
+                        // try to say so with 4002; a dead socket just ends.
+                        Some(Err(_)) => Some(End::Close(CloseCode::DecodeError, Some("malformed websocket frame"))),
                         Some(Ok(Message::Close(_))) => Some(End::Gone),
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
                         Some(Ok(Message::Binary(_))) => Some(End::Close(CloseCode::DecodeError, Some("binary frames are not JSON"))),
