@@ -47,7 +47,7 @@ impl Simulator {
             })
         })
         .await
-        .map_err(|e| SimError::Config(format!("world building task failed: {e}")))??;
+        .map_err(SimError::WorldTask)??;
         let replay_events = match &config.replay {
             Some(r) => Some((r.shard, replay::load(&r.path)?)),
             None => None,
