@@ -55,7 +55,7 @@ pub struct SimConfig {
     /// `session_start_limit.reset_after` period in ms of simulated time (Discord: 24 h).
     pub session_start_reset_ms: u64,
     /// `session_start_limit.max_concurrency`: IDENTIFY buckets (`shard_id % max_concurrency`),
-    /// each allowing one IDENTIFY per 5 s of simulated time.
+    /// each allowing one IDENTIFY per 5 s of simulated time (100 ms of jitter tolerated).
     pub max_concurrency: u32,
     /// Privileged intents enabled on the simulated application; asking for others closes 4014.
     pub privileged_intents: u64,
