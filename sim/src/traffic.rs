@@ -85,7 +85,7 @@ impl Traffic {
             return None;
         }
         world.now_unix_ms += 1;
-        let gi = self.rng.random_range(0..world.guilds.len());
+        let gi = self.pick_guild(world);
         let mut roll = self.rng.random_range(0..self.total_weight);
         let mut kind = "MESSAGE_CREATE";
         for (name, w) in MIX {
@@ -98,6 +98,22 @@ impl Traffic {
         self.make(world, gi, kind)
             .or_else(|| self.make(world, gi, "MESSAGE_CREATE"))
             .or_else(|| self.make(world, gi, "CHANNEL_CREATE"))
+    }
+
+    /// Picks a guild with weight `1 + ln(members)`: big guilds are busier, small ones still
+    /// speak.
+    fn pick_guild(&mut self, world: &World) -> usize {
+        #[allow(clippy::cast_precision_loss)]
+        let weight = |g: &crate::world::Guild| 1.0 + (g.member_count().max(1) as f64).ln();
+        let total: f64 = world.guilds.iter().map(weight).sum();
+        let mut roll = self.rng.random_range(0.0..total);
+        for (i, g) in world.guilds.iter().enumerate() {
+            roll -= weight(g);
+            if roll < 0.0 {
+                return i;
+            }
+        }
+        world.guilds.len() - 1
     }
 
     fn random_member(&mut self, world: &World, gi: usize, removable: bool) -> Option<u64> {
