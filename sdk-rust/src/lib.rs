@@ -6,8 +6,11 @@
 //!
 //! See `DESIGN.md` for the contracts and the reasons for them.
 
+pub mod cache;
 pub mod contract;
+pub mod coord;
 pub mod envelope;
+pub mod group;
 pub mod mesh;
 pub mod topic;
 

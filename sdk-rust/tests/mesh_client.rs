@@ -14,8 +14,7 @@ use tokio::time::timeout;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn broker() -> Mosquitto {
-    // See tests/mesh_conformance.rs for why `user root`.
-    Mosquitto::start_with(&["user root"]).unwrap()
+    Mosquitto::start().unwrap()
 }
 
 #[tokio::test]

@@ -36,10 +36,6 @@ impl Env {
         Self::start_with(kind, &[])
     }
 
-    // Mosquitto started as root drops privileges to the `mosquitto` user, which cannot write
-    // its persistence file into the private data directory (mode 0700, owned by root): then
-    // sessions do not survive a restart. `user root` keeps it writing there.
-
     fn start_with(kind: Kind, extra: &[&str]) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -51,7 +47,7 @@ impl Env {
         match kind {
             Kind::Mqtt311 | Kind::Mqtt5 => Self {
                 kind,
-                mosquitto: Some(Mosquitto::start_with(&[&["user root"], extra].concat()).unwrap()),
+                mosquitto: Some(Mosquitto::start_with(extra).unwrap()),
                 embedded: None,
             },
             Kind::Embedded => Self {

@@ -1,0 +1,99 @@
+//! Errors of the ingest node.
+
+use std::fmt;
+
+/// An ingest node that could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}")]
+pub struct IngestError {
+    kind: IngestErrorKind,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl IngestError {
+    #[allow(dead_code)]
+    pub(crate) fn new(kind: IngestErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    pub(crate) fn with_source(
+        kind: IngestErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &IngestErrorKind {
+        &self.kind
+    }
+}
+
+/// The kinds of [`IngestError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IngestErrorKind {
+    /// A setting is missing or invalid; the message names it and its environment variable.
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+    /// Redis could not be reached or refused a command (`DDISCORD_REDIS_URL`).
+    Redis {
+        /// What was being done.
+        context: &'static str,
+    },
+    /// The event mesh could not be reached (`DDISCORD_MESH_URL`).
+    Mesh {
+        /// What was being done.
+        context: &'static str,
+    },
+    /// `GET /gateway/bot` failed: a bad token (`DISCORD_TOKEN`), or Discord (or the simulator,
+    /// `DDISCORD_GATEWAY_URL`) unreachable. Setting `DDISCORD_SHARDS` avoids the call for the
+    /// shard count.
+    GatewayInfo,
+    /// The lease claimer failed.
+    Coord,
+    /// The HTTP listener for `/healthz`, `/readyz` and `/metrics` could not bind
+    /// (`DDISCORD_HTTP_ADDR`).
+    Http,
+    /// A background task panicked or was cancelled.
+    Task {
+        /// Which task.
+        task: &'static str,
+    },
+}
+
+impl fmt::Display for IngestErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config { reason } => write!(f, "invalid ingest configuration: {reason}"),
+            Self::Redis { context } => write!(
+                f,
+                "redis failed while {context}; check DDISCORD_REDIS_URL and that Redis is up"
+            ),
+            Self::Mesh { context } => write!(
+                f,
+                "event mesh failed while {context}; check DDISCORD_MESH_URL and that the broker is up"
+            ),
+            Self::GatewayInfo => f.write_str(
+                "GET /gateway/bot failed; check DISCORD_TOKEN and DDISCORD_GATEWAY_URL, or set DDISCORD_SHARDS",
+            ),
+            Self::Coord => f.write_str("shard lease coordination failed"),
+            Self::Http => f.write_str(
+                "the HTTP listener could not start; check that DDISCORD_HTTP_ADDR is free",
+            ),
+            Self::Task { task } => write!(f, "background task {task} failed"),
+        }
+    }
+}
+
+impl From<ddiscord::coord::CoordError> for IngestError {
+    fn from(e: ddiscord::coord::CoordError) -> Self {
+        Self::with_source(IngestErrorKind::Coord, e)
+    }
+}

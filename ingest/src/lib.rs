@@ -1,0 +1,29 @@
+//! # ddiscord-ingest
+//!
+//! The ingest node: twilight-gateway shards, claimed through Redis leases, publishing every
+//! dispatch to the event mesh.
+//!
+//! ```text
+//!            ┌──────────── node ────────────┐
+//! Discord ──▶│ shard runner (per leased shard)│──publish (guaranteed)──▶ mesh  discord/<shard>/<guild>/<EVENT>
+//!            │   ▲ identify queue (Redis)     │◀─subscribe── discord-cmd/<shard>/<COMMAND>
+//!            │   ▲ session store (Redis, fenced)──▶ discord-lifecycle/<shard>/<EVENT>
+//!            │ leases (ddiscord::coord)       │
+//!            └────────────────────────────────┘
+//! ```
+//!
+//! - [`identify`]: one IDENTIFY per `max_concurrency` bucket per 5 s across the cluster, and the
+//!   daily budget with a reserve that is never spent.
+//! - [`session`]: session id, acknowledged sequence and resume URL in Redis, written under the
+//!   shard's lease (fenced), so any node resumes a shard it takes over.
+//! - [`command`]: validation of gateway commands from the mesh.
+//!
+//! Use [`run`] with [`IngestArgs`] (the `ddiscord ingest` subcommand) or [`IngestNode::start`].
+
+pub mod command;
+mod error;
+pub mod gateway_info;
+pub mod identify;
+pub mod session;
+
+pub use error::{IngestError, IngestErrorKind};

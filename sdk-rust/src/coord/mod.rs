@@ -1,0 +1,22 @@
+//! Coordination in Redis: partition leases with fencing tokens.
+//!
+//! Ingest nodes lease shards (`group = "ingest"`), consumer-group members lease partitions
+//! (`group = "group:<name>"`), both through [`Leases`]. Every live node claims up to its fair
+//! share `ceil(partitions / live nodes)`, renews every `renew_interval`, and takes over leases
+//! whose owner stopped renewing for a TTL. Each grant of a partition carries a fencing token
+//! that is strictly greater than every earlier token of that partition, so writes made by a
+//! stale owner are refused by a [`Fence`].
+//!
+//! Key layout: see [`keys`].
+
+mod config;
+mod error;
+mod fence;
+pub mod keys;
+mod leases;
+mod scripts;
+
+pub use config::{DEFAULT_KEY_PREFIX, DEFAULT_TTL, LeaseConfig, default_node_id};
+pub use error::{CoordError, CoordErrorKind};
+pub use fence::{FENCED_CODE, Fence, FencedScript};
+pub use leases::{Lease, LeaseEvent, LeaseGuard, Leases};

@@ -1,0 +1,344 @@
+//! A member of a consumer group: claims partitions through the Redis leases and runs one
+//! durable session per claimed partition.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use redis::aio::ConnectionManager;
+use tokio::sync::{Mutex, mpsc};
+use tokio::task::JoinHandle;
+
+use super::config::GroupConfig;
+use super::error::GroupError;
+use super::message::{GroupMessage, Retry};
+use super::transport::{Delivery, DurableSource};
+use crate::coord::{Lease, LeaseConfig, LeaseEvent, Leases};
+use crate::envelope::Envelope;
+
+/// A member of a consumer group: a [`Stream`] of the [`GroupMessage`]s of the partitions it
+/// holds, each partition in publish order.
+///
+/// Members with the same [`GroupConfig::name`] share the partitions (shards): each member
+/// claims its fair share through the same Redis leases as ingest (group `group:<name>`), and
+/// each claimed partition is one persistent at-least-once session `<name>-<shard>` on the
+/// mesh. A member that dies stops renewing; after the lease TTL another member claims the
+/// partition and resumes its session, receiving every unacknowledged message. With more
+/// members than partitions the extra members are hot standbys.
+///
+/// On join the member first creates the session of every partition nobody holds (open and
+/// close), so the broker keeps messages for partitions before anyone claims them.
+pub struct ConsumerGroup {
+    rx: mpsc::Receiver<GroupMessage>,
+    leases: Arc<Mutex<Option<Leases>>>,
+    held: Arc<std::sync::Mutex<Vec<Lease>>>,
+    driver: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for ConsumerGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerGroup")
+            .field("held", &self.held())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConsumerGroup {
+    /// Joins the group described by `config` over `source` (the mesh) and `redis` (leases).
+    ///
+    /// # Errors
+    /// [`GroupError::InvalidConfig`], [`GroupError::Leases`] when Redis fails on the first
+    /// round, [`GroupError::Mesh`] when a session cannot be created.
+    pub async fn join<S: DurableSource>(
+        source: S,
+        redis: ConnectionManager,
+        config: GroupConfig,
+    ) -> Result<Self, GroupError> {
+        config.validate()?;
+        let lease_config = LeaseConfig {
+            key_prefix: config.key_prefix.clone(),
+            group: config.lease_group(),
+            partitions: config.partitions,
+            node_id: config.node_id.clone(),
+            ttl: config.lease_ttl,
+            renew_interval: config.lease_ttl / 3,
+        };
+        lease_config.validate()?;
+        precreate_sessions(&source, &mut redis.clone(), &config).await?;
+        let (leases, events) = Leases::start(redis, lease_config).await?;
+        let (tx, rx) = mpsc::channel(config.capacity);
+        let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let driver = tokio::spawn(drive(source, Arc::new(config), events, tx, held.clone()));
+        Ok(Self {
+            rx,
+            leases: Arc::new(Mutex::new(Some(leases))),
+            held,
+            driver,
+        })
+    }
+
+    /// The partitions this member runs sessions for now.
+    pub fn held(&self) -> Vec<Lease> {
+        self.held
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Leaves the group: closes the sessions (unacknowledged messages stay with the broker)
+    /// and releases the leases, so other members take the partitions over at once.
+    ///
+    /// # Errors
+    /// [`GroupError::Leases`] when the release fails (the leases then expire after their TTL).
+    pub async fn shutdown(mut self) -> Result<(), GroupError> {
+        self.driver.abort();
+        let _ = (&mut self.driver).await;
+        if let Some(leases) = self.leases.lock().await.take() {
+            leases.shutdown().await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ConsumerGroup {
+    /// Stops the sessions at once, like a crash: the leases are not released (they expire
+    /// after their TTL) and unacknowledged messages are redelivered to the next owner.
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+impl Stream for ConsumerGroup {
+    type Item = GroupMessage;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<GroupMessage>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// Creates the durable session of every partition whose lease nobody holds.
+async fn precreate_sessions<S: DurableSource>(
+    source: &S,
+    redis: &mut ConnectionManager,
+    config: &GroupConfig,
+) -> Result<(), GroupError> {
+    for shard in 0..config.partitions {
+        let key = crate::coord::keys::lease_key(&config.key_prefix, &config.lease_group(), shard);
+        let held: bool = redis::cmd("EXISTS")
+            .arg(&key)
+            .query_async(redis)
+            .await
+            .map_err(|e| {
+                GroupError::Leases(crate::coord::CoordError::from_redis("checking a lease", e))
+            })?;
+        if held {
+            continue;
+        }
+        let pattern = config.partition_pattern(shard)?;
+        source
+            .create(&config.session_name(shard), &[pattern])
+            .await?;
+    }
+    Ok(())
+}
+
+async fn drive<S: DurableSource>(
+    source: S,
+    config: Arc<GroupConfig>,
+    mut events: mpsc::Receiver<LeaseEvent>,
+    tx: mpsc::Sender<GroupMessage>,
+    held: Arc<std::sync::Mutex<Vec<Lease>>>,
+) {
+    /// Aborts every partition task when the driver ends or is aborted.
+    struct Tasks(HashMap<u32, (Lease, JoinHandle<()>)>);
+    impl Drop for Tasks {
+        fn drop(&mut self) {
+            for (_, (_, task)) in self.0.drain() {
+                task.abort();
+            }
+        }
+    }
+    let mut tasks = Tasks(HashMap::new());
+    let group = config.name.clone();
+    while let Some(event) = events.recv().await {
+        match event {
+            LeaseEvent::Acquired(lease) => {
+                tracing::info!(group = %config.name, partition = lease.partition, token = lease.token, "partition acquired; resuming its durable session");
+                let task = tokio::spawn(run_partition(
+                    source.clone(),
+                    config.clone(),
+                    lease,
+                    tx.clone(),
+                ));
+                if let Some((_, old)) = tasks.0.insert(lease.partition, (lease, task)) {
+                    old.abort();
+                }
+            }
+            LeaseEvent::Lost(lease) | LeaseEvent::Released(lease) => {
+                tracing::warn!(group = %config.name, partition = lease.partition, ?event, "partition given up; closing its session (unacked messages stay with the broker)");
+                if let Some((_, task)) = tasks.0.remove(&lease.partition) {
+                    task.abort();
+                }
+            }
+        }
+        let mut leases: Vec<Lease> = tasks.0.values().map(|(l, _)| *l).collect();
+        leases.sort_by_key(|l| l.partition);
+        metrics::gauge!("ddiscord_group_partitions_held", "group" => group.clone())
+            .set(leases.len() as f64);
+        if let Ok(mut h) = held.lock() {
+            *h = leases;
+        }
+    }
+}
+
+/// Runs the durable session of one partition while its lease is held (aborted on loss).
+async fn run_partition<S: DurableSource>(
+    source: S,
+    config: Arc<GroupConfig>,
+    lease: Lease,
+    tx: mpsc::Sender<GroupMessage>,
+) {
+    let (retry_tx, mut retry_rx) = mpsc::unbounded_channel::<Retry>();
+    let name = config.session_name(lease.partition);
+    let labels = [("group", config.name.clone())];
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let pattern = match config.partition_pattern(lease.partition) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "partition pattern invalid");
+                return;
+            }
+        };
+        let mut stream = match source.open(&name, &[pattern]).await {
+            Ok(s) => s,
+            Err(e) => {
+                metrics::counter!("ddiscord_group_session_retries_total", &labels).increment(1);
+                tracing::warn!(session = %name, error = %e, retry_in_ms = backoff.as_millis() as u64, "opening the durable session failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(100);
+        loop {
+            tokio::select! {
+                delivery = stream.next() => {
+                    let Some(delivery) = delivery else { break };
+                    let Some(message) = into_message(&source, &config, lease, delivery, &retry_tx).await else {
+                        continue;
+                    };
+                    if tx.send(message).await.is_err() {
+                        return;
+                    }
+                }
+                Some(retry) = retry_rx.recv() => {
+                    if let Some(message) = redeliver(&source, &config, lease, retry, &retry_tx).await
+                        && tx.send(message).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+        tracing::warn!(session = %name, "durable session ended; reopening");
+        metrics::counter!("ddiscord_group_session_retries_total", &labels).increment(1);
+        tokio::time::sleep(backoff).await;
+    }
+}
+
+async fn into_message<S: DurableSource>(
+    source: &S,
+    config: &GroupConfig,
+    lease: Lease,
+    delivery: Delivery,
+    retry: &mpsc::UnboundedSender<Retry>,
+) -> Option<GroupMessage> {
+    match Envelope::parse(delivery.payload.clone()) {
+        Ok(envelope) => Some(GroupMessage {
+            envelope,
+            topic: delivery.topic.clone(),
+            partition: lease.partition,
+            lease,
+            redelivered: delivery.redelivered,
+            deliveries: 1,
+            delivery: Some(delivery),
+            retry: retry.clone(),
+        }),
+        Err(e) => {
+            // Malformed: never handed out, never blocks the partition.
+            metrics::counter!("ddiscord_group_malformed_total", "group" => config.name.clone())
+                .increment(1);
+            tracing::warn!(group = %config.name, topic = %delivery.topic, error = %e, "malformed envelope; dead-lettered");
+            dead_letter(source, config, lease.partition, delivery).await;
+            None
+        }
+    }
+}
+
+async fn redeliver<S: DurableSource>(
+    source: &S,
+    config: &GroupConfig,
+    lease: Lease,
+    retry: Retry,
+    retry_tx: &mpsc::UnboundedSender<Retry>,
+) -> Option<GroupMessage> {
+    let labels = [("group", config.name.clone())];
+    if retry.deliveries >= config.max_deliveries {
+        tracing::warn!(group = %config.name, topic = %retry.delivery.topic, deliveries = retry.deliveries, "message failed too often; dead-lettered");
+        dead_letter(source, config, lease.partition, retry.delivery).await;
+        return None;
+    }
+    metrics::counter!("ddiscord_group_retries_total", &labels).increment(1);
+    tokio::time::sleep(config.retry_delay).await;
+    Some(GroupMessage {
+        envelope: retry.envelope,
+        topic: retry.delivery.topic.clone(),
+        partition: lease.partition,
+        lease,
+        redelivered: true,
+        deliveries: retry.deliveries + 1,
+        delivery: Some(retry.delivery),
+        retry: retry_tx.clone(),
+    })
+}
+
+/// The dead-letter topic of a group's partition: `<root>-dead/<group>/<shard>`.
+pub fn dead_letter_topic(config: &GroupConfig, shard: u32) -> String {
+    let root = config
+        .pattern
+        .as_str()
+        .split('/')
+        .next()
+        .unwrap_or("discord");
+    format!("{root}-dead/{}/{shard}", config.name)
+}
+
+async fn dead_letter<S: DurableSource>(
+    source: &S,
+    config: &GroupConfig,
+    shard: u32,
+    delivery: Delivery,
+) {
+    let topic = dead_letter_topic(config, shard);
+    let payload: Bytes = delivery.payload.clone();
+    match source.publish(&topic, payload).await {
+        Ok(()) => {
+            metrics::counter!("ddiscord_group_dead_letters_total", "group" => config.name.clone())
+                .increment(1);
+            if let Err(e) = (delivery.ack)().await {
+                tracing::warn!(error = %e, "ack after dead-lettering failed; it may be redelivered");
+            }
+        }
+        Err(e) => {
+            // Not acked: the broker redelivers it on the session's next connect.
+            metrics::counter!("ddiscord_group_dead_letter_failures_total", "group" => config.name.clone())
+                .increment(1);
+            tracing::error!(topic = %topic, error = %e, "dead-letter publish failed; the message stays unacked");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! What a consumer group needs from the mesh: durable sessions and guaranteed publishes.
+//!
+//! [`crate::mesh::Mesh`] implements it; the trait keeps the group testable on its own and lets
+//! the SDK bindings bring their own mesh handle.
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+
+use super::error::GroupError;
+use crate::topic::TopicPattern;
+
+/// Acknowledges one delivery to the broker (after the work is done).
+pub type Acker = Box<dyn FnOnce() -> BoxFuture<'static, Result<(), GroupError>> + Send>;
+
+/// One message of a durable session, not yet acknowledged.
+pub struct Delivery {
+    /// The topic it was published on.
+    pub topic: String,
+    /// The body (an envelope).
+    pub payload: Bytes,
+    /// The broker delivered it before (to this or a previous owner) without an ack.
+    pub redelivered: bool,
+    /// Acknowledges it; an unacknowledged delivery is redelivered when the session reconnects.
+    pub ack: Acker,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("topic", &self.topic)
+            .field("bytes", &self.payload.len())
+            .field("redelivered", &self.redelivered)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Durable, at-least-once sessions on the mesh.
+pub trait DurableSource: Clone + Send + Sync + 'static {
+    /// Opens (or resumes) the persistent session `name` subscribed to `patterns` at
+    /// guaranteed delivery. Messages published while it was closed are delivered first;
+    /// dropping the stream closes the session without deleting it.
+    fn open(
+        &self,
+        name: &str,
+        patterns: &[TopicPattern],
+    ) -> BoxFuture<'static, Result<BoxStream<'static, Delivery>, GroupError>>;
+
+    /// Creates the persistent session `name` on `patterns` (if it does not exist) and
+    /// disconnects it cleanly, so the broker queues messages for it from now on.
+    fn create(
+        &self,
+        name: &str,
+        patterns: &[TopicPattern],
+    ) -> BoxFuture<'static, Result<(), GroupError>>;
+
+    /// Publishes with guaranteed delivery (used for dead letters).
+    fn publish(&self, topic: &str, payload: Bytes) -> BoxFuture<'static, Result<(), GroupError>>;
+}

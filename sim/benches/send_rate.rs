@@ -1,0 +1,2 @@
+//! Send-rate benchmark (placeholder).
+fn main() {}

@@ -1,0 +1,193 @@
+//! The HTTP side: `GET /api/v10/gateway/bot` (<https://discord.com/developers/docs/events/gateway#get-gateway-bot>)
+//! and the `/control` API that tests and people use to break connections on purpose.
+//!
+//! | method and path | effect |
+//! |---|---|
+//! | `POST /control/reconnect?shard=N` | op 7 RECONNECT to shard N's connections |
+//! | `POST /control/invalidate?shard=N&resumable=true` | op 9 INVALID_SESSION |
+//! | `POST /control/drop?shard=N` | TCP drop without a close frame |
+//! | `POST /control/zombie?shard=N` | stop sending (heartbeat ACKs included) |
+//! | `POST /control/heartbeat?shard=N` | op 1 HEARTBEAT (asks for an immediate heartbeat) |
+//! | `POST /control/rate?events_per_sec=R` | change the generated rate |
+//! | `POST /control/advance?ms=N` | advance the simulated clock |
+//! | `POST /control/dispatch?shard=N&event=NAME` (body: `d` as JSON) | send one dispatch |
+//! | `GET /control/record` | the [`RecordSnapshot`] as JSON |
+//! | `GET /control/stats` | the record without the dispatch list |
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::record::RecordSnapshot;
+use crate::state::{ConnCommand, Shared, lock};
+
+/// Builds the full router: gateway websocket at `/`, REST at `/api/v10`, control at `/control`.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(crate::gateway::upgrade))
+        .route("/api/v10/gateway", get(gateway))
+        .route("/api/v10/gateway/bot", get(gateway_bot))
+        .route("/control/reconnect", post(reconnect))
+        .route("/control/invalidate", post(invalidate))
+        .route("/control/drop", post(drop_tcp))
+        .route("/control/zombie", post(zombie))
+        .route("/control/heartbeat", post(heartbeat))
+        .route("/control/rate", post(rate))
+        .route("/control/advance", post(advance))
+        .route("/control/dispatch", post(dispatch))
+        .route("/control/record", get(record))
+        .route("/control/stats", get(stats))
+        .with_state(shared)
+}
+
+/// A snapshot of the record and counters.
+pub(crate) fn snapshot(shared: &Shared, with_dispatches: bool) -> RecordSnapshot {
+    let (dispatches, dropped) = if with_dispatches {
+        shared.record.snapshot()
+    } else {
+        (Vec::new(), shared.record.snapshot().1)
+    };
+    RecordSnapshot {
+        dispatches,
+        dropped,
+        shards: shared
+            .shards
+            .iter()
+            .map(|s| lock(&s.counts).clone())
+            .collect(),
+        events_sent: shared.events_sent.load(Ordering::Relaxed),
+        bytes_sent: shared.bytes_sent.load(Ordering::Relaxed),
+    }
+}
+
+async fn gateway(State(s): State<Arc<Shared>>) -> Response {
+    Json(json!({"url": s.ws_url})).into_response()
+}
+
+async fn gateway_bot(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let ok = auth
+        .strip_prefix("Bot ")
+        .is_some_and(|t| crate::gateway::identify::token_ok(t, &s.cfg.token));
+    if !ok {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "401: Unauthorized", "code": 0})),
+        )
+            .into_response();
+    }
+    let limit = lock(&s.limits).snapshot(s.clock.now_ms());
+    Json(json!({"url": s.ws_url, "shards": s.cfg.shards, "session_start_limit": limit}))
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ShardQuery {
+    shard: u32,
+    #[serde(default)]
+    resumable: Option<bool>,
+}
+
+fn command(s: &Shared, shard: u32, cmd: ConnCommand) -> Response {
+    if shard >= s.cfg.shards {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("shard {shard} does not exist; shards are 0..{}", s.cfg.shards)})),
+        )
+            .into_response();
+    }
+    let reached = s.command_shard(shard, cmd);
+    Json(json!({"shard": shard, "connections": reached})).into_response()
+}
+
+async fn reconnect(State(s): State<Arc<Shared>>, Query(q): Query<ShardQuery>) -> Response {
+    command(&s, q.shard, ConnCommand::Reconnect)
+}
+
+async fn invalidate(State(s): State<Arc<Shared>>, Query(q): Query<ShardQuery>) -> Response {
+    let resumable = q.resumable.unwrap_or(false);
+    command(&s, q.shard, ConnCommand::Invalidate { resumable })
+}
+
+async fn drop_tcp(State(s): State<Arc<Shared>>, Query(q): Query<ShardQuery>) -> Response {
+    command(&s, q.shard, ConnCommand::Drop)
+}
+
+async fn zombie(State(s): State<Arc<Shared>>, Query(q): Query<ShardQuery>) -> Response {
+    command(&s, q.shard, ConnCommand::Zombie)
+}
+
+async fn heartbeat(State(s): State<Arc<Shared>>, Query(q): Query<ShardQuery>) -> Response {
+    command(&s, q.shard, ConnCommand::RequestHeartbeat)
+}
+
+#[derive(Debug, Deserialize)]
+struct RateQuery {
+    events_per_sec: f64,
+}
+
+async fn rate(State(s): State<Arc<Shared>>, Query(q): Query<RateQuery>) -> Response {
+    if !(q.events_per_sec.is_finite() && q.events_per_sec >= 0.0) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "events_per_sec must be a finite number >= 0"})),
+        )
+            .into_response();
+    }
+    s.rate_bits
+        .store(q.events_per_sec.to_bits(), Ordering::Relaxed);
+    Json(json!({"events_per_sec": q.events_per_sec})).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct AdvanceQuery {
+    ms: u64,
+}
+
+async fn advance(State(s): State<Arc<Shared>>, Query(q): Query<AdvanceQuery>) -> Response {
+    s.clock.advance(Duration::from_millis(q.ms));
+    Json(json!({"now_ms": s.clock.now_ms()})).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct DispatchQuery {
+    shard: u32,
+    event: String,
+}
+
+async fn dispatch(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<DispatchQuery>,
+    body: String,
+) -> Response {
+    let Ok(d) = serde_json::from_str::<serde_json::Value>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "the body must be the dispatch's d as JSON"})),
+        )
+            .into_response();
+    };
+    let guild_id = crate::replay::guild_of(&q.event, &d);
+    let seq = s.push_to_shard(q.shard, &q.event, guild_id, &d.to_string());
+    Json(json!({"shard": q.shard, "seq": seq})).into_response()
+}
+
+async fn record(State(s): State<Arc<Shared>>) -> Response {
+    Json(snapshot(&s, true)).into_response()
+}
+
+async fn stats(State(s): State<Arc<Shared>>) -> Response {
+    Json(snapshot(&s, false)).into_response()
+}

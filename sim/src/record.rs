@@ -1,0 +1,115 @@
+//! The record of what each session was sent, so tests can prove no gap, no duplicate and no new
+//! IDENTIFY.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// One dispatch written to a websocket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentDispatch {
+    /// `session_id` of the session the dispatch belongs to.
+    pub session_id: String,
+    /// Shard id of the session.
+    pub shard: u32,
+    /// Sequence number (`s`).
+    pub seq: u64,
+    /// Event name (`t`).
+    pub event: String,
+    /// Guild snowflake, if the dispatch belongs to a guild.
+    pub guild_id: Option<u64>,
+    /// Simulator-local id of the websocket connection it was written to.
+    pub connection: u64,
+    /// True if it was sent again while replaying a RESUME.
+    pub replayed: bool,
+}
+
+/// Per-shard counters of the gateway lifecycle.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ShardCounts {
+    /// Shard id.
+    pub shard: u32,
+    /// Websocket connections that identified or resumed as this shard.
+    pub connections: u64,
+    /// IDENTIFYs accepted (each starts a new session).
+    pub identifies: u64,
+    /// IDENTIFYs refused with op 9 because of `max_concurrency` or `session_start_limit`.
+    pub refused_identifies: u64,
+    /// RESUMEs accepted.
+    pub resumes: u64,
+    /// RESUMEs refused with op 9 `false`.
+    pub refused_resumes: u64,
+    /// Simulated-clock ms (see [`crate::SimClock`]) of every accepted IDENTIFY, in order.
+    pub identify_times_ms: Vec<u64>,
+}
+
+/// Everything recorded so far.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RecordSnapshot {
+    /// Dispatches in the order they were written (per connection; connections interleave).
+    pub dispatches: Vec<SentDispatch>,
+    /// Dispatches not kept because the record was full (`record_limit`).
+    pub dropped: u64,
+    /// Counters per shard, indexed by shard id.
+    pub shards: Vec<ShardCounts>,
+    /// Dispatches written to websockets in total.
+    pub events_sent: u64,
+    /// Bytes written to websockets in total (after compression), all opcodes.
+    pub bytes_sent: u64,
+}
+
+/// Bounded, thread-safe list of sent dispatches.
+#[derive(Debug)]
+pub struct Record {
+    limit: usize,
+    entries: Mutex<Vec<SentDispatch>>,
+    dropped: AtomicU64,
+}
+
+impl Record {
+    /// A record that keeps at most `limit` entries.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            entries: Mutex::new(Vec::new()),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether entries are kept at all.
+    pub fn enabled(&self) -> bool {
+        self.limit > 0
+    }
+
+    /// Appends entries, dropping what does not fit.
+    pub fn extend(&self, items: impl IntoIterator<Item = SentDispatch>) {
+        if !self.enabled() {
+            return;
+        }
+        let Ok(mut e) = self.entries.lock() else {
+            return;
+        };
+        for item in items {
+            if e.len() < self.limit {
+                e.push(item);
+            } else {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A copy of the entries and the count of dropped ones.
+    pub fn snapshot(&self) -> (Vec<SentDispatch>, u64) {
+        let e = self.entries.lock().map(|e| e.clone()).unwrap_or_default();
+        (e, self.dropped.load(Ordering::Relaxed))
+    }
+
+    /// Forgets every entry.
+    pub fn clear(&self) {
+        if let Ok(mut e) = self.entries.lock() {
+            e.clear();
+        }
+        self.dropped.store(0, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,347 @@
+//! Starting, driving and stopping a simulator instance.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::clock::SimClock;
+use crate::config::SimConfig;
+use crate::fixtures::{self, Fixtures};
+use crate::record::{RecordSnapshot, ShardCounts};
+use crate::state::{ConnCommand, Shared, lock};
+use crate::traffic::Traffic;
+use crate::world::World;
+use crate::{SimError, replay};
+
+/// Most generated dispatches per 10 ms tick (a backlog beyond that is skipped, not queued).
+const MAX_PER_TICK: u64 = 50_000;
+
+/// Entry point of the programmatic API.
+#[derive(Debug)]
+pub struct Simulator;
+
+impl Simulator {
+    /// Loads the fixtures, builds the world, binds `config.bind` and starts serving the
+    /// gateway, the REST endpoints and the control API, plus the traffic (or replay) task.
+    ///
+    /// # Errors
+    /// [`SimError`] if the configuration is invalid, the fixtures are missing or broken, or the
+    /// address cannot be bound.
+    pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
+        config.validate()?;
+        let dir = fixtures::locate(config.fixtures.as_deref())?;
+        let large = config.large_guild;
+        let guilds = config.guilds;
+        let world = tokio::task::spawn_blocking(move || {
+            let f = Fixtures::load(&dir, large)?;
+            World::build(&f, guilds).ok_or_else(|| SimError::FixtureJson {
+                path: dir.clone(),
+                what: "the captures lack a READY, GUILD_CREATE, MESSAGE_CREATE, reaction, thread, voice state or role template".to_owned(),
+                source: None,
+            })
+        })
+        .await
+        .map_err(|e| SimError::Config(format!("world building task failed: {e}")))??;
+        let replay_events = match &config.replay {
+            Some(r) => Some((r.shard, replay::load(&r.path)?)),
+            None => None,
+        };
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let seed = config.seed;
+        let shared = Arc::new(Shared::new(config, world, format!("ws://{addr}")));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let app = crate::control::router(Arc::clone(&shared));
+        let mut server_stop = stop_rx.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = server_stop.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        let mut tasks = Vec::new();
+        match replay_events {
+            Some((shard, events)) => tasks.push(tokio::spawn(replay_task(
+                Arc::clone(&shared),
+                shard,
+                events,
+                stop_rx.clone(),
+            ))),
+            None => tasks.push(tokio::spawn(traffic_task(
+                Arc::clone(&shared),
+                Traffic::new(seed),
+                stop_rx.clone(),
+            ))),
+        }
+        tracing::info!(%addr, "gateway simulator listening");
+        Ok(SimHandle {
+            shared,
+            addr,
+            stop: stop_tx,
+            server: Some(server),
+            tasks,
+        })
+    }
+}
+
+async fn traffic_task(shared: Arc<Shared>, mut traffic: Traffic, mut stop: watch::Receiver<bool>) {
+    let started = Instant::now();
+    let duration = shared.cfg.duration_ms.map(Duration::from_millis);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut rate = shared.rate();
+    let mut since = Instant::now();
+    let mut emitted = 0u64;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if duration.is_some_and(|d| started.elapsed() >= d) {
+            return;
+        }
+        let now_rate = shared.rate();
+        if now_rate.to_bits() != rate.to_bits() {
+            rate = now_rate;
+            since = Instant::now();
+            emitted = 0;
+        }
+        if rate <= 0.0 {
+            continue;
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let due = (since.elapsed().as_secs_f64() * rate) as u64;
+        let n = due.saturating_sub(emitted).min(MAX_PER_TICK);
+        emitted = due;
+        if n == 0 {
+            continue;
+        }
+        let count = shared.cfg.shards;
+        let mut world = lock(&shared.world);
+        for _ in 0..n {
+            let Some(ev) = traffic.next_event(&mut world) else {
+                break;
+            };
+            let shard = crate::world::shard_of(ev.guild_id, count);
+            shared.push_to_shard(shard, ev.name, Some(ev.guild_id), &ev.data.to_string());
+            shared.generated.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn replay_task(
+    shared: Arc<Shared>,
+    shard: u32,
+    events: Vec<replay::ReplayEvent>,
+    mut stop: watch::Receiver<bool>,
+) {
+    // Wait for a session on the shard.
+    loop {
+        let has = shared
+            .slot(shard)
+            .is_some_and(|s| lock(&s.current).is_some());
+        if has {
+            break;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+    for ev in events {
+        shared.push_to_shard(shard, &ev.name, ev.guild_id, &ev.data);
+        shared.generated.fetch_add(1, Ordering::Relaxed);
+        let rate = shared.rate();
+        if rate > 0.0 {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs_f64(1.0 / rate)) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    }
+}
+
+/// A running simulator. Dropping it stops the server and its tasks.
+#[derive(Debug)]
+pub struct SimHandle {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// The bound address (port chosen by the OS when binding port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The gateway URL, `ws://127.0.0.1:PORT`, for `twilight_gateway::ConfigBuilder::proxy_url`
+    /// (twilight appends `/?v=10&encoding=json&compress=...`).
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// The HTTP base URL, `http://127.0.0.1:PORT` (`/api/v10/gateway/bot`, `/control/...`).
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The simulated clock (advance it to move the 5 s IDENTIFY windows and other policies).
+    pub fn clock(&self) -> &SimClock {
+        &self.shared.clock
+    }
+
+    /// Advances the simulated clock by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    fn check_shard(&self, shard: u32) -> Result<(), SimError> {
+        if shard < self.shared.cfg.shards {
+            Ok(())
+        } else {
+            Err(SimError::NoSuchShard {
+                shard,
+                count: self.shared.cfg.shards,
+            })
+        }
+    }
+
+    /// Sends `cmd` to every connection of `shard`; returns how many connections got it.
+    ///
+    /// # Errors
+    /// [`SimError::NoSuchShard`] if `shard` is not below the shard count.
+    pub fn command(&self, shard: u32, cmd: ConnCommand) -> Result<usize, SimError> {
+        self.check_shard(shard)?;
+        Ok(self.shared.command_shard(shard, cmd))
+    }
+
+    /// Sends op 7 RECONNECT to `shard`. See [`SimHandle::command`].
+    ///
+    /// # Errors
+    /// [`SimError::NoSuchShard`].
+    pub fn reconnect(&self, shard: u32) -> Result<usize, SimError> {
+        self.command(shard, ConnCommand::Reconnect)
+    }
+
+    /// Sends op 9 INVALID_SESSION with `d = resumable` to `shard`. See [`SimHandle::command`].
+    ///
+    /// # Errors
+    /// [`SimError::NoSuchShard`].
+    pub fn invalidate(&self, shard: u32, resumable: bool) -> Result<usize, SimError> {
+        self.command(shard, ConnCommand::Invalidate { resumable })
+    }
+
+    /// Drops `shard`'s TCP connections without a close frame. See [`SimHandle::command`].
+    ///
+    /// # Errors
+    /// [`SimError::NoSuchShard`].
+    pub fn drop_connection(&self, shard: u32) -> Result<usize, SimError> {
+        self.command(shard, ConnCommand::Drop)
+    }
+
+    /// Makes `shard`'s connections zombies (nothing sent, no heartbeat ACK).
+    ///
+    /// # Errors
+    /// [`SimError::NoSuchShard`].
+    pub fn zombie(&self, shard: u32) -> Result<usize, SimError> {
+        self.command(shard, ConnCommand::Zombie)
+    }
+
+    /// Sets the generated rate in dispatches per second over all shards (0 pauses).
+    pub fn set_rate(&self, events_per_sec: f64) {
+        let r = if events_per_sec.is_finite() {
+            events_per_sec.max(0.0)
+        } else {
+            0.0
+        };
+        self.shared.rate_bits.store(r.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Sends one dispatch `event` with payload `data` to `shard`'s current session. Returns its
+    /// sequence, or `None` if the shard has no session (or the session lacks the intent).
+    ///
+    /// # Errors
+    /// [`SimError::NoSuchShard`].
+    pub fn dispatch(
+        &self,
+        shard: u32,
+        event: &str,
+        data: &serde_json::Value,
+    ) -> Result<Option<u64>, SimError> {
+        self.check_shard(shard)?;
+        let gid = replay::guild_of(event, data);
+        Ok(self
+            .shared
+            .push_to_shard(shard, event, gid, &data.to_string()))
+    }
+
+    /// Guild snowflakes that `shard` owns, `(guild_id >> 22) % shards == shard`.
+    pub fn guilds_of_shard(&self, shard: u32) -> Vec<u64> {
+        lock(&self.shared.world).guilds_of_shard(shard, self.shared.cfg.shards)
+    }
+
+    /// Everything recorded so far (dispatches sent per session, counters per shard).
+    pub fn record(&self) -> RecordSnapshot {
+        crate::control::snapshot(&self.shared, true)
+    }
+
+    /// Counters of one shard.
+    pub fn shard_counts(&self, shard: u32) -> Option<ShardCounts> {
+        self.shared.slot(shard).map(|s| lock(&s.counts).clone())
+    }
+
+    /// Forgets the recorded dispatches (counters stay).
+    pub fn clear_record(&self) {
+        self.shared.record.clear();
+    }
+
+    /// Dispatches generated so far (before intent filtering).
+    pub fn generated(&self) -> u64 {
+        self.shared.generated.load(Ordering::Relaxed)
+    }
+
+    /// Stops serving, drops every connection and waits for the server to finish.
+    pub async fn shutdown(mut self) {
+        self.stop_all();
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+        }
+    }
+
+    fn stop_all(&mut self) {
+        let _ = self.stop.send(true);
+        for shard in 0..self.shared.cfg.shards {
+            self.shared.command_shard(shard, ConnCommand::Drop);
+        }
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.stop_all();
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The projection of dispatches into Redis: [`Planner`] turns a dispatch into writes, and
+//! [`Projector`] applies them atomically, pipelined, behind the (shard, session, sequence)
+//! guard of `apply.lua`.
+//!
+//! Consistency:
+//! - each dispatch is one `EVALSHA` of `apply.lua`: Redis runs it atomically, so a reader sees
+//!   an event entirely or not at all;
+//! - the script first compares the dispatch with the shard's `session` and `seq`
+//!   (`shard:<s>`): a sequence at or below the last applied one of the same session, or an event
+//!   of a replaced session, is skipped, so duplicates and redeliveries never regress state;
+//! - READY of a new session bumps the shard's generation, removes the guilds the shard had that
+//!   READY no longer lists (READY lists every guild of the shard), and marks the listed ones
+//!   `complete=0` while keeping their data readable until their GUILD_CREATE replaces them in one
+//!   step. There is no moment at which a live guild is missing.
+//!
+//! If a script fails half-way (Redis out of memory), Redis keeps the writes made before the
+//! failure; the batch is retried whole, which is safe because every write is idempotent.
+
+mod ops;
+mod plan;
+
+use ddiscord::Envelope;
+use ddiscord::cache::Keys;
+use ddiscord::cache::keys::GUILD_SUFFIXES;
+use redis::aio::ConnectionLike;
+
+pub use ops::Op;
+pub use plan::{Plan, Planner, ProjectionConfig, Skip};
+
+const SCRIPT: &str = include_str!("apply.lua");
+
+/// Why a dispatch could not be projected.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// Redis failed or is unreachable; the batch was not (fully) applied and is safe to retry.
+    #[error("Redis write failed (the batch is retried; check DDISCORD_REDIS_URL and Redis): {0}")]
+    Redis(#[from] redis::RedisError),
+    /// `d` does not have the documented shape of the event: the event is counted and skipped.
+    #[error("{event} payload does not have Discord's documented shape, skipped: {source}")]
+    Payload {
+        /// Dispatch name.
+        event: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The lease the batch was written under is no longer current (another member owns the
+    /// partition now): nothing of the event was written; stop work on the partition.
+    #[error(
+        "the lease on shard {shard} is no longer current; its events belong to another member now"
+    )]
+    Fenced {
+        /// The partition (shard).
+        shard: u32,
+    },
+    /// A value could not be encoded, or a cached value read back is not the documented shape.
+    #[error("{event}: encoding the cache value failed: {source}")]
+    Encode {
+        /// Dispatch name.
+        event: String,
+        /// The encoder's error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// What happened to one dispatch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its writes are in Redis (`writes` single-key writes, for throughput figures).
+    Applied {
+        /// Single-key writes (hash fields and string keys).
+        writes: usize,
+    },
+    /// Already applied (same or older sequence of the session), or of a replaced session.
+    Duplicate,
+    /// Not projected.
+    Skipped(Skip),
+    /// Malformed for its event name: counted and skipped, never applied.
+    Rejected(String),
+}
+
+/// Applies dispatches to the cache.
+pub struct Projector<C> {
+    conn: C,
+    planner: Planner,
+    script: redis::Script,
+}
+
+struct Prepared {
+    index: usize,
+    writes: usize,
+    args: Vec<String>,
+    keys: Vec<String>,
+}
+
+/// The lease a batch is written under: the writes apply only while it is current
+/// ([`ddiscord::coord::Fence`]).
+#[derive(Debug, Clone)]
+pub struct Fencing {
+    /// [`ddiscord::coord::Fence::key`] of the partition.
+    pub key: String,
+    /// The lease's fencing token.
+    pub token: u64,
+}
+
+impl<C: ConnectionLike + Send> Projector<C> {
+    /// A projector writing through `conn` under `keys`.
+    pub fn new(conn: C, keys: Keys, config: ProjectionConfig) -> Self {
+        let suffixes: Vec<String> = GUILD_SUFFIXES.iter().map(|s| format!("'{s}'")).collect();
+        let code = format!(
+            "local GUILD_SUFFIXES = {{{}}}\n{SCRIPT}",
+            suffixes.join(", ")
+        );
+        Self {
+            conn,
+            planner: Planner::new(keys, config),
+            script: redis::Script::new(&code),
+        }
+    }
+
+    /// The planner (key layout and configuration).
+    pub fn planner(&self) -> &Planner {
+        &self.planner
+    }
+
+    /// Applies one dispatch.
+    ///
+    /// # Errors
+    /// [`ProjectionError::Redis`]: nothing or part of it was applied; retry.
+    pub async fn apply(&mut self, envelope: &Envelope) -> Result<Outcome, ProjectionError> {
+        let mut out = self.apply_batch(std::slice::from_ref(envelope)).await?;
+        Ok(out.pop().unwrap_or(Outcome::Duplicate))
+    }
+
+    /// Applies dispatches in order, pipelined: one round trip for the batch (plus one per
+    /// GUILD_UPDATE, which reads the cached guild first). Events of one shard must be given in
+    /// their order.
+    ///
+    /// # Errors
+    /// [`ProjectionError::Redis`]: a prefix of the batch may be applied; retrying the whole
+    /// batch is safe.
+    pub async fn apply_batch(
+        &mut self,
+        envelopes: &[Envelope],
+    ) -> Result<Vec<Outcome>, ProjectionError> {
+        self.apply_fenced(envelopes, None).await
+    }
+
+    /// As [`Projector::apply_batch`], each write applied only while `fence` is current.
+    ///
+    /// # Errors
+    /// [`ProjectionError::Fenced`] when the lease is no longer current (nothing more of the
+    /// batch is written), [`ProjectionError::Redis`] as for `apply_batch`.
+    pub async fn apply_fenced(
+        &mut self,
+        envelopes: &[Envelope],
+        fence: Option<&Fencing>,
+    ) -> Result<Vec<Outcome>, ProjectionError> {
+        let mut outcomes: Vec<Outcome> = vec![Outcome::Duplicate; envelopes.len()];
+        let mut pending: Vec<Prepared> = Vec::new();
+        for (index, envelope) in envelopes.iter().enumerate() {
+            let ops = match self.planner.plan(envelope) {
+                Ok(Plan::Ops(ops)) => ops,
+                Ok(Plan::GuildUpdate(update)) => {
+                    self.flush(&mut pending, &mut outcomes).await?;
+                    let cached: Option<String> = redis::cmd("GET")
+                        .arg(self.planner.keys().guild(update.0.id.get()))
+                        .query_async(&mut self.conn)
+                        .await?;
+                    match self.planner.guild_update(&update, cached.as_deref()) {
+                        Ok(ops) => ops,
+                        Err(e) => {
+                            outcomes[index] = Outcome::Rejected(e.to_string());
+                            continue;
+                        }
+                    }
+                }
+                Ok(Plan::PinsUpdate(pins)) => {
+                    self.flush(&mut pending, &mut outcomes).await?;
+                    let guild = match pins.guild_id {
+                        Some(g) => Some(g.get()),
+                        None => {
+                            redis::cmd("HGET")
+                                .arg(self.planner.keys().channel_guild())
+                                .arg(pins.channel_id.get())
+                                .query_async(&mut self.conn)
+                                .await?
+                        }
+                    };
+                    let Some(guild) = guild else {
+                        outcomes[index] = Outcome::Skipped(Skip::NotCached);
+                        continue;
+                    };
+                    let cached: Option<String> = redis::cmd("HGET")
+                        .arg(self.planner.keys().guild_channels(guild))
+                        .arg(pins.channel_id.get())
+                        .query_async(&mut self.conn)
+                        .await?;
+                    match self.planner.pins_update(&pins, guild, cached.as_deref()) {
+                        Ok(ops) => ops,
+                        Err(e) => {
+                            outcomes[index] = Outcome::Rejected(e.to_string());
+                            continue;
+                        }
+                    }
+                }
+                Ok(Plan::Skip(skip)) => {
+                    outcomes[index] = Outcome::Skipped(skip);
+                    continue;
+                }
+                Err(e) => {
+                    outcomes[index] = Outcome::Rejected(e.to_string());
+                    continue;
+                }
+            };
+            pending.push(self.prepare(index, envelope, &ops, fence));
+        }
+        self.flush(&mut pending, &mut outcomes).await?;
+        Ok(outcomes)
+    }
+
+    fn prepare(
+        &self,
+        index: usize,
+        envelope: &Envelope,
+        ops: &[Op],
+        fence: Option<&Fencing>,
+    ) -> Prepared {
+        let keys = self.planner.keys();
+        let ready = envelope.event() == Some("READY");
+        let session = if ready {
+            envelope
+                .payload::<ReadySession>()
+                .ok()
+                .map(|r| r.session_id)
+                .or_else(|| envelope.session().map(str::to_owned))
+        } else {
+            envelope.session().map(str::to_owned)
+        };
+        let (kind, seq) = match envelope.sequence() {
+            Some(s) if ready => ("R", s),
+            Some(s) => ("E", s),
+            None => ("N", 0),
+        };
+        let mut args = vec![
+            session.unwrap_or_default(),
+            seq.to_string(),
+            kind.to_owned(),
+            keys.prefix().to_owned(),
+            envelope.shard().to_string(),
+            fence.map(|f| f.token.to_string()).unwrap_or_default(),
+        ];
+        let mut writes = 0;
+        for op in ops {
+            op.encode(&mut args);
+            writes += op.writes();
+        }
+        Prepared {
+            index,
+            writes,
+            args,
+            keys: [
+                Some(keys.shard(envelope.shard())),
+                Some(keys.shard_sessions(envelope.shard())),
+                fence.map(|f| f.key.clone()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        }
+    }
+
+    async fn flush(
+        &mut self,
+        pending: &mut Vec<Prepared>,
+        outcomes: &mut [Outcome],
+    ) -> Result<(), ProjectionError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for p in pending.iter() {
+            pipe.cmd("EVALSHA")
+                .arg(self.script.get_hash())
+                .arg(p.keys.len())
+                .arg(&p.keys)
+                .arg(&p.args);
+        }
+        let mut result = pipe.query_async::<Vec<i64>>(&mut self.conn).await;
+        if let Err(e) = &result
+            && e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+        {
+            // Redis restarted or was flushed: load the script and run the batch again (events
+            // already applied are skipped by the guard).
+            self.script.load_async(&mut self.conn).await?;
+            result = pipe.query_async(&mut self.conn).await;
+        }
+        let results = match result {
+            Ok(r) => r,
+            Err(e) if ddiscord::coord::Fence::is_fenced_error(&e) => {
+                let shard = pending
+                    .first()
+                    .and_then(|p| p.args.get(4))
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or_default();
+                pending.clear();
+                return Err(ProjectionError::Fenced { shard });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for (p, applied) in pending.drain(..).zip(results) {
+            outcomes[p.index] = if applied == 1 {
+                Outcome::Applied { writes: p.writes }
+            } else {
+                Outcome::Duplicate
+            };
+        }
+        Ok(())
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ReadySession {
+    session_id: String,
+}
