@@ -199,7 +199,7 @@ fn main() {
         .unwrap_or(100_000);
     let payloads: Vec<Bytes> = (0..64).map(envelope).collect();
     assert_eq!(payloads[0].len(), 1024);
-    let broker = Mosquitto::start_with(&["user root"]).expect("mosquitto");
+    let broker = Mosquitto::start().expect("mosquitto");
     let rt = tokio::runtime::Runtime::new().unwrap();
     println!(
         "mesh throughput, {n} messages of 1024 bytes, one publisher and one subscriber, private Mosquitto"
