@@ -426,6 +426,28 @@ async fn broker_restart(kind: Kind) {
     mesh.close().await;
 }
 
+/// A partition handed over: the new consumer opens the session while the old one still has
+/// it, then the old one lets go. Nothing published afterwards is lost.
+async fn durable_takeover(kind: Kind) {
+    let env = Env::start(kind);
+    let mesh = env.mesh().await;
+    let pats = [pattern("to/*")];
+    let first = mesh.durable("takeover", &pats).await.unwrap();
+    let mut second = mesh.durable("takeover", &pats).await.unwrap();
+    drop(first);
+    mesh.publish(
+        &topic("to/x"),
+        Bytes::from_static(b"1"),
+        Delivery::Guaranteed,
+    )
+    .await
+    .unwrap();
+    let m = timeout(WAIT, second.next()).await.unwrap().unwrap();
+    assert_eq!(&m.message.payload[..], b"1");
+    m.ack().await.unwrap();
+    second.close().await;
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod mqtt311 {
@@ -450,4 +472,5 @@ conformance!(
     mosquitto_default_queue_drops,
     redelivery_after_crash,
     broker_restart,
+    durable_takeover,
 );
