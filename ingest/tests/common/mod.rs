@@ -22,12 +22,9 @@ pub struct Env {
     pub sim: SimHandle,
 }
 
-/// Mosquitto with room for a 3 MB GUILD_CREATE. `user root`: run as root, Mosquitto drops to
-/// the `mosquitto` user and then cannot write its persistence file into the root-owned data
-/// directory ("Error saving in-memory database ... Permission denied"), so persistent sessions
-/// would not survive a broker restart.
+/// Mosquitto with room for a 3 MB GUILD_CREATE.
 pub fn broker() -> Mosquitto {
-    Mosquitto::start_with(&["max_packet_size 33554432", "user root"]).unwrap()
+    Mosquitto::start_with(&["max_packet_size 33554432"]).unwrap()
 }
 
 pub async fn env(shards: u32, rate: f64) -> Env {
