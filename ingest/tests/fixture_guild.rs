@@ -45,6 +45,21 @@ async fn large_guild_arrives_byte_for_byte() {
     assert!(env_.session().is_some());
     let members = d["members"].as_array().unwrap().len();
     assert_eq!(members, 9593);
+    // An event Discord does not document is routed like any other (guild from `d.guild_id`).
+    let unknown = Collector::start(&mesh, "discord/0/*/VOICE_CHANNEL_STATUS_UPDATE").await;
+    let data = serde_json::json!({ "guild_id": guild_id, "id": "1", "status": "live" });
+    env.sim
+        .dispatch(0, "VOICE_CHANNEL_STATUS_UPDATE", &data)
+        .unwrap()
+        .unwrap();
+    until(10, "the undocumented event on its topic", || {
+        unknown.len() == 1
+    })
+    .await;
+    assert_eq!(
+        unknown.topics()[0],
+        format!("discord/0/{guild_id}/VOICE_CHANNEL_STATUS_UPDATE")
+    );
     node.shutdown().await.unwrap();
     tokio::time::sleep(Duration::from_millis(10)).await;
 }

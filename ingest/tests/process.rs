@@ -202,3 +202,42 @@ async fn a_node_paused_past_its_lease_publishes_nothing_for_lost_shards() {
     child.wait().unwrap();
     b.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_restart_of_a_process_costs_no_identify() {
+    let env = env(2, 100.0).await;
+    let mesh = env.mesh().await;
+    let collector = Collector::start(&mesh, "discord/>").await;
+    let mut redis = redis_conn(&env).await;
+    let mut first = spawn_node(&env, "first", ddiscord_testkit::free_port(), 1500);
+    until(20, "both shards identified", || {
+        env.sim.record().shards.iter().all(|s| s.identifies == 1)
+    })
+    .await;
+    let mut deadline = 0;
+    while count_owned(&mut redis, 2, "first").await < 2 {
+        deadline += 1;
+        assert!(deadline < 400, "first node never took the shards");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let resumes = env.resumes();
+    // SIGTERM: drain, persist, close 4000, release; exit code 0.
+    signal(&first, "-TERM");
+    let status = tokio::task::spawn_blocking(move || first.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "ingest-node exited with {status}");
+    // Released at once: no owner left.
+    assert_eq!(owners(&mut redis, 2).await, vec![None, None]);
+    let mut second = spawn_node(&env, "second", ddiscord_testkit::free_port(), 1500);
+    until(20, "the new process resumed both shards", || {
+        env.resumes() >= resumes + 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(env.identifies(), vec![1, 1], "a restart costs no IDENTIFY");
+    assert_no_gap(&env, &collector, 20).await;
+    signal(&second, "-TERM");
+    let _ = tokio::task::spawn_blocking(move || second.wait()).await;
+}

@@ -44,7 +44,7 @@ pub(crate) type PublishFuture =
 pub(crate) fn publish(
     mesh: Mesh,
     guard: LeaseGuard,
-    metrics: ShardMetrics,
+    metrics: Arc<ShardMetrics>,
     topic: Topic,
     payload: Bytes,
     done: Done,

@@ -65,7 +65,7 @@ pub(crate) async fn run_shard(
 ) -> ShardExit {
     let lease = guard.lease();
     let id = lease.partition;
-    let m = ShardMetrics::new(id);
+    let m = Arc::new(ShardMetrics::new(id));
     let node = ctx.config.node_id.as_str();
 
     // The stored session, so this shard RESUMEs wherever it ran before.
@@ -300,7 +300,7 @@ async fn save(
     node: &str,
     resume_url: Option<String>,
     acked: Option<&(Arc<str>, u64)>,
-    m: &ShardMetrics,
+    m: &Arc<ShardMetrics>,
 ) -> SaveOutcome {
     let Some((session_id, sequence)) = acked else {
         return SaveOutcome::Saved;
@@ -335,7 +335,7 @@ async fn save(
 fn handle_frame(
     ctx: &ShardCtx,
     guard: &LeaseGuard,
-    m: &ShardMetrics,
+    m: &Arc<ShardMetrics>,
     shard: &Shard<RedisQueue>,
     session: &mut Option<Arc<str>>,
     text: &str,
