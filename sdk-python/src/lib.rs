@@ -12,6 +12,7 @@ mod cache;
 mod client;
 mod errors;
 mod event;
+mod queue;
 mod stream;
 
 use pyo3::prelude::*;
@@ -23,6 +24,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeClient>()?;
     m.add_class::<event::Event>()?;
     m.add_class::<stream::NativeStream>()?;
+    m.add_class::<queue::NativeQueue>()?;
+    m.add_class::<queue::NativeJob>()?;
     m.add_function(wrap_pyfunction!(client::connect, m)?)?;
     m.add_function(wrap_pyfunction!(client::shard_for_guild, m)?)?;
     m.add_function(wrap_pyfunction!(client::validate_pattern, m)?)?;

@@ -14,6 +14,7 @@ from ._native import Event, __version__, shard_for_guild
 from ._stream import Subscription
 from .cache import Cache
 from .client import Client, Connect, Snowflake, connect
+from .queue import Job, WorkQueue
 from .models import Channel, Guild, Member, Message, Presence, Role, User, VoiceState
 from .errors import (
     CacheError,
@@ -38,6 +39,8 @@ __all__ = [
     "Cache",
     "Event",
     "Subscription",
+    "WorkQueue",
+    "Job",
     "Snowflake",
     "shard_for_guild",
     "errors",

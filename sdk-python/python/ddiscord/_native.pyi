@@ -2,7 +2,17 @@
 from collections.abc import Awaitable
 from typing import Any, Optional, Union, final
 
-__all__ = ["__version__", "NativeClient", "Event", "NativeStream", "connect", "shard_for_guild", "validate_pattern"]
+__all__ = [
+    "__version__",
+    "NativeClient",
+    "Event",
+    "NativeStream",
+    "NativeQueue",
+    "NativeJob",
+    "connect",
+    "shard_for_guild",
+    "validate_pattern",
+]
 
 __version__: str
 
@@ -50,6 +60,25 @@ class NativeStream:
     def close(self) -> Awaitable[None]: ...
 
 @final
+class NativeJob:
+    @property
+    def event(self) -> Event: ...
+    @property
+    def deliveries(self) -> int: ...
+    @property
+    def redelivered(self) -> bool: ...
+    @property
+    def partition(self) -> int: ...
+    def ack(self) -> Awaitable[None]: ...
+    def nack(self) -> Awaitable[None]: ...
+
+@final
+class NativeQueue:
+    def next_batch(self, max: int = 256) -> Awaitable[list[NativeJob]]: ...
+    def partitions(self) -> list[int]: ...
+    def close(self) -> Awaitable[None]: ...
+
+@final
 class NativeClient:
     @property
     def shards(self) -> int: ...
@@ -93,3 +122,12 @@ class NativeClient:
     def cache_voice_state(self, guild_id: _Id, user_id: _Id) -> Awaitable[Optional[str]]: ...
     def cache_voice_states(self, guild_id: _Id) -> Awaitable[Optional[str]]: ...
     def cache_recent_messages(self, channel_id: _Id, limit: int = 50) -> Awaitable[Optional[str]]: ...
+    def consume(
+        self,
+        group: str,
+        pattern: str,
+        *,
+        max_deliveries: int = 5,
+        retry_delay: float = 1.0,
+        lease_ttl: float = 10.0,
+    ) -> Awaitable[NativeQueue]: ...

@@ -10,6 +10,7 @@ from typing import Any, Optional, Union
 from . import _native
 from ._stream import DEFAULT_BATCH, Subscription
 from .cache import Cache
+from .queue import WorkQueue
 from .errors import PatternError
 
 __all__ = ["Client", "Connect", "connect", "Snowflake"]
@@ -74,6 +75,31 @@ class Client:
         state tree."""
         self._check(pattern, self.topic_root + "-state", self.topic_root)
         return Subscription(lambda: self._native.subscribe_state(pattern), pattern, batch_size)
+
+    def consume(
+        self,
+        group: str,
+        pattern: str,
+        *,
+        max_deliveries: int = 5,
+        retry_delay: float = 1.0,
+        lease_ttl: float = 10.0,
+    ) -> WorkQueue:
+        """Joins work queue ``group`` on the events matching ``pattern`` (its shard level must
+        be ``*`` or ``>``): replicas of the group share the events, at-least-once, each job
+        acknowledged after the work (see :class:`ddiscord.queue.WorkQueue`). ``lease_ttl`` is how
+        long (seconds) a crashed replica's shards wait before another replica takes them over.
+
+        Raises :class:`ddiscord.errors.PatternError` at once for an invalid pattern.
+        """
+        self._check(pattern, self.topic_root)
+
+        def open_() -> Any:
+            return self._native.consume(
+                group, pattern, max_deliveries=max_deliveries, retry_delay=retry_delay, lease_ttl=lease_ttl
+            )
+
+        return WorkQueue(open_, group, pattern)
 
     def shard_for(self, guild_id: Snowflake) -> int:
         """The shard that owns ``guild_id``: ``(guild_id >> 22) % shards``."""

@@ -30,17 +30,6 @@ impl Event {
     /// [`ClientErrorKind::Payload`] when the topic is not `<root>[-state]/{shard}/{guild}/{event}`
     /// or the body is not an envelope.
     pub fn from_message(topics: &Topics, topic: String, body: Bytes) -> Result<Self, ClientError> {
-        let parsed = topics.parse_dispatch(&topic).map_err(|e| {
-            ClientError::with_source(
-                ClientErrorKind::Payload {
-                    event: "an event".into(),
-                },
-                e,
-            )
-        })?;
-        let tree = parsed.tree;
-        let guild_id = parsed.guild;
-        let name_start = topic.len() - parsed.event.len();
         let envelope = Envelope::parse(body).map_err(|e| {
             ClientError::with_source(
                 ClientErrorKind::Payload {
@@ -49,6 +38,28 @@ impl Event {
                 e,
             )
         })?;
+        Self::from_envelope(topics, topic, envelope)
+    }
+
+    /// An event from a topic and an already parsed envelope.
+    ///
+    /// # Errors
+    /// As [`Self::from_message`] for the topic.
+    pub fn from_envelope(
+        topics: &Topics,
+        topic: String,
+        envelope: Envelope,
+    ) -> Result<Self, ClientError> {
+        let parsed = topics.parse_dispatch(&topic).map_err(|e| {
+            ClientError::with_source(
+                ClientErrorKind::Payload {
+                    event: "an event".into(),
+                },
+                e,
+            )
+        })?;
+        let (tree, guild_id) = (parsed.tree, parsed.guild);
+        let name_start = topic.len() - parsed.event.len();
         Ok(Self {
             topic,
             tree,

@@ -17,6 +17,7 @@ mod command;
 mod config;
 mod error;
 mod event;
+mod queue;
 mod stream;
 
 use std::sync::Arc;
@@ -28,13 +29,14 @@ pub use command::{MemberChunks, MemberRequest, VoiceStateRequest};
 pub use config::{ClientConfig, DEFAULT_KEY_PREFIX, DEFAULT_MESH_URL, DEFAULT_REDIS_URL};
 pub use error::{ClientError, ClientErrorKind};
 pub use event::Event;
+pub use queue::{Job, QueueOptions, WorkQueue};
 pub use stream::EventStream;
 
-use crate::mesh::{Delivery, Mesh, MeshConfig};
 use crate::cache::{CacheReader, Keys};
 use crate::contract::Contract;
+use crate::group::{ConsumerGroup, GroupConfig};
+use crate::mesh::{Delivery, Mesh, MeshConfig};
 use crate::topic::{Level, TopicPattern, Topics, Tree, shard_for_guild};
-
 
 struct Inner {
     config: ClientConfig,
@@ -345,6 +347,46 @@ impl Client {
             })
             .await
             .cloned()
+    }
+
+    /// Joins work queue `group` on the dispatch tree events matching `pattern` (whose shard
+    /// level must be `*` or `>`, e.g. `discord/*/*/MESSAGE_CREATE`, `discord/>`): replicas
+    /// that join the same group share the events, each handled by one replica at a time,
+    /// at-least-once. Partitions are the shards (`DDISCORD_SHARDS`), claimed through Redis
+    /// leases; a crashed replica's partitions move to the others after the lease TTL with
+    /// nothing lost (DESIGN.md, consumer groups).
+    ///
+    /// # Errors
+    /// As [`Self::consume_with`].
+    pub async fn consume(&self, group: &str, pattern: &str) -> Result<WorkQueue, ClientError> {
+        self.consume_with(group, pattern, QueueOptions::default())
+            .await
+    }
+
+    /// As [`Self::consume`], with retry, dead-letter and lease options.
+    ///
+    /// # Errors
+    /// [`ClientErrorKind::InvalidPattern`] for an invalid pattern, [`ClientErrorKind::Group`]
+    /// for an invalid group name or shard level, [`ClientErrorKind::Redis`] when Redis cannot
+    /// be reached.
+    pub async fn consume_with(
+        &self,
+        group: &str,
+        pattern: &str,
+        options: QueueOptions,
+    ) -> Result<WorkQueue, ClientError> {
+        let pattern = self.tree_pattern(Tree::Dispatch, pattern)?;
+        let mut config = GroupConfig::new(group, pattern, self.inner.config.shards);
+        config.key_prefix = self.inner.config.key_prefix.clone();
+        config.max_deliveries = options.max_deliveries;
+        config.retry_delay = options.retry_delay;
+        config.lease_ttl = options.lease_ttl;
+        let redis = self.redis().await?;
+        let source = self.inner.mesh.clone();
+        let joined = ConsumerGroup::join(source, redis, config)
+            .await
+            .map_err(|e| queue::group_error(&format!("joining work queue {group:?}"), e))?;
+        Ok(WorkQueue::new(self.inner.topics.clone(), joined))
     }
 
     /// Typed reads of the cache (guild, channel(s), role(s), member(s), user, presence, voice
