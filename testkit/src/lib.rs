@@ -27,7 +27,7 @@ pub enum TestkitError {
         source: std::io::Error,
     },
     /// The server did not accept connections in time.
-    #[error("{0} did not accept connections on 127.0.0.1:{1} within 10 s; see its log in {2}")]
+    #[error("{0} did not accept connections on 127.0.0.1:{1}; its log {2}")]
     NotReady(&'static str, u16, String),
 }
 
@@ -65,18 +65,37 @@ fn find_binary(name: &'static str, env: &'static str) -> Result<PathBuf, Testkit
         .ok_or(TestkitError::NotInstalled(name, env))
 }
 
-fn wait_ready(name: &'static str, port: u16, log: &Path) -> Result<(), TestkitError> {
+fn wait_ready(
+    name: &'static str,
+    port: u16,
+    log: &Path,
+    child: &mut Child,
+) -> Result<(), TestkitError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Ok(());
         }
+        // A server that exited (a bad config line, a port taken) will never come up.
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let tail: String = std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .rev()
+        .take(5)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join(" | ");
     Err(TestkitError::NotReady(
         name,
         port,
-        log.display().to_string(),
+        format!("{}: {tail}", log.display()),
     ))
 }
 
@@ -108,8 +127,8 @@ impl Server {
             .stderr(err)
             .spawn()
             .map_err(io(format!("starting {}", self.binary.display())))?;
-        self.child = Some(child);
-        wait_ready(self.name, self.port, &log_path)
+        let child = self.child.insert(child);
+        wait_ready(self.name, self.port, &log_path, child)
     }
 
     fn signal(&mut self, signal: &str) {
@@ -232,8 +251,9 @@ impl RedisServer {
     }
 }
 
-/// A private `mosquitto` with DDiscord's `config/mosquitto.conf` (persistence and queue limits
-/// that do not drop QoS 1 messages), on a free port.
+/// A private `mosquitto` with DDiscord's shipped broker settings,
+/// `k8s/overlays/self-contained/mosquitto/mosquitto.conf` (persistence and queue limits that do not
+/// drop QoS 1 messages; the Kubernetes pod runs the same file), on a free port.
 #[derive(Debug)]
 pub struct Mosquitto(Server);
 
@@ -255,9 +275,12 @@ impl Mosquitto {
         let binary = find_binary("mosquitto", "DDISCORD_MOSQUITTO")?;
         let port = free_port();
         let dir = tempfile::tempdir().map_err(io("creating a data directory"))?;
-        let shipped = include_str!("../../config/mosquitto.conf");
+        let shipped = include_str!("../../k8s/overlays/self-contained/mosquitto/mosquitto.conf");
+        // `user root`: started as root, mosquitto switches to the `mosquitto` user, which cannot
+        // write this private directory, so nothing would be persisted; the option is ignored
+        // when not running as root (https://mosquitto.org/man/mosquitto-conf-5.html, `user`).
         let conf = format!(
-            "{shipped}\nlistener {port} 127.0.0.1\npersistence_location {}/\n{}\n",
+            "{shipped}\nlistener {port} 127.0.0.1\npersistence_location {}/\nuser root\n{}\n",
             dir.path().display(),
             extra.join("\n")
         );
@@ -348,6 +371,8 @@ mod tests {
         assert_eq!(mosq.dropped_messages().unwrap(), 0);
         mosq.stop();
         assert!(TcpStream::connect(("127.0.0.1", mosq.port())).is_err());
+        // A graceful stop saves the persistence database (sessions and queued messages).
+        assert!(mosq.0.dir.path().join("mosquitto.db").exists());
         mosq.start_again().unwrap();
         assert!(TcpStream::connect(("127.0.0.1", mosq.port())).is_ok());
     }

@@ -1,0 +1,36 @@
+//! Errors of the CLI's own subcommands.
+
+/// What went wrong in a subcommand; each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A topic or pattern given on the command line is invalid.
+    #[error(transparent)]
+    Topic(#[from] ddiscord::TopicError),
+    /// The mesh could not be reached or refused the operation.
+    #[error("event mesh: {0}")]
+    Mesh(#[from] ddiscord::mesh::MeshError),
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The gateway simulator failed.
+    #[error("simulator: {0}")]
+    Sim(#[from] ddiscord_sim::SimError),
+    /// Ingest failed.
+    #[error("ingest: {0}")]
+    Ingest(#[from] ddiscord_ingest::IngestError),
+    /// The state worker failed.
+    #[error("state worker: {0}")]
+    Worker(#[from] ddiscord_workers::WorkerError),
+    /// The private Redis of `ddiscord up` could not start.
+    #[error(transparent)]
+    LocalRedis(#[from] crate::up::LocalRedisError),
+    /// Writing to standard output failed (for example a closed pipe).
+    #[error("cannot write to standard output: {0}")]
+    Stdout(#[source] std::io::Error),
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod error;
+pub mod mesh_args;
+pub mod publish;
+pub mod tail;

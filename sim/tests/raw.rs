@@ -1,0 +1,600 @@
+//! The simulator against a hand-driven tokio-tungstenite client: both transport compressions,
+//! Discord's close codes for bad input, RESUME refusals and the HTTP endpoints.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::Write;
+use std::time::Duration;
+
+use ddiscord_sim::{ClockMode, ConnCommand, SimConfig, SimHandle, Simulator};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+enum Inflate {
+    None,
+    Zlib(flate2::write::ZlibDecoder<Vec<u8>>),
+    Zstd(zstd::stream::write::Decoder<'static, Vec<u8>>),
+}
+
+struct Raw {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    inflate: Inflate,
+}
+
+#[derive(Debug)]
+enum Got {
+    Json(Value),
+    Close(u16),
+    End,
+}
+
+impl Got {
+    fn op(&self) -> Option<u64> {
+        match self {
+            Got::Json(v) => v["op"].as_u64(),
+            _ => None,
+        }
+    }
+}
+
+async fn start(cfg: SimConfig) -> SimHandle {
+    Simulator::start(SimConfig {
+        guilds: 2,
+        clock: ClockMode::Manual,
+        ..cfg
+    })
+    .await
+    .unwrap()
+}
+
+impl Raw {
+    async fn connect(sim: &SimHandle, query: &str) -> Self {
+        let (ws, _) = connect_async(format!("{}/{query}", sim.ws_url()))
+            .await
+            .unwrap();
+        let inflate = if query.contains("zlib-stream") {
+            Inflate::Zlib(flate2::write::ZlibDecoder::new(Vec::new()))
+        } else if query.contains("zstd-stream") {
+            Inflate::Zstd(zstd::stream::write::Decoder::new(Vec::new()).unwrap())
+        } else {
+            Inflate::None
+        };
+        Self { ws, inflate }
+    }
+
+    async fn plain(sim: &SimHandle) -> Self {
+        Self::connect(sim, "?v=10&encoding=json").await
+    }
+
+    async fn recv(&mut self) -> Got {
+        loop {
+            let msg = match timeout(WAIT, self.ws.next())
+                .await
+                .expect("nothing received")
+            {
+                None | Some(Err(_)) => return Got::End,
+                Some(Ok(m)) => m,
+            };
+            match msg {
+                Message::Text(t) => {
+                    assert!(
+                        matches!(self.inflate, Inflate::None),
+                        "text frame on a compressed connection"
+                    );
+                    return Got::Json(serde_json::from_str(t.as_str()).unwrap());
+                }
+                Message::Binary(b) => {
+                    let text = match &mut self.inflate {
+                        Inflate::None => panic!("binary frame on an uncompressed connection"),
+                        Inflate::Zlib(d) => {
+                            assert!(
+                                b.ends_with(&[0, 0, 0xff, 0xff]),
+                                "zlib frame without sync flush suffix"
+                            );
+                            d.write_all(&b).unwrap();
+                            d.flush().unwrap();
+                            std::mem::take(d.get_mut())
+                        }
+                        Inflate::Zstd(d) => {
+                            d.write_all(&b).unwrap();
+                            d.flush().unwrap();
+                            std::mem::take(d.get_mut())
+                        }
+                    };
+                    return Got::Json(serde_json::from_slice(&text).unwrap());
+                }
+                Message::Close(f) => return Got::Close(f.map_or(1005, |f| u16::from(f.code))),
+                _ => {}
+            }
+        }
+    }
+
+    async fn until(&mut self, pred: impl Fn(&Got) -> bool) -> Vec<Got> {
+        let mut out = Vec::new();
+        loop {
+            let g = self.recv().await;
+            let done = pred(&g) || matches!(g, Got::End | Got::Close(_));
+            out.push(g);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    async fn send(&mut self, v: Value) {
+        self.ws.send(Message::text(v.to_string())).await.unwrap();
+    }
+
+    async fn send_raw(&mut self, m: Message) {
+        let _ = self.ws.send(m).await;
+    }
+
+    async fn close_code(&mut self) -> u16 {
+        loop {
+            match self.recv().await {
+                Got::Close(c) => return c,
+                Got::End => return 0,
+                Got::Json(_) => {}
+            }
+        }
+    }
+}
+
+fn identify(shard: Option<[u32; 2]>, intents: u64) -> Value {
+    let mut d = json!({"token": "sim-token", "intents": intents,
+        "properties": {"os": "linux", "browser": "test", "device": "test"}});
+    if let Some(s) = shard {
+        d["shard"] = json!(s);
+    }
+    json!({"op": 2, "d": d})
+}
+
+async fn identified(sim: &SimHandle, query: &str) -> (Raw, Vec<Got>) {
+    let mut c = Raw::connect(sim, query).await;
+    let hello = c.recv().await;
+    assert_eq!(hello.op(), Some(10));
+    c.send(identify(Some([0, 1]), 513)).await;
+    let seen = c
+        .until(|g| matches!(g, Got::Json(v) if v["t"] == "GUILD_CREATE"))
+        .await;
+    (c, seen)
+}
+
+#[tokio::test]
+async fn uncompressed_zlib_and_zstd_streams() {
+    let sim = start(SimConfig::default()).await;
+    for query in [
+        "?v=10&encoding=json",
+        "?v=10&encoding=json&compress=zlib-stream",
+        "?v=10&encoding=json&compress=zstd-stream",
+    ] {
+        sim.advance(Duration::from_secs(5));
+        let (mut c, seen) = identified(&sim, query).await;
+        assert!(
+            seen.iter()
+                .any(|g| matches!(g, Got::Json(v) if v["t"] == "READY")),
+            "{query}"
+        );
+        // Many messages through the same compression context.
+        for i in 0..50 {
+            sim.dispatch(
+                0,
+                "MESSAGE_DELETE",
+                &json!({"id": i.to_string(), "channel_id": "1", "guild_id": "2"}),
+            )
+            .unwrap();
+        }
+        let got = c
+            .until(|g| matches!(g, Got::Json(v) if v["d"]["id"] == "49"))
+            .await;
+        assert!(got.len() >= 50, "{query}");
+        c.send(json!({"op": 1, "d": 3})).await;
+        c.until(|g| g.op() == Some(11)).await;
+    }
+}
+
+#[tokio::test]
+async fn message_content_is_empty_without_the_intent() {
+    let sim = start(SimConfig::default()).await;
+    // 513 = GUILDS | GUILD_MESSAGES, no MESSAGE_CONTENT.
+    let (mut c, _) = identified(&sim, "?v=10&encoding=json").await;
+    let d = json!({"id": "5", "channel_id": "1", "guild_id": "2", "content": "secret", "embeds": [{"title": "x"}]});
+    sim.dispatch(0, "MESSAGE_CREATE", &d).unwrap();
+    let seen = c
+        .until(|g| matches!(g, Got::Json(v) if v["t"] == "MESSAGE_CREATE"))
+        .await;
+    let Some(Got::Json(v)) = seen.last() else {
+        panic!()
+    };
+    assert_eq!(v["d"]["content"], "");
+    assert_eq!(v["d"]["embeds"], json!([]));
+    assert_eq!(v["d"]["id"], "5");
+}
+
+#[tokio::test]
+async fn bad_input_gets_discords_close_codes() {
+    let sim = start(SimConfig {
+        shards: 2,
+        privileged_intents: 0,
+        ..SimConfig::default()
+    })
+    .await;
+    // Not JSON.
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send_raw(Message::text("{not json")).await;
+    assert_eq!(c.close_code().await, 4002);
+    // Binary garbage on a JSON connection.
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send_raw(Message::binary(vec![0xff, 0x00, 0x13])).await;
+    assert_eq!(c.close_code().await, 4002);
+    // A text frame that is not UTF-8, written by hand (FIN + text opcode, masked).
+    {
+        let mut tcp = TcpStream::connect(sim.addr()).await.unwrap();
+        let req = "GET /?v=10&encoding=json HTTP/1.1\r\nHost: sim\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 101"));
+        let payload = [0xffu8, 0xfe, 0xfd];
+        let mut frame = vec![0x81, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+        frame.extend_from_slice(&payload);
+        tcp.write_all(&frame).await.unwrap();
+        let mut all = Vec::new();
+        let _ = timeout(WAIT, tcp.read_to_end(&mut all)).await;
+        // Somewhere after HELLO comes a close frame (0x88) carrying 4002 (0x0fa2).
+        let close = all
+            .windows(4)
+            .any(|w| w[0] == 0x88 && w[2] == 0x0f && w[3] == 0xa2);
+        assert!(close, "no 4002 close frame in {all:?}");
+    }
+    // Oversized payload.
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(json!({"op": 1, "d": "x".repeat(5000)})).await;
+    assert_eq!(c.close_code().await, 4002);
+    // Unknown opcode.
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(json!({"op": 99, "d": null})).await;
+    assert_eq!(c.close_code().await, 4001);
+    // IDENTIFY with a missing field.
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(json!({"op": 2, "d": {"token": "sim-token"}})).await;
+    assert_eq!(c.close_code().await, 4002);
+    // A command before IDENTIFY.
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(
+        json!({"op": 3, "d": {"since": null, "activities": [], "status": "online", "afk": false}}),
+    )
+    .await;
+    assert_eq!(c.close_code().await, 4003);
+    // Bad token.
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    let mut id = identify(Some([0, 2]), 1);
+    id["d"]["token"] = json!("nope");
+    c.send(id).await;
+    assert_eq!(c.close_code().await, 4004);
+    // Invalid shard.
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(identify(Some([2, 2]), 1)).await;
+    assert_eq!(c.close_code().await, 4010);
+    // Sharding required (2 shards served, none given).
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(identify(None, 1)).await;
+    assert_eq!(c.close_code().await, 4011);
+    // Invalid API version.
+    let mut c = Raw::connect(&sim, "?v=6&encoding=json").await;
+    assert_eq!(c.close_code().await, 4012);
+    // Invalid intents.
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(identify(Some([0, 2]), 1 << 40)).await;
+    assert_eq!(c.close_code().await, 4013);
+    // Disallowed (privileged) intents.
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(identify(Some([0, 2]), 1 << 1)).await;
+    assert_eq!(c.close_code().await, 4014);
+    // Already authenticated.
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(identify(Some([0, 2]), 1)).await;
+    c.until(|g| matches!(g, Got::Json(v) if v["t"] == "READY"))
+        .await;
+    c.send(identify(Some([0, 2]), 1)).await;
+    assert_eq!(c.close_code().await, 4005);
+    // Rate limited: more than 120 commands in 60 s.
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    for _ in 0..121 {
+        c.send_raw(Message::text(r#"{"op":1,"d":null}"#)).await;
+    }
+    assert_eq!(c.close_code().await, 4008);
+    // The simulator is still alive.
+    let mut c = Raw::plain(&sim).await;
+    assert_eq!(c.recv().await.op(), Some(10));
+}
+
+#[tokio::test]
+async fn missed_heartbeats_close_4009() {
+    let sim = start(SimConfig {
+        heartbeat_interval_ms: 50,
+        ..SimConfig::default()
+    })
+    .await;
+    let mut c = Raw::plain(&sim).await;
+    assert_eq!(c.close_code().await, 4009);
+}
+
+#[tokio::test]
+async fn server_requests_a_heartbeat_with_op_1() {
+    let sim = start(SimConfig::default()).await;
+    let (mut c, _) = identified(&sim, "?v=10&encoding=json").await;
+    assert_eq!(sim.command(0, ConnCommand::RequestHeartbeat).unwrap(), 1);
+    c.until(|g| g.op() == Some(1)).await;
+    let sid = sim.record().connections[0].session_id.clone();
+    assert_eq!(sim.command_session(&sid, ConnCommand::RequestHeartbeat), 1);
+    c.until(|g| g.op() == Some(1)).await;
+    assert_eq!(
+        sim.command_session("nope", ConnCommand::RequestHeartbeat),
+        0
+    );
+}
+
+#[tokio::test]
+async fn replay_file_into_a_live_session() {
+    let sim = start(SimConfig::default()).await;
+    let (mut c, _) = identified(&sim, "?v=10&encoding=json").await;
+    let dir = ddiscord_sim::fixtures::locate(None).unwrap();
+    // 23 envelopes: READY, HELLO and the two ACKs are skipped; GUILD_MEMBER_UPDATE and
+    // VOICE_STATE_UPDATE need intents that this session (513) lacks; undocumented events pass.
+    let n = sim.replay_file(&dir.join("events_v10.jsonl"), 0).unwrap();
+    assert!(n >= 10, "{n}");
+    let seen = c
+        .until(|g| matches!(g, Got::Json(v) if v["t"] == "VOICE_CHANNEL_STATUS_UPDATE"))
+        .await;
+    assert!(!seen.is_empty());
+}
+
+#[tokio::test]
+async fn resume_refusals() {
+    let sim = start(SimConfig {
+        resume_buffer: 8,
+        resume_window_ms: 60_000,
+        ..SimConfig::default()
+    })
+    .await;
+    // Unknown session.
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(json!({"op": 6, "d": {"token": "sim-token", "session_id": "nope", "seq": 1}}))
+        .await;
+    let seen = c.until(|g| g.op() == Some(9)).await;
+    assert!(matches!(seen.last(), Some(Got::Json(v)) if v["d"] == false));
+
+    // A session that missed more than its buffer holds.
+    let (c, seen) = identified(&sim, "?v=10&encoding=json").await;
+    let sid = seen
+        .iter()
+        .find_map(|g| match g {
+            Got::Json(v) if v["t"] == "READY" => Some(v["d"]["session_id"].clone()),
+            _ => None,
+        })
+        .unwrap();
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for i in 0..20 {
+        sim.dispatch(
+            0,
+            "MESSAGE_DELETE",
+            &json!({"id": i.to_string(), "channel_id": "1", "guild_id": "2"}),
+        )
+        .unwrap();
+    }
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(json!({"op": 6, "d": {"token": "sim-token", "session_id": sid, "seq": 2}}))
+        .await;
+    let seen = c.until(|g| g.op() == Some(9)).await;
+    assert!(matches!(seen.last(), Some(Got::Json(v)) if v["d"] == false));
+
+    // A session disconnected for longer than the resume window.
+    sim.advance(Duration::from_secs(5));
+    let (c, seen) = identified(&sim, "?v=10&encoding=json").await;
+    let last = seen
+        .iter()
+        .filter_map(|g| match g {
+            Got::Json(v) => v["s"].as_u64(),
+            _ => None,
+        })
+        .max()
+        .unwrap();
+    let sid = seen
+        .iter()
+        .find_map(|g| match g {
+            Got::Json(v) if v["t"] == "READY" => Some(v["d"]["session_id"].clone()),
+            _ => None,
+        })
+        .unwrap();
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    sim.advance(Duration::from_secs(61));
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(json!({"op": 6, "d": {"token": "sim-token", "session_id": sid, "seq": last}}))
+        .await;
+    let seen = c.until(|g| g.op() == Some(9)).await;
+    assert!(matches!(seen.last(), Some(Got::Json(v)) if v["d"] == false));
+    let counts = sim.shard_counts(0).unwrap();
+    assert_eq!(counts.resumes, 0);
+    assert!(counts.refused_resumes >= 2);
+}
+
+#[tokio::test]
+async fn resume_replays_missed_dispatches_then_resumed() {
+    let sim = start(SimConfig::default()).await;
+    let (c, seen) = identified(&sim, "?v=10&encoding=json").await;
+    let sid = seen
+        .iter()
+        .find_map(|g| match g {
+            Got::Json(v) if v["t"] == "READY" => Some(v["d"]["session_id"].clone()),
+            _ => None,
+        })
+        .unwrap();
+    let last = seen
+        .iter()
+        .filter_map(|g| match g {
+            Got::Json(v) => v["s"].as_u64(),
+            _ => None,
+        })
+        .max()
+        .unwrap();
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for i in 0..5 {
+        sim.dispatch(
+            0,
+            "MESSAGE_DELETE",
+            &json!({"id": i.to_string(), "channel_id": "1", "guild_id": "2"}),
+        )
+        .unwrap();
+    }
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(json!({"op": 6, "d": {"token": "Bot sim-token", "session_id": sid, "seq": last}}))
+        .await;
+    let seen = c
+        .until(|g| matches!(g, Got::Json(v) if v["t"] == "RESUMED"))
+        .await;
+    let seqs: Vec<u64> = seen
+        .iter()
+        .filter_map(|g| match g {
+            Got::Json(v) => v["s"].as_u64(),
+            _ => None,
+        })
+        .collect();
+    // Everything after `last` (the second GUILD_CREATE the client never read included), in
+    // order, then RESUMED.
+    let want: Vec<u64> = (last + 1..=last + seqs.len() as u64).collect();
+    assert_eq!(seqs, want);
+    let deletes = seen
+        .iter()
+        .filter(|g| matches!(g, Got::Json(v) if v["t"] == "MESSAGE_DELETE"))
+        .count();
+    assert_eq!(deletes, 5);
+    let rec = sim.record();
+    assert_eq!(
+        rec.dispatches.iter().filter(|d| d.replayed).count(),
+        seqs.len() - 1
+    );
+    assert_eq!(sim.shard_counts(0).unwrap().resumes, 1);
+}
+
+async fn http(sim: &SimHandle, method: &str, path: &str, auth: Option<&str>) -> (u16, Value) {
+    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: sim\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1;
+    // Bodies are small and not chunked (axum sets Content-Length for JSON).
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn gateway_bot_and_control_endpoints() {
+    let sim = start(SimConfig {
+        shards: 2,
+        max_concurrency: 2,
+        session_start_total: 10,
+        ..SimConfig::default()
+    })
+    .await;
+    let (status, _) = http(&sim, "GET", "/api/v10/gateway/bot", None).await;
+    assert_eq!(status, 401);
+    let (status, v) = http(&sim, "GET", "/api/v10/gateway/bot", Some("Bot sim-token")).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["url"], sim.ws_url());
+    assert_eq!(v["shards"], 2);
+    assert_eq!(v["session_start_limit"]["max_concurrency"], 2);
+    assert_eq!(v["session_start_limit"]["remaining"], 10);
+
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    c.send(identify(Some([1, 2]), 513)).await;
+    c.until(|g| matches!(g, Got::Json(v) if v["t"] == "READY"))
+        .await;
+    let (_, v) = http(&sim, "GET", "/api/v10/gateway/bot", Some("Bot sim-token")).await;
+    assert_eq!(v["session_start_limit"]["remaining"], 9);
+
+    let (status, v) = http(&sim, "POST", "/control/reconnect?shard=1", None).await;
+    assert_eq!((status, v["connections"].clone()), (200, json!(1)));
+    c.until(|g| g.op() == Some(7)).await;
+    let (status, _) = http(&sim, "POST", "/control/reconnect?shard=7", None).await;
+    assert_eq!(status, 404);
+    let (status, v) = http(
+        &sim,
+        "POST",
+        "/control/invalidate?shard=1&resumable=true",
+        None,
+    )
+    .await;
+    assert_eq!((status, v["connections"].clone()), (200, json!(1)));
+    let seen = c.until(|g| g.op() == Some(9)).await;
+    assert!(matches!(seen.last(), Some(Got::Json(v)) if v["d"] == true));
+    let (status, _) = http(&sim, "POST", "/control/rate?events_per_sec=5", None).await;
+    assert_eq!(status, 200);
+    let (_, v) = http(&sim, "POST", "/control/advance?ms=1500", None).await;
+    assert_eq!(v["now_ms"], 1500);
+    let (status, v) = http(&sim, "GET", "/control/record", None).await;
+    assert_eq!(status, 200);
+    assert!(
+        v["dispatches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["event"] == "READY")
+    );
+    assert_eq!(v["shards"][1]["identifies"], 1);
+    let sid = v["connections"][0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, v) = http(
+        &sim,
+        "POST",
+        &format!("/control/heartbeat?session={sid}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, v["connections"].clone()),
+        (200, json!(0)),
+        "session was invalidated"
+    );
+    let (status, _) = http(&sim, "POST", "/control/drop", None).await;
+    assert_eq!(status, 400);
+    let (status, _) = http(&sim, "POST", "/control/drop?shard=1", None).await;
+    assert_eq!(status, 200);
+    assert!(matches!(c.recv().await, Got::End | Got::Close(_)));
+}
