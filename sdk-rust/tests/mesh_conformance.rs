@@ -36,10 +36,6 @@ impl Env {
         Self::start_with(kind, &[])
     }
 
-    // Mosquitto started as root drops privileges to the `mosquitto` user, which cannot write
-    // its persistence file into the private data directory (mode 0700, owned by root): then
-    // sessions do not survive a restart. `user root` keeps it writing there.
-
     fn start_with(kind: Kind, extra: &[&str]) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -51,7 +47,7 @@ impl Env {
         match kind {
             Kind::Mqtt311 | Kind::Mqtt5 => Self {
                 kind,
-                mosquitto: Some(Mosquitto::start_with(&[&["user root"], extra].concat()).unwrap()),
+                mosquitto: Some(Mosquitto::start_with(extra).unwrap()),
                 embedded: None,
             },
             Kind::Embedded => Self {
@@ -430,6 +426,28 @@ async fn broker_restart(kind: Kind) {
     mesh.close().await;
 }
 
+/// A partition handed over: the new consumer opens the session while the old one still has
+/// it, then the old one lets go. Nothing published afterwards is lost.
+async fn durable_takeover(kind: Kind) {
+    let env = Env::start(kind);
+    let mesh = env.mesh().await;
+    let pats = [pattern("to/*")];
+    let first = mesh.durable("takeover", &pats).await.unwrap();
+    let mut second = mesh.durable("takeover", &pats).await.unwrap();
+    drop(first);
+    mesh.publish(
+        &topic("to/x"),
+        Bytes::from_static(b"1"),
+        Delivery::Guaranteed,
+    )
+    .await
+    .unwrap();
+    let m = timeout(WAIT, second.next()).await.unwrap().unwrap();
+    assert_eq!(&m.message.payload[..], b"1");
+    m.ack().await.unwrap();
+    second.close().await;
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod mqtt311 {
@@ -454,4 +472,5 @@ conformance!(
     mosquitto_default_queue_drops,
     redelivery_after_crash,
     broker_restart,
+    durable_takeover,
 );

@@ -27,7 +27,7 @@ pub enum TestkitError {
         source: std::io::Error,
     },
     /// The server did not accept connections in time.
-    #[error("{0} did not accept connections on 127.0.0.1:{1} within 10 s; see its log in {2}")]
+    #[error("{0} did not accept connections on 127.0.0.1:{1}; its log {2}")]
     NotReady(&'static str, u16, String),
 }
 
@@ -65,18 +65,37 @@ fn find_binary(name: &'static str, env: &'static str) -> Result<PathBuf, Testkit
         .ok_or(TestkitError::NotInstalled(name, env))
 }
 
-fn wait_ready(name: &'static str, port: u16, log: &Path) -> Result<(), TestkitError> {
+fn wait_ready(
+    name: &'static str,
+    port: u16,
+    log: &Path,
+    child: &mut Child,
+) -> Result<(), TestkitError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Ok(());
         }
+        // A server that exited (a bad config line, a port taken) will never come up.
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let tail: String = std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .rev()
+        .take(5)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join(" | ");
     Err(TestkitError::NotReady(
         name,
         port,
-        log.display().to_string(),
+        format!("{}: {tail}", log.display()),
     ))
 }
 
@@ -108,8 +127,8 @@ impl Server {
             .stderr(err)
             .spawn()
             .map_err(io(format!("starting {}", self.binary.display())))?;
-        self.child = Some(child);
-        wait_ready(self.name, self.port, &log_path)
+        let child = self.child.insert(child);
+        wait_ready(self.name, self.port, &log_path, child)
     }
 
     fn signal(&mut self, signal: &str) {

@@ -43,6 +43,10 @@ pub struct StateWorkerArgs {
     /// Listen address of `/healthz`, `/readyz` and `/metrics`.
     #[arg(long, env = "DDISCORD_HTTP_ADDR", default_value = "0.0.0.0:9102")]
     pub http_addr: SocketAddr,
+    /// Largest envelope in bytes the worker receives and republishes (a large guild's
+    /// GUILD_CREATE is several MiB; the broker's own limit must allow it too).
+    #[arg(long, env = "DDISCORD_MESH_MAX_PAYLOAD", default_value_t = 32 << 20)]
+    pub max_payload_bytes: usize,
     /// Consumer group name: replicas with the same name share the shards.
     #[arg(long, env = "DDISCORD_STATE_GROUP", default_value = "state")]
     pub group: String,
@@ -74,6 +78,8 @@ pub struct StateWorkerConfig {
     pub projection: ProjectionConfig,
     /// Health and metrics address; `None` serves nothing (tests).
     pub http_addr: Option<SocketAddr>,
+    /// Largest envelope in bytes received and republished.
+    pub max_payload_bytes: usize,
     /// Consumer group name.
     pub group: String,
     /// Lease TTL.
@@ -95,6 +101,7 @@ impl StateWorkerConfig {
             shards: 1,
             projection: ProjectionConfig::default(),
             http_addr: None,
+            max_payload_bytes: 32 << 20,
             group: "state".to_owned(),
             lease_ttl: Duration::from_secs(10),
             batch: 256,
@@ -133,6 +140,7 @@ impl TryFrom<StateWorkerArgs> for StateWorkerConfig {
                 message_cache: a.message_cache,
             },
             http_addr: Some(a.http_addr),
+            max_payload_bytes: a.max_payload_bytes,
             group: a.group,
             lease_ttl: Duration::from_millis(a.lease_ttl_ms),
             batch: a.batch,

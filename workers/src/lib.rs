@@ -20,3 +20,22 @@ pub use config::{StateWorkerArgs, StateWorkerConfig};
 pub use error::WorkerError;
 pub use projection::{Fencing, Outcome, ProjectionConfig, ProjectionError, Projector};
 pub use worker::{StateWorker, StateWorkerHandle};
+
+/// Runs the state worker until SIGTERM or Ctrl-C, then stops gracefully (the batch in hand is
+/// finished, the leases released). The `ddiscord state-worker` subcommand.
+///
+/// # Errors
+/// [`WorkerError`] when the configuration is invalid, Redis or the mesh cannot be reached at
+/// start, or the worker fails.
+pub async fn run(args: StateWorkerArgs) -> Result<(), WorkerError> {
+    let config = StateWorkerConfig::try_from(args)?;
+    let mut handle = StateWorker::start(config).await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| WorkerError::Task(format!("cannot listen for SIGTERM: {e}")))?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping the state worker"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: stopping the state worker"),
+        result = handle.finished() => return result,
+    }
+    handle.shutdown().await
+}

@@ -62,6 +62,13 @@ impl StateWorkerHandle {
             .map_err(|e| WorkerError::Task(e.to_string()))?
     }
 
+    /// Resolves when the worker stops by itself (a failure); the handle is spent afterwards.
+    pub(crate) async fn finished(&mut self) -> Result<(), WorkerError> {
+        (&mut self.task)
+            .await
+            .map_err(|e| WorkerError::Task(e.to_string()))?
+    }
+
     /// Aborts the worker without releasing anything (as a crash would, for tests).
     pub fn abort(&self) {
         self.task.abort();
@@ -73,6 +80,21 @@ impl StateWorkerHandle {
 pub struct StateWorker;
 
 impl StateWorker {
+    /// Connects to the mesh at [`StateWorkerConfig::mesh_url`] and starts (what `ddiscord up`
+    /// and `ddiscord state-worker` use).
+    ///
+    /// # Errors
+    /// [`WorkerError::Mesh`] when the mesh URL is invalid, and as [`StateWorker::start_with`].
+    pub async fn start(config: StateWorkerConfig) -> Result<StateWorkerHandle, WorkerError> {
+        let mesh_config = ddiscord::mesh::MeshConfig::new(config.mesh_url.clone())
+            .with_client_id(format!("{}-{}", config.group, config.node_id))
+            .with_max_payload_bytes(config.max_payload_bytes);
+        let mesh = ddiscord::mesh::Mesh::connect(mesh_config)
+            .await
+            .map_err(|e| WorkerError::Mesh(Box::new(e)))?;
+        Self::start_with(mesh, config).await
+    }
+
     /// Starts a worker consuming from `source` (the mesh).
     ///
     /// # Errors

@@ -8,7 +8,11 @@ use ddiscord::mesh::MeshConfig;
 pub struct MeshArgs {
     /// Event mesh URL: `mqtt://host:1883` (MQTT 3.1.1), `mqtt5://host:1883` (MQTT 5),
     /// `embedded://127.0.0.1:1883` (an in-process broker, started if none listens there).
-    #[arg(long, env = "DDISCORD_MESH_URL", default_value = "mqtt://127.0.0.1:1883")]
+    #[arg(
+        long,
+        env = "DDISCORD_MESH_URL",
+        default_value = "mqtt://127.0.0.1:1883"
+    )]
     pub mesh_url: String,
     /// Topic root, so several bots can share one mesh (`<root>/…`, `<root>-state/…`).
     #[arg(long, env = "DDISCORD_TOPIC_ROOT", default_value = "discord")]

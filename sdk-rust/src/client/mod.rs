@@ -382,7 +382,7 @@ impl Client {
         config.retry_delay = options.retry_delay;
         config.lease_ttl = options.lease_ttl;
         let redis = self.redis().await?;
-        let source = queue::MeshSource(self.inner.mesh.clone());
+        let source = self.inner.mesh.clone();
         let joined = ConsumerGroup::join(source, redis, config)
             .await
             .map_err(|e| queue::group_error(&format!("joining work queue {group:?}"), e))?;

@@ -5,16 +5,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures::future::BoxFuture;
-use futures::stream::BoxStream;
 use futures::{Stream, StreamExt as _};
 
 use super::error::{ClientError, ClientErrorKind};
 use super::event::Event;
-use crate::group::{ConsumerGroup, Delivery, DurableSource, GroupError, GroupMessage};
-use crate::mesh::{Delivery as MeshDelivery, Mesh};
-use crate::topic::{Topic, Topics};
+use crate::group::{ConsumerGroup, GroupError, GroupMessage};
+use crate::topic::Topics;
 
 /// Options of [`Client::consume_with`](super::Client::consume_with).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,47 +32,6 @@ impl Default for QueueOptions {
             retry_delay: Duration::from_secs(1),
             lease_ttl: Duration::from_secs(10),
         }
-    }
-}
-
-/// The mesh as the consumer group's durable source.
-#[derive(Clone)]
-pub(crate) struct MeshSource(pub(crate) Mesh);
-
-fn mesh_err(e: crate::mesh::MeshError) -> GroupError {
-    GroupError::Mesh(Box::new(e))
-}
-
-impl DurableSource for MeshSource {
-    fn open(
-        &self,
-        name: &str,
-        patterns: &[crate::topic::TopicPattern],
-    ) -> BoxFuture<'static, Result<BoxStream<'static, Delivery>, GroupError>> {
-        let mesh = self.0.clone();
-        let name = name.to_owned();
-        let patterns = patterns.to_vec();
-        Box::pin(async move {
-            let sub = mesh.durable(&name, &patterns).await.map_err(mesh_err)?;
-            let stream = sub.map(|d| Delivery {
-                topic: d.message.topic.clone(),
-                payload: d.message.payload.clone(),
-                redelivered: d.redelivered,
-                ack: Box::new(move || Box::pin(async move { d.ack().await.map_err(mesh_err) })),
-            });
-            Ok(stream.boxed())
-        })
-    }
-
-    fn publish(&self, topic: &str, payload: Bytes) -> BoxFuture<'static, Result<(), GroupError>> {
-        let mesh = self.0.clone();
-        let topic = Topic::new(topic);
-        Box::pin(async move {
-            let topic = topic.map_err(|e| GroupError::Mesh(Box::new(e)))?;
-            mesh.publish(&topic, payload, MeshDelivery::Guaranteed)
-                .await
-                .map_err(mesh_err)
-        })
     }
 }
 

@@ -94,13 +94,21 @@ impl ConsumerGroup {
     ///
     /// # Errors
     /// [`GroupError::Leases`] when the release fails (the leases then expire after their TTL).
-    pub async fn shutdown(self) -> Result<(), GroupError> {
+    pub async fn shutdown(mut self) -> Result<(), GroupError> {
         self.driver.abort();
-        let _ = self.driver.await;
+        let _ = (&mut self.driver).await;
         if let Some(leases) = self.leases.lock().await.take() {
             leases.shutdown().await?;
         }
         Ok(())
+    }
+}
+
+impl Drop for ConsumerGroup {
+    /// Stops the sessions at once, like a crash: the leases are not released (they expire
+    /// after their TTL) and unacknowledged messages are redelivered to the next owner.
+    fn drop(&mut self) {
+        self.driver.abort();
     }
 }
 
@@ -131,8 +139,9 @@ async fn precreate_sessions<S: DurableSource>(
             continue;
         }
         let pattern = config.partition_pattern(shard)?;
-        let stream = source.open(&config.session_name(shard), &[pattern]).await?;
-        drop(stream);
+        source
+            .create(&config.session_name(shard), &[pattern])
+            .await?;
     }
     Ok(())
 }

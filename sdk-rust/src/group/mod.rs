@@ -13,6 +13,7 @@
 mod config;
 mod error;
 mod member;
+mod mesh;
 mod message;
 mod transport;
 

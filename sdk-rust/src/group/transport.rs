@@ -46,6 +46,14 @@ pub trait DurableSource: Clone + Send + Sync + 'static {
         patterns: &[TopicPattern],
     ) -> BoxFuture<'static, Result<BoxStream<'static, Delivery>, GroupError>>;
 
+    /// Creates the persistent session `name` on `patterns` (if it does not exist) and
+    /// disconnects it cleanly, so the broker queues messages for it from now on.
+    fn create(
+        &self,
+        name: &str,
+        patterns: &[TopicPattern],
+    ) -> BoxFuture<'static, Result<(), GroupError>>;
+
     /// Publishes with guaranteed delivery (used for dead letters).
     fn publish(&self, topic: &str, payload: Bytes) -> BoxFuture<'static, Result<(), GroupError>>;
 }

@@ -329,8 +329,9 @@ impl Mesh {
                 let pattern_owned = pattern.clone();
                 let release = Box::new(move || {
                     inner.router.remove(id);
+                    let still_used = inner.router.uses(&pattern_owned);
                     if let Backend::Solace(b) = &inner.backend {
-                        b.release_subscription(&pattern_owned);
+                        b.release_subscription(&pattern_owned, still_used);
                     }
                 });
                 Ok(Subscription::new(

@@ -82,6 +82,12 @@ impl Router {
         Some(subs.swap_remove(i).pattern)
     }
 
+    /// Whether a subscription with exactly this pattern is registered.
+    #[cfg_attr(not(feature = "solace"), allow(dead_code))]
+    pub(crate) fn uses(&self, pattern: &TopicPattern) -> bool {
+        self.subs().iter().any(|s| &s.pattern == pattern)
+    }
+
     /// Ends every subscription's stream.
     pub(crate) fn close_all(&self) {
         self.subs().clear();

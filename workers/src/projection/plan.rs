@@ -83,16 +83,44 @@ fn json<T: Serialize>(event: &str, value: &T) -> Result<String, ProjectionError>
     })
 }
 
-/// A member as stored: without `user` (users are global).
+/// A member as stored: the member object without `user` (users are global). Mirrors the
+/// serialisation of twilight-model's `Member` field for field, borrowing instead of copying.
+#[derive(Serialize)]
+struct StoredMember<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    avatar: Option<&'a twilight_model::util::ImageHash>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    avatar_decoration_data: Option<&'a twilight_model::user::AvatarDecorationData>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    banner: Option<&'a twilight_model::util::ImageHash>,
+    communication_disabled_until: Option<twilight_model::util::Timestamp>,
+    deaf: bool,
+    flags: twilight_model::guild::MemberFlags,
+    joined_at: Option<twilight_model::util::Timestamp>,
+    mute: bool,
+    nick: Option<&'a str>,
+    pending: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    premium_since: Option<twilight_model::util::Timestamp>,
+    roles: &'a [twilight_model::id::Id<twilight_model::id::marker::RoleMarker>],
+}
+
 fn member_json(event: &str, member: &Member) -> Result<String, ProjectionError> {
-    let mut value = serde_json::to_value(member).map_err(|source| ProjectionError::Encode {
-        event: event.to_owned(),
-        source,
-    })?;
-    if let Value::Object(map) = &mut value {
-        map.remove("user");
-    }
-    Ok(value.to_string())
+    let stored = StoredMember {
+        avatar: member.avatar.as_ref(),
+        avatar_decoration_data: member.avatar_decoration_data.as_ref(),
+        banner: member.banner.as_ref(),
+        communication_disabled_until: member.communication_disabled_until,
+        deaf: member.deaf,
+        flags: member.flags,
+        joined_at: member.joined_at,
+        mute: member.mute,
+        nick: member.nick.as_deref(),
+        pending: member.pending,
+        premium_since: member.premium_since,
+        roles: &member.roles,
+    };
+    json(event, &stored)
 }
 
 fn id<T>(id: twilight_model::id::Id<T>) -> String {
@@ -705,4 +733,19 @@ fn partial_member_json(
         user: author.clone(),
     };
     member_json(name, &full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_member_is_member_without_user() {
+        let text = r#"{"avatar":null,"communication_disabled_until":null,"deaf":false,"flags":2,"joined_at":"2021-01-01T00:00:00.000000+00:00","mute":true,"nick":"n","pending":false,"premium_since":"2022-01-01T00:00:00.000000+00:00","roles":["5","6"],"user":{"id":"7","username":"u","discriminator":"0","avatar":null,"global_name":null}}"#;
+        let member: Member = serde_json::from_str(text).unwrap();
+        let mut expected = serde_json::to_value(&member).unwrap();
+        expected.as_object_mut().unwrap().remove("user");
+        let ours: Value = serde_json::from_str(&member_json("T", &member).unwrap()).unwrap();
+        assert_eq!(ours, expected);
+    }
 }

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -19,8 +20,11 @@ use crate::mesh::subscription::{AckFuture, Acker, Delivered, DurableSubscription
 use crate::mesh::{MeshEvent, Message};
 use crate::topic::TopicPattern;
 
+/// A connection that lasted this long resets the reconnect backoff.
+const STABLE: Duration = Duration::from_secs(10);
+
 /// How long a clean close waits for the broker to close the connection.
-const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 struct WireAck<W: Wire> {
     client: W::Client,
@@ -102,11 +106,12 @@ async fn drive<W: Wire>(
     let mut backoff = Backoff::new();
     let generation = Arc::new(AtomicU64::new(0));
     let mut connected = false;
+    let mut connected_at: Option<Instant> = None;
     loop {
         match W::poll(&mut el).await {
             Ok(WireEvent::ConnAck { session_present }) => {
-                backoff.reset();
                 connected = true;
+                connected_at = Some(Instant::now());
                 generation.fetch_add(1, Ordering::AcqRel);
                 tracing::info!(url = %url, durable = %name, session_present, "durable session connected");
                 // A fresh session (first start, or expired) has no subscriptions yet; a kept
@@ -200,9 +205,28 @@ async fn drive<W: Wire>(
                     )));
                     break;
                 }
+                if e.taken_over {
+                    // Another consumer opened this session (e.g. it took the partition over):
+                    // reconnecting would take it back and the two would alternate. End here.
+                    tracing::warn!(url = %url, durable = %name, "durable session taken over by another consumer with the same name; ending this subscription");
+                    let _ = events.send(MeshEvent::Disconnected {
+                        reason: format!("durable session {name} taken over"),
+                    });
+                    break;
+                }
                 // Acks and pending requests of the lost connection are void: the broker
                 // redelivers what was not acknowledged.
                 let _ = W::take_lost(&mut el);
+                // The backoff restarts only after a connection that lasted: a broker that
+                // closes the session right after each connect (another consumer with this
+                // name taking it over, on brokers that do not say so) is retried ever slower.
+                match connected_at.take() {
+                    Some(t) if t.elapsed() >= STABLE => backoff.reset(),
+                    Some(_) => {
+                        tracing::warn!(url = %url, durable = %name, "durable session closed soon after connecting; is another consumer using the same name?")
+                    }
+                    None => {}
+                }
                 let delay = backoff.next_delay();
                 if std::mem::take(&mut connected) {
                     metrics::counter!(m::RECONNECTS, "connection" => "durable").increment(1);

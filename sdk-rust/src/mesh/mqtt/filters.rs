@@ -131,4 +131,21 @@ mod tests {
         assert_eq!(cover(["a/+/+", "a/0/#"]), ["a/+/#"]);
         assert_eq!(cover(["discord/+/+/+", "discord/3/#"]), ["discord/+/#"]);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn random_covers_are_disjoint_and_complete(
+            filters in proptest::collection::vec("(a|b|\\+)(/(a|b|\\+)){0,3}(/#)?", 1..8)
+        ) {
+            let c = cover(filters.iter().map(String::as_str));
+            for (i, a) in c.iter().enumerate() {
+                for b in &c[i + 1..] {
+                    proptest::prop_assert!(!overlap(a, b), "{} and {} overlap in {:?}", a, b, c);
+                }
+            }
+            for f in &filters {
+                proptest::prop_assert!(c.iter().any(|x| covers(x, f)), "{} not covered by {:?}", f, c);
+            }
+        }
+    }
 }

@@ -78,6 +78,9 @@ pub(crate) struct PollError {
     pub refused: bool,
     /// All clients are gone.
     pub requests_done: bool,
+    /// The broker closed the connection because another client connected with the same
+    /// client id (MQTT 5 DISCONNECT reason 0x8E; MQTT 3.1.1 cannot tell).
+    pub taken_over: bool,
     pub source: Source,
 }
 
@@ -194,6 +197,7 @@ mod v4 {
             el.poll().await.map(event).map_err(|e| PollError {
                 refused: matches!(e, ConnectionError::ConnectionRefused(_)),
                 requests_done: matches!(e, ConnectionError::RequestsDone),
+                taken_over: false,
                 source: Box::new(e),
             })
         }
@@ -288,10 +292,13 @@ mod v5 {
     use super::*;
     use rumqttc::Outgoing;
     use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::mqttbytes::v5::DisconnectReasonCode;
     use rumqttc::v5::mqttbytes::v5::{
         Filter, Packet, PubAckReason, Publish, Subscribe, SubscribeReasonCode,
     };
-    use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Request};
+    use rumqttc::v5::{
+        AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Request, StateError,
+    };
 
     fn event(e: Event) -> WireEvent<Publish> {
         match e {
@@ -357,6 +364,13 @@ mod v5 {
             el.poll().await.map(event).map_err(|e| PollError {
                 refused: matches!(e, ConnectionError::ConnectionRefused(_)),
                 requests_done: matches!(e, ConnectionError::RequestsDone),
+                taken_over: matches!(
+                    &e,
+                    ConnectionError::MqttState(StateError::ServerDisconnect {
+                        reason_code: DisconnectReasonCode::SessionTakenOver,
+                        ..
+                    })
+                ),
                 source: Box::new(e),
             })
         }

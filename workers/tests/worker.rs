@@ -1,0 +1,248 @@
+//! The state worker end to end over Mosquitto and Redis: consumer group, projection,
+//! republish; a replica crash mid-stream; a Redis restart mid-stream.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use ddiscord::cache::Keys;
+use ddiscord::mesh::{Delivery, Mesh, MeshConfig};
+use ddiscord::{Envelope, TopicPattern, Topics};
+use ddiscord_testkit::{Mosquitto, RedisServer};
+use ddiscord_workers::{ProjectionConfig, Projector, StateWorker, StateWorkerConfig};
+use futures::StreamExt;
+
+/// Shard 0: READY, three GUILD_CREATEs, the v10 dispatches; shard 1: READY, the v6 dispatches.
+fn traffic() -> (Vec<Bytes>, Vec<Bytes>) {
+    let f = Fixtures::load();
+    let guilds = [LARGE_GUILD, V10_GUILD_A, V10_GUILD_B];
+    let mut s0 = vec![f.ready_for("s0", &guilds)];
+    s0.extend(guilds.iter().map(|g| f.guild_create(*g)));
+    s0.extend(
+        f.v10
+            .iter()
+            .filter(|v| v["op"] == 0 && v["t"] != "READY" && v["t"] != "GUILD_CREATE")
+            .cloned(),
+    );
+    let mut s1 = vec![f.ready_for("s1", &[])];
+    s1.extend(f.v6.iter().cloned());
+    (envelopes(&s0, 0, "s0", 1), envelopes(&s1, 1, "s1", 1))
+}
+
+async fn publish(mesh: &Mesh, envs: &[Bytes]) {
+    let topics = Topics::new("discord").unwrap();
+    for b in envs {
+        let e = Envelope::parse(b.clone()).unwrap();
+        let topic = topics
+            .dispatch(e.shard(), e.guild_id().unwrap(), e.event().unwrap())
+            .unwrap();
+        mesh.publish(&topic, b.clone(), Delivery::Guaranteed)
+            .await
+            .unwrap();
+    }
+}
+
+/// The projection applied directly (already compared with twilight in `reference.rs`).
+async fn reference(url: &str, prefix: &str, shards: &[&[Bytes]]) {
+    let mut p = Projector::new(
+        redis(url).await,
+        Keys::new(prefix),
+        ProjectionConfig::default(),
+    );
+    for envs in shards {
+        p.apply_batch(&parse(envs)).await.unwrap();
+    }
+}
+
+/// Waits until the state tree has carried every (shard, sequence) of `all`.
+async fn await_state(sub: &mut ddiscord::mesh::Subscription, all: &[&[Bytes]]) {
+    let mut want: HashSet<(u32, u64)> = all
+        .iter()
+        .flat_map(|envs| parse(envs))
+        .map(|e| (e.shard(), e.sequence().unwrap()))
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !want.is_empty() {
+        let m = tokio::time::timeout_at(deadline, sub.next())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "state tree incomplete, missing {} e.g. {:?}",
+                    want.len(),
+                    want.iter().next()
+                )
+            })
+            .unwrap();
+        let e = Envelope::parse(m.payload).unwrap();
+        want.remove(&(e.shard(), e.sequence().unwrap()));
+    }
+}
+
+/// The shipped broker configuration refuses packets over 1 MiB; the large guild's GUILD_CREATE
+/// is 3 MiB, as real ones of large guilds are.
+fn broker() -> Mosquitto {
+    Mosquitto::start_with(&["max_packet_size 33554432"]).unwrap()
+}
+
+fn config(redis: &str, mesh: &str) -> StateWorkerConfig {
+    let mut c = StateWorkerConfig::new(redis, mesh);
+    c.key_prefix = "w:".into();
+    c.shards = 2;
+    c.lease_ttl = Duration::from_millis(1500);
+    c
+}
+
+/// Compares the worker's cache with the reference projection. Users are global and both
+/// shards write some of the same users; Discord defines no order across shards, so a user key
+/// may equal either order's result (`other`: the shards applied the other way round).
+fn assert_same(
+    ours: &std::collections::BTreeMap<String, String>,
+    reference: &std::collections::BTreeMap<String, String>,
+    other: &std::collections::BTreeMap<String, String>,
+) {
+    let differing: Vec<_> = ours
+        .keys()
+        .chain(reference.keys())
+        .filter(|k| ours.get(*k) != reference.get(*k))
+        .filter(|k| !(k.starts_with("user:") && ours.get(*k) == other.get(*k)))
+        .collect();
+    for k in differing.iter().take(3) {
+        eprintln!(
+            "{k}:\n  ours {:?}\n  ref  {:?}",
+            ours.get(*k).map(|v| &v[..v.len().min(300)]),
+            reference.get(*k).map(|v| &v[..v.len().min(300)])
+        );
+    }
+    assert!(
+        differing.is_empty(),
+        "{} keys differ: {:?}",
+        differing.len(),
+        &differing[..differing.len().min(10)]
+    );
+}
+
+async fn cache_snapshot(url: &str, prefix: &str) -> std::collections::BTreeMap<String, String> {
+    let mut s = snapshot(&mut redis(url).await, prefix).await;
+    s.retain(|k, _| !k.starts_with("lease:"));
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_projects_and_republishes() {
+    let redis_server = RedisServer::start().unwrap();
+    let broker = broker();
+    let (s0, s1) = traffic();
+    let worker = StateWorker::start(config(&redis_server.url(), &broker.url()))
+        .await
+        .unwrap();
+    let mesh = Mesh::connect(MeshConfig::new(broker.url()).with_max_payload_bytes(16 << 20))
+        .await
+        .unwrap();
+    let mut state = mesh
+        .subscribe(&TopicPattern::new("discord-state/>").unwrap())
+        .await
+        .unwrap();
+    publish(&mesh, &s0).await;
+    publish(&mesh, &s1).await;
+    await_state(&mut state, &[&s0, &s1]).await;
+    reference(&redis_server.url(), "ref:", &[&s0, &s1]).await;
+    reference(&redis_server.url(), "ref2:", &[&s1, &s0]).await;
+    let ours = cache_snapshot(&redis_server.url(), "w:").await;
+    assert!(ours.len() > 9_000);
+    assert_same(
+        &ours,
+        &cache_snapshot(&redis_server.url(), "ref:").await,
+        &cache_snapshot(&redis_server.url(), "ref2:").await,
+    );
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashed_replica_loses_nothing() {
+    let redis_server = RedisServer::start().unwrap();
+    let broker = broker();
+    let (s0, s1) = traffic();
+    // Two replicas share the two shards.
+    let a = StateWorker::start(config(&redis_server.url(), &broker.url()))
+        .await
+        .unwrap();
+    let b = StateWorker::start(config(&redis_server.url(), &broker.url()))
+        .await
+        .unwrap();
+    let mesh = Mesh::connect(MeshConfig::new(broker.url()).with_max_payload_bytes(16 << 20))
+        .await
+        .unwrap();
+    let mut state = mesh
+        .subscribe(&TopicPattern::new("discord-state/>").unwrap())
+        .await
+        .unwrap();
+    let (h0, t0) = s0.split_at(s0.len() / 2);
+    let (h1, t1) = s1.split_at(s1.len() / 2);
+    publish(&mesh, h0).await;
+    publish(&mesh, h1).await;
+    await_state(&mut state, &[h0, h1]).await;
+    // Replica A dies without releasing anything (as with kill -9); the rest of the stream is
+    // published while its shards have no consumer.
+    a.abort();
+    publish(&mesh, t0).await;
+    publish(&mesh, t1).await;
+    await_state(&mut state, &[t0, t1]).await;
+    reference(&redis_server.url(), "ref:", &[&s0, &s1]).await;
+    reference(&redis_server.url(), "ref2:", &[&s1, &s0]).await;
+    assert_same(
+        &cache_snapshot(&redis_server.url(), "w:").await,
+        &cache_snapshot(&redis_server.url(), "ref:").await,
+        &cache_snapshot(&redis_server.url(), "ref2:").await,
+    );
+    b.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_mid_stream() {
+    let mut redis_server = RedisServer::start().unwrap();
+    let _ = &mut redis_server;
+    let broker = broker();
+    let (s0, s1) = traffic();
+    let worker = StateWorker::start(config(&redis_server.url(), &broker.url()))
+        .await
+        .unwrap();
+    let mesh = Mesh::connect(MeshConfig::new(broker.url()).with_max_payload_bytes(16 << 20))
+        .await
+        .unwrap();
+    let mut state = mesh
+        .subscribe(&TopicPattern::new("discord-state/>").unwrap())
+        .await
+        .unwrap();
+    let (h0, t0) = s0.split_at(s0.len() / 2);
+    publish(&mesh, h0).await;
+    await_state(&mut state, &[h0]).await;
+    // Redis as deployed: a save point, so a SIGTERM writes everything to disk first.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("save")
+        .arg("3600 1")
+        .query_async(&mut redis(&redis_server.url()).await)
+        .await
+        .unwrap();
+    // Restart Redis (data kept) while the rest of the stream arrives.
+    let restart = tokio::task::spawn_blocking(move || {
+        redis_server.restart().unwrap();
+        redis_server
+    });
+    publish(&mesh, t0).await;
+    publish(&mesh, &s1).await;
+    let redis_server = restart.await.unwrap();
+    await_state(&mut state, &[t0, &s1]).await;
+    reference(&redis_server.url(), "ref:", &[&s0, &s1]).await;
+    reference(&redis_server.url(), "ref2:", &[&s1, &s0]).await;
+    assert_same(
+        &cache_snapshot(&redis_server.url(), "w:").await,
+        &cache_snapshot(&redis_server.url(), "ref:").await,
+        &cache_snapshot(&redis_server.url(), "ref2:").await,
+    );
+    worker.shutdown().await.unwrap();
+}
