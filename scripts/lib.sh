@@ -37,3 +37,28 @@ ensure_services() {
     apt_install "${missing[@]}"
   fi
 }
+
+# A virtualenv with the Python SDK built into it (maturin develop), reused between runs under
+# ${XDG_CACHE_HOME:-$HOME/.cache}/ddiscord/venv-py; activates it for the caller.
+python_env() {
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ddiscord/target}"
+  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/ddiscord/venv-py"
+  if ! have python3; then
+    step "installing python3"
+    apt_install python3 python3-venv
+  fi
+  if [[ ! -x "$venv/bin/python" ]]; then
+    if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+      step "installing python3-venv"
+      apt_install python3-venv
+    fi
+    step "creating $venv"
+    python3 -m venv "$venv"
+  fi
+  export VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH"
+  step "Python tools (maturin, pytest, mypy, paho-mqtt, redis)"
+  python -m pip install -q --disable-pip-version-check --upgrade \
+    'maturin>=1.9,<2' 'pytest>=8' 'pytest-asyncio>=0.24' 'mypy>=1.10' 'paho-mqtt>=2' 'redis>=5'
+  step "building ddiscord-sdk (maturin develop --release)"
+  (cd sdk-python && maturin develop --release --quiet)
+}
