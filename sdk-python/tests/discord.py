@@ -66,3 +66,25 @@ class Publisher:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class Subscriber:
+    """A paho-mqtt client subscribed to one filter at QoS 1; payloads land in `messages`."""
+
+    def __init__(self, port: int, topic_filter: str) -> None:
+        import queue
+        import threading
+
+        self.messages: "queue.Queue[bytes]" = queue.Queue()
+        subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-sub-{os.getpid()}-{time.monotonic_ns()}")
+        self.client.on_message = lambda _c, _u, msg: self.messages.put(msg.payload)
+        self.client.on_subscribe = lambda *_a: subscribed.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(topic_filter, qos=1)
+        self.client.loop_start()
+        assert subscribed.wait(10), "SUBACK"
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()

@@ -268,3 +268,57 @@ async fn member_requests_route_and_collect_their_chunks() {
     }
     assert_eq!(got, [0, 1]);
 }
+
+#[tokio::test]
+async fn work_queue_retries_then_dead_letters() {
+    use ddiscord::client::QueueOptions;
+    let broker = Mosquitto::start().unwrap();
+    let redis = ddiscord_testkit::RedisServer::start().unwrap();
+    let mut config = ClientConfig::new(broker.url(), redis.url());
+    config.shards = 2;
+    let client = Client::connect(config).await.unwrap();
+    let options = QueueOptions {
+        max_deliveries: 2,
+        retry_delay: Duration::from_millis(50),
+        lease_ttl: Duration::from_secs(2),
+    };
+    let mut queue = client
+        .consume_with("retry-test", "discord/*/*/TYPING_START", options)
+        .await
+        .unwrap();
+    let mut dead = rumqttc_shim::subscribe(broker.port(), "discord-dead/retry-test/#").await;
+    let publisher = raw_publisher(&broker).await;
+    let frame =
+        br#"{"op":0,"t":"TYPING_START","s":7,"d":{"channel_id":"1","user_id":"2","timestamp":1}}"#;
+    publisher
+        .publish("discord/1/-/TYPING_START", envelope(frame, 1, "s"))
+        .await;
+    publisher
+        .publish("discord/0/-/TYPING_START", envelope(frame, 0, "ok"))
+        .await;
+    let mut seen = Vec::new();
+    // Shard 1's job is nacked twice (then dead-lettered), shard 0's is acked.
+    while seen.len() < 3 {
+        let job = tokio::time::timeout(Duration::from_secs(10), queue.next())
+            .await
+            .expect("a job arrives")
+            .expect("the queue is open");
+        assert_eq!(job.event().name(), "TYPING_START");
+        seen.push((job.partition(), job.deliveries()));
+        if job.partition() == 1 {
+            job.nack().unwrap();
+        } else {
+            job.ack().await.unwrap();
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, [(0, 1), (1, 1), (1, 2)]);
+    let dead_letter = tokio::time::timeout(Duration::from_secs(10), dead.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&dead_letter[..], &envelope(frame, 1, "s")[..]);
+    let e = client.consume("bad name!", "discord/>").await.unwrap_err();
+    assert!(matches!(e.kind(), ClientErrorKind::Group { .. }), "{e}");
+    queue.shutdown().await.unwrap();
+}
