@@ -25,6 +25,7 @@ fn trees_match_builders() {
         ("guild", guild),
         ("event", "MESSAGE_CREATE"),
         ("command", "PRESENCE_UPDATE"),
+        ("group", "state"),
     ];
     let tree = |name: &str| render(&c.trees[name].pattern, &vals);
     let g = Some(guild.parse().unwrap());
@@ -44,7 +45,11 @@ fn trees_match_builders() {
         tree("lifecycle"),
         t.lifecycle(7, "MESSAGE_CREATE").unwrap().as_str()
     );
-    assert_eq!(c.trees.len(), 4, "a new tree needs a builder and this test");
+    assert_eq!(
+        tree("dead_letter"),
+        t.dead_letter("state", 7).unwrap().as_str()
+    );
+    assert_eq!(c.trees.len(), 5, "a new tree needs a builder and this test");
 
     let state = tree("state");
     let parsed = t.parse_dispatch(&state).unwrap();

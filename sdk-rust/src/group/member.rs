@@ -19,6 +19,7 @@ use super::message::{GroupMessage, Retry};
 use super::transport::{Delivery, DurableSource};
 use crate::coord::{Lease, LeaseConfig, LeaseEvent, Leases};
 use crate::envelope::Envelope;
+use crate::topic::Topics;
 
 /// A member of a consumer group: a [`Stream`] of the [`GroupMessage`]s of the partitions it
 /// holds, each partition in publish order.
@@ -315,7 +316,14 @@ pub fn dead_letter_topic(config: &GroupConfig, shard: u32) -> String {
         .split('/')
         .next()
         .unwrap_or("discord");
-    format!("{root}-dead/{}/{shard}", config.name)
+    // A root that is a wildcard falls back to the contract's default root; a group name that
+    // is not a valid level keeps the plain format (the broker then refuses it, and the failure
+    // is counted as a dead-letter failure).
+    let topics = Topics::new(root).unwrap_or_default();
+    topics.dead_letter(&config.name, shard).map_or_else(
+        |_| format!("{root}-dead/{}/{shard}", config.name),
+        |t| t.to_string(),
+    )
 }
 
 async fn dead_letter<S: DurableSource>(

@@ -16,6 +16,8 @@ pub enum Tree {
     Command,
     /// `<root>-lifecycle/{shard}/{event}`: shard lifecycle events.
     Lifecycle,
+    /// `<root>-dead/{group}/{shard}`: what a consumer group gave up on.
+    DeadLetter,
 }
 
 /// A parsed topic of the dispatch or state tree.
@@ -38,6 +40,7 @@ pub struct Topics {
     state_root: String,
     command_root: String,
     lifecycle_root: String,
+    dead_letter_root: String,
 }
 
 impl Default for Topics {
@@ -72,6 +75,7 @@ impl Topics {
             state_root: format!("{root}-state"),
             command_root: format!("{root}-cmd"),
             lifecycle_root: format!("{root}-lifecycle"),
+            dead_letter_root: format!("{root}-dead"),
         }
     }
 
@@ -87,6 +91,7 @@ impl Topics {
             Tree::State => &self.state_root,
             Tree::Command => &self.command_root,
             Tree::Lifecycle => &self.lifecycle_root,
+            Tree::DeadLetter => &self.dead_letter_root,
         }
     }
 
@@ -152,6 +157,16 @@ impl Topics {
     pub fn lifecycle(&self, shard: u32, event: &str) -> Result<Topic, TopicError> {
         let s = format!("{}/{shard}/{event}", self.lifecycle_root);
         check_level(&s, event, 3)?;
+        Ok(Topic::from_trusted(s))
+    }
+
+    /// `<root>-dead/{group}/{shard}`, where consumer group `group` puts what it gave up on.
+    ///
+    /// # Errors
+    /// [`TopicError`] when `group` is not a valid level.
+    pub fn dead_letter(&self, group: &str, shard: u32) -> Result<Topic, TopicError> {
+        let s = format!("{}/{group}/{shard}", self.dead_letter_root);
+        check_level(&s, group, 2)?;
         Ok(Topic::from_trusted(s))
     }
 
