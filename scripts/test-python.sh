@@ -36,8 +36,15 @@ step "stubtest: stubs against the native module"
 (cd sdk-python && python -m mypy.stubtest ddiscord --allowlist stubtest-allowlist.txt)
 (cd sdk-python && python -m mypy python/ddiscord)
 
-step "state projection helper for the cache tests"
-cargo build -q -p ddiscord-python --example project_envelopes
+step "pip install ./sdk-python into a fresh virtualenv"
+fresh="$(mktemp -d)"
+trap 'rm -rf "$fresh"' EXIT
+python3 -m venv "$fresh/venv"
+"$fresh/venv/bin/python" -m pip install -q --disable-pip-version-check ./sdk-python
+"$fresh/venv/bin/python" -c 'import ddiscord; print("imported ddiscord", ddiscord.__version__)'
+
+step "test helpers (state projection, state worker)"
+cargo build -q -p ddiscord-python --example project_envelopes --example state_worker
 
 step "pytest"
 (cd sdk-python && python -m pytest -q)

@@ -175,23 +175,30 @@ fn twilight_bot(frames: &[String]) -> (f64, f64) {
         .build();
     let cpu0 = cpu_seconds("self");
     let t0 = Instant::now();
-    let mut failed = 0usize;
+    let mut failed: std::collections::BTreeMap<String, (usize, String)> = Default::default();
     for f in frames {
         let Some(de) = GatewayEventDeserializer::from_json(f) else {
-            failed += 1;
+            failed.entry("<no head>".into()).or_default().0 += 1;
             continue;
         };
+        let name = de.event_type().unwrap_or("?").to_owned();
         let mut json = serde_json::Deserializer::from_str(f);
         match de.deserialize(&mut json) {
             Ok(ev) => {
                 let ev: twilight_model::gateway::event::Event = ev.into();
                 cache.update(&ev);
             }
-            Err(_) => failed += 1,
+            Err(e) => {
+                let entry = failed.entry(name).or_default();
+                entry.0 += 1;
+                if entry.1.is_empty() {
+                    entry.1 = e.to_string();
+                }
+            }
         }
     }
-    if failed > 0 {
-        eprintln!("twilight baseline: {failed} frames did not deserialise");
+    for (name, (n, first)) in &failed {
+        println!("twilight baseline: {n} {name} frames did not deserialise (first error: {first})");
     }
     (t0.elapsed().as_secs_f64(), cpu_seconds("self") - cpu0)
 }

@@ -60,16 +60,22 @@ async fn count_owned(redis: &mut ConnectionManager, shards: u32, node: &str) -> 
         .count()
 }
 
-/// `ddiscord_ingest_events_out_total` per shard from a node's `/metrics`.
-async fn events_out(port: u16) -> BTreeMap<String, u64> {
+/// The whole HTTP/1.0 response to `GET path`.
+async fn get(port: u16, path: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
-    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
         .await
         .unwrap();
     let mut body = String::new();
     s.read_to_string(&mut body).await.unwrap();
+    body
+}
+
+/// `ddiscord_ingest_events_out_total` per shard from a node's `/metrics`.
+async fn events_out(port: u16) -> BTreeMap<String, u64> {
+    let body = get(port, "/metrics").await;
     let mut out = BTreeMap::new();
     for line in body.lines() {
         if let Some(rest) = line.strip_prefix("ddiscord_ingest_events_out_total{shard=\"") {
@@ -209,7 +215,8 @@ async fn sigterm_restart_of_a_process_costs_no_identify() {
     let mesh = env.mesh().await;
     let collector = Collector::start(&mesh, "discord/>").await;
     let mut redis = redis_conn(&env).await;
-    let mut first = spawn_node(&env, "first", ddiscord_testkit::free_port(), 1500);
+    let http = ddiscord_testkit::free_port();
+    let mut first = spawn_node(&env, "first", http, 1500);
     until(20, "both shards identified", || {
         env.sim.record().shards.iter().all(|s| s.identifies == 1)
     })
@@ -221,6 +228,14 @@ async fn sigterm_restart_of_a_process_costs_no_identify() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(get(http, "/healthz").await.starts_with("HTTP/1.0 200"));
+    assert!(get(http, "/readyz").await.starts_with("HTTP/1.0 200"));
+    let metrics = get(http, "/metrics").await;
+    assert!(
+        metrics.contains("ddiscord_ingest_shards_held 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ddiscord_ingest_identifies_total{shard=\"0\"} 1"));
     let resumes = env.resumes();
     // SIGTERM: drain, persist, close 4000, release; exit code 0.
     signal(&first, "-TERM");

@@ -2,6 +2,9 @@
 //! smoke test (`tests/fuzz_smoke.rs`). Each must never panic on any input, and checks a few
 //! invariants on the inputs that parse.
 
+// Each fuzz binary uses one of the two targets.
+#![allow(dead_code)]
+
 use bytes::Bytes;
 use ddiscord::envelope::{Envelope, EnvelopeMeta, FrameHead, wrap};
 use ddiscord::topic::{Topic, TopicPattern, Topics};

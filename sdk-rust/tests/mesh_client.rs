@@ -182,3 +182,36 @@ async fn dropping_a_subscription_keeps_the_others() {
         .unwrap_err();
     assert_eq!(e.kind(), &MeshErrorKind::Closed);
 }
+
+#[tokio::test]
+async fn embedded_broker_serves_other_processes() {
+    let mesh = Mesh::connect(MeshConfig::new("embedded://127.0.0.1:0"))
+        .await
+        .unwrap();
+    let broker = mesh.embedded().expect("started an embedded broker").clone();
+    assert!(!broker.attached());
+    assert!(broker.mqtt_url().starts_with("mqtt://127.0.0.1:"));
+    let mut sub = mesh
+        .subscribe(&TopicPattern::new("ext/*").unwrap())
+        .await
+        .unwrap();
+    // Another process, a plain MQTT client.
+    let port = broker.local_addr().port().to_string();
+    let status = tokio::process::Command::new("mosquitto_pub")
+        .args([
+            "-p",
+            &port,
+            "-q",
+            "1",
+            "-t",
+            "ext/a",
+            "-m",
+            "from another process",
+        ])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    let m = timeout(WAIT, sub.next()).await.unwrap().unwrap();
+    assert_eq!(&m.payload[..], b"from another process");
+}
