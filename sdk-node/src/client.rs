@@ -54,11 +54,6 @@ impl Client {
         Ok(())
     }
 
-    /// Parses a pattern of the dispatch tree (`<root>/…`).
-    pub(crate) fn dispatch_pattern(&self, pattern: &str) -> Result<ddiscord::TopicPattern> {
-        self.check_pattern_on(pattern, false)
-    }
-
     fn check_pattern_on(&self, pattern: &str, state: bool) -> Result<ddiscord::TopicPattern> {
         let parsed = ddiscord::TopicPattern::new(pattern)
             .map_err(|e| NodeError::from(ClientError::from(e)))?;

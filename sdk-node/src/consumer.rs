@@ -1,5 +1,5 @@
 //! `client.consume(group, pattern)`: a work queue shared by the replicas of a consumer group
-//! (`ddiscord::group::ConsumerGroup`, DESIGN.md "Consumer groups"): partitions are the shards,
+//! (`ddiscord::Client::consume_with`, DESIGN.md "Consumer groups"): partitions are the shards,
 //! claimed through Redis leases, each one persistent at-least-once session on the mesh. Jobs
 //! are delivered to JavaScript in batches and acknowledged (or nacked) by id after their work.
 
@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use ddiscord::client::{ClientError, ClientErrorKind};
-use ddiscord::group::{ConsumerGroup, GroupConfig, GroupError, GroupMessage};
-use ddiscord::mesh::{Mesh, MeshConfig};
+use ddiscord::client::{Job, QueueOptions, WorkQueue};
 use futures::{FutureExt as _, StreamExt as _};
 use napi_derive::napi;
 use tokio::sync::Mutex;
@@ -35,35 +33,25 @@ pub struct ConsumeOptions {
 }
 
 impl ConsumeOptions {
-    fn apply(self, config: &mut GroupConfig) {
+    fn resolve(self) -> QueueOptions {
+        let mut o = QueueOptions::default();
         if let Some(n) = self.max_deliveries {
-            config.max_deliveries = n;
+            o.max_deliveries = n;
         }
         if let Some(ms) = self.retry_delay_ms {
-            config.retry_delay = Duration::from_millis(u64::from(ms));
+            o.retry_delay = Duration::from_millis(u64::from(ms));
         }
         if let Some(ms) = self.lease_ttl_ms {
-            config.lease_ttl = Duration::from_millis(u64::from(ms));
+            o.lease_ttl = Duration::from_millis(u64::from(ms));
         }
+        o
     }
 }
 
-/// A consumer-group failure as the client reports it (`DDISCORD_GROUP`).
-fn group_error(action: &str, e: GroupError) -> NodeError {
-    NodeError::from(ClientError::with_source(
-        ClientErrorKind::Group {
-            action: action.to_owned(),
-        },
-        e,
-    ))
-}
-
 struct Inner {
-    queue: Mutex<Option<ConsumerGroup>>,
-    /// The mesh connection of the group (dead letters; its sessions are the group's own).
-    mesh: Mesh,
+    queue: Mutex<Option<WorkQueue>>,
     /// Jobs handed to JavaScript and not yet acked or nacked, by delivery id.
-    pending: std::sync::Mutex<HashMap<u32, GroupMessage>>,
+    pending: std::sync::Mutex<HashMap<u32, Job>>,
     next_id: AtomicU32,
     closed: CancellationToken,
 }
@@ -74,12 +62,12 @@ pub struct Consumer {
     inner: Arc<Inner>,
 }
 
-fn lock_pending(inner: &Inner) -> std::sync::MutexGuard<'_, HashMap<u32, GroupMessage>> {
+fn lock_pending(inner: &Inner) -> std::sync::MutexGuard<'_, HashMap<u32, Job>> {
     inner.pending.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Inner {
-    fn take(&self, id: u32) -> napi::Result<GroupMessage> {
+    fn take(&self, id: u32) -> napi::Result<Job> {
         lock_pending(self).remove(&id).ok_or_else(|| {
             NodeError::new(
                 ErrorCode::InvalidArgument,
@@ -108,33 +96,14 @@ impl Client {
         options: Option<ConsumeOptions>,
     ) -> napi::Result<Consumer> {
         self.check_open()?;
-        let core = self.core();
-        let config = core.config();
-        let parsed = self.dispatch_pattern(&pattern)?;
-        let mut group_config = GroupConfig::new(group.clone(), parsed, config.shards);
-        group_config.key_prefix.clone_from(&config.key_prefix);
-        options.unwrap_or_default().apply(&mut group_config);
-        group_config
-            .validate()
-            .map_err(|e| group_error(&format!("joining work queue {group:?}"), e))?;
-        let redis = core.redis().await.map_err(NodeError::from)?;
-        let mesh = Mesh::connect(MeshConfig::new(config.mesh_url.clone()))
+        let queue = self
+            .core()
+            .consume_with(&group, &pattern, options.unwrap_or_default().resolve())
             .await
-            .map_err(|e| {
-                NodeError::from(ClientError::with_source(
-                    ClientErrorKind::Mesh {
-                        action: format!("connecting work queue {group:?} to the event mesh"),
-                    },
-                    e,
-                ))
-            })?;
-        let queue = ConsumerGroup::join(mesh.clone(), redis, group_config)
-            .await
-            .map_err(|e| group_error(&format!("joining work queue {group:?}"), e))?;
+            .map_err(NodeError::from)?;
         Ok(Consumer {
             inner: Arc::new(Inner {
                 queue: Mutex::new(Some(queue)),
-                mesh,
                 pending: std::sync::Mutex::new(HashMap::new()),
                 next_id: AtomicU32::new(1),
                 closed: self.child_token(),
@@ -165,14 +134,15 @@ impl Consumer {
             return Ok(None);
         };
         let mut batch = BatchBuilder::default();
-        let mut add = |job: GroupMessage| {
+        let mut add = |job: Job| {
             let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+            let event = job.event();
             batch.push_delivery(
-                &job.topic,
-                job.envelope.as_bytes(),
+                event.topic(),
+                event.bytes(),
                 id,
-                job.redelivered,
-                job.deliveries,
+                job.redelivered(),
+                job.deliveries(),
             );
             lock_pending(&inner).insert(id, job);
         };
@@ -197,9 +167,7 @@ impl Consumer {
     #[napi]
     pub async fn ack(&self, id: u32) -> napi::Result<()> {
         let job = self.inner.take(id)?;
-        job.ack()
-            .await
-            .map_err(|e| group_error("acking a job", e))?;
+        job.ack().await.map_err(NodeError::from)?;
         Ok(())
     }
 
@@ -211,7 +179,7 @@ impl Consumer {
     #[napi]
     pub fn nack(&self, id: u32) -> napi::Result<()> {
         let job = self.inner.take(id)?;
-        job.nack().map_err(|e| group_error("nacking a job", e))?;
+        job.nack().map_err(NodeError::from)?;
         Ok(())
     }
 
@@ -221,7 +189,7 @@ impl Consumer {
         let guard = self.inner.queue.lock().await;
         guard
             .as_ref()
-            .map(|q| q.held().iter().map(|l| l.partition).collect())
+            .map(WorkQueue::partitions)
             .unwrap_or_default()
     }
 
@@ -234,14 +202,9 @@ impl Consumer {
         self.inner.closed.cancel();
         lock_pending(&self.inner).clear();
         let queue = self.inner.queue.lock().await.take();
-        let result = match queue {
-            Some(queue) => queue
-                .shutdown()
-                .await
-                .map_err(|e| group_error("leaving the work queue", e)),
-            None => Ok(()),
-        };
-        self.inner.mesh.close().await;
-        Ok(result?)
+        if let Some(queue) = queue {
+            queue.shutdown().await.map_err(NodeError::from)?;
+        }
+        Ok(())
     }
 }
