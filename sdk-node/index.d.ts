@@ -101,6 +101,50 @@ export declare class Subscription implements AsyncIterable<Event> {
   [Symbol.asyncDispose](): Promise<void>
 }
 
+/** A work-queue job: an event to acknowledge after its work is done. */
+export declare class Job<D = any> extends Event<D> {
+  /** The job's event (the job itself), as in the Rust and Python SDKs. */
+  readonly event: Job<D>
+  /** The broker delivered it before without an ack (an earlier owner crashed mid-work). */
+  readonly redelivered: boolean
+  /** Deliveries of this job to this replica so far (1 on the first; nacks add one). */
+  readonly deliveries: number
+  /** The partition (shard) it belongs to. */
+  readonly partition: number
+  /** Acknowledges the job: the broker forgets it. Idempotent. */
+  ack(): Promise<void>
+  /** Gives the job back for another delivery after the retry delay; dead-lettered after `maxDeliveries`. */
+  nack(): void
+}
+
+/** Options of `consume`. */
+export interface ConsumeOptions {
+  /** Deliveries of a nacked job before it goes to `<root>-dead/<group>/<shard>` (default 5). */
+  maxDeliveries?: number
+  /** Wait before a nacked job comes again, in ms (default 1 000). */
+  retryDelayMs?: number
+  /** How long a crashed replica's shards wait before another takes them over, in ms (default 10 000). */
+  leaseTtlMs?: number
+  /** Most jobs per native crossing (default 1024). */
+  batchSize?: number
+}
+
+/** One replica's membership of a work queue; iterate it with `for await`. */
+export declare class Consumer implements AsyncIterable<Job>, AsyncDisposable {
+  /** The queue (consumer group) name. */
+  readonly group: string
+  /** The pattern as given. */
+  readonly pattern: string
+  /** Resolves once the replica joined the queue; rejects with the join error. */
+  readonly ready: Promise<Consumer>
+  /** The shards this replica holds now. */
+  partitions(): Promise<number[]>
+  [Symbol.asyncIterator](): AsyncIterator<Job>
+  /** Leaves the queue (the other replicas take its shards over at once). Idempotent. */
+  close(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+}
+
 /** Options of `requestGuildMembers`. */
 export interface RequestGuildMembersOptions {
   /** Username prefix to match (default `''` without `userIds`: every member, needs the GUILD_MEMBERS intent). */
@@ -183,6 +227,11 @@ export declare class Client implements AsyncDisposable {
   subscribe(pattern: string, options?: SubscribeOptions): Subscription
   /** Events on `<root>-state/…`, published after their effect is in the cache. */
   subscribeState(pattern: string, options?: SubscribeOptions): Subscription
+  /**
+   * Joins work queue `group` for dispatches matching `pattern` (shard level `*` or `>`):
+   * replicas share the events, each shard to one replica at a time, at least once.
+   */
+  consume(group: string, pattern: string, options?: ConsumeOptions): Consumer
   /** The shard that owns a guild: `(guild_id >> 22) % shards`. */
   shardFor(guildId: Snowflake): number
   /** Sends a gateway command's `d` to a shard (resolves once the broker has it). */

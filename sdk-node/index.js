@@ -195,6 +195,11 @@ class Job extends Event {
     return this.shard
   }
 
+  /** The job's event (the job itself: a `Job` is an `Event`), as in the Rust and Python SDKs. */
+  get event() {
+    return this
+  }
+
   /** Acknowledges the job after its work is done: the broker forgets it. Idempotent. */
   async ack() {
     if (this.#settled) return

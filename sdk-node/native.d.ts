@@ -126,6 +126,51 @@ export declare class Client {
    * `DDISCORD_TIMEOUT` when a chunk does not come in time.
    */
   requestGuildMembers(guildId: string, options?: MemberRequestOptions | undefined | null): Promise<Subscription>
+  /**
+   * Joins the work queue `group` for dispatches matching `pattern` (its shard level must be
+   * `*` or `>`): replicas with the same group share the events, each shard to one replica at
+   * a time, at least once. Partitions are the shards (`DDISCORD_SHARDS`), claimed through
+   * Redis leases; a crashed replica's shards move to the others after the lease TTL with
+   * nothing lost.
+   *
+   * Errors: `DDISCORD_INVALID_PATTERN`, `DDISCORD_GROUP` (bad group name or shard level),
+   * `DDISCORD_CACHE` (Redis unreachable), `DDISCORD_CLOSED`.
+   */
+  consume(group: string, pattern: string, options?: ConsumeOptions | undefined | null): Promise<Consumer>
+}
+
+/** One replica's membership of a work queue. */
+export declare class Consumer {
+  /**
+   * Waits for at least one job, then returns it with every job already buffered, up to
+   * `maxEvents` (default 1024); `null` once closed. Each job carries a delivery id for
+   * `ack`/`nack`.
+   */
+  nextBatch(maxEvents?: number | undefined | null): Promise<EventBatch | null>
+  /**
+   * Acknowledges job `id` after its work is done: the broker forgets it.
+   *
+   * Errors: `DDISCORD_GROUP` when the ack could not be sent (the job comes again; make the
+   * work idempotent), `DDISCORD_INVALID_ARGUMENT` for an unknown or settled id.
+   */
+  ack(id: number): Promise<void>
+  /**
+   * Gives job `id` back for another delivery after the retry delay; after `maxDeliveries`
+   * it goes to the dead-letter topic `<root>-dead/<group>/<shard>`.
+   *
+   * Errors: `DDISCORD_GROUP` when the shard moved to another replica (which gets the job
+   * from the broker), `DDISCORD_INVALID_ARGUMENT` for an unknown or settled id.
+   */
+  nack(id: number): void
+  /** The shards this replica holds now. */
+  partitions(): Promise<Array<number>>
+  /**
+   * Leaves the queue: other replicas take its shards over at once; jobs not yet acked stay
+   * with the broker for them. A pending `nextBatch` resolves to `null`. Idempotent.
+   *
+   * Errors: `DDISCORD_GROUP` when releasing the leases fails (they then expire).
+   */
+  close(): Promise<void>
 }
 
 /**
@@ -218,6 +263,22 @@ export interface ConnectOptions {
    * drops (and counts) events for it (default 65 536).
    */
   subscriptionCapacity?: number
+}
+
+/** Options of `consume`. */
+export interface ConsumeOptions {
+  /**
+   * Deliveries of a nacked job before it goes to the dead-letter topic
+   * `<root>-dead/<group>/<shard>` (default 5).
+   */
+  maxDeliveries?: number
+  /** Wait before a nacked job is delivered again, in ms (default 1 000). */
+  retryDelayMs?: number
+  /**
+   * How long a crashed replica's shards wait before another replica takes them over, in ms
+   * (default 10 000).
+   */
+  leaseTtlMs?: number
 }
 
 /**

@@ -1,57 +1,52 @@
 'use strict'
-// Moderation script: on every MESSAGE_CREATE, reads the author's roles from the cache and
-// counts messages per role.
+// Moderation example: on every MESSAGE_CREATE, read the author's roles from the cache and count
+// messages per role.
 //
-//   DDISCORD_MESH_URL=mqtt://127.0.0.1:1883 DDISCORD_REDIS_URL=redis://127.0.0.1:6379 \
-//     node examples/node/moderation.js
+// It subscribes on the state tree (`discord-state/…`), so each message arrives after the state
+// worker applied it and the cache already has the author's member. Configured from the
+// environment (DDISCORD_MESH_URL, DDISCORD_REDIS_URL, ...).
 //
-// Prints the counts as JSON every REPORT_EVERY messages (default 100) and on exit (SIGINT,
-// SIGTERM, or after MAX_MESSAGES messages when set). Role names are read from the cache once
-// per guild and refreshed when an unknown role id shows up.
+//   node examples/node/moderation.js [--max-events N]
+//
+// Prints `ready` once subscribed, a running count every 100 messages, and the final counts as
+// JSON ({"<role id or @everyone>": messages}) when it stops (after N events, or Ctrl-C).
+const { parseArgs } = require('node:util')
 const { connect } = require('ddiscord')
 
-async function main() {
-  const max = Number(process.env.MAX_MESSAGES || Infinity)
-  const reportEvery = Number(process.env.REPORT_EVERY || 100)
-  const client = await connect()
-  const counts = new Map() // "guild/role name" -> messages
-  const roleNames = new Map() // guild id -> Map(role id -> name)
+async function countMessagesPerRole(client, maxEvents) {
+  const counts = new Map()
   let seen = 0
-
-  async function nameOf(guildId, roleId) {
-    let names = roleNames.get(guildId)
-    if (!names || !names.has(roleId)) {
-      names = new Map((await client.cache.roles(guildId)).map((r) => [r.id, r.name]))
-      roleNames.set(guildId, names)
-    }
-    return names.get(roleId) ?? `unknown role ${roleId}`
-  }
-
-  const report = () => console.log(JSON.stringify({ messages: seen, perRole: Object.fromEntries([...counts].sort()) }))
-  const sub = client.subscribe('discord/*/*/MESSAGE_CREATE')
-  const stop = () => sub.close()
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
-  await sub.ready
+  const messages = client.subscribeState('discord/*/*/MESSAGE_CREATE')
+  process.once('SIGINT', () => messages.close())
+  await messages.ready
   console.log('ready')
-
-  for await (const event of sub) {
-    const guildId = event.guildId
-    const author = event.data.author
-    if (guildId === null || !author || author.bot) continue
-    const member = await client.cache.member(guildId, author.id)
-    const roles = member ? member.roles : []
-    // @everyone (the role whose id is the guild id) is every member's role.
-    for (const roleId of [guildId, ...roles]) {
-      const key = `${guildId}/${await nameOf(guildId, roleId)}`
-      counts.set(key, (counts.get(key) ?? 0) + 1)
-    }
+  for await (const event of messages) {
     seen++
-    if (seen % reportEvery === 0) report()
-    if (seen >= max) break
+    const author = event.data.author ?? {}
+    if (event.guildId !== null && !author.bot) {
+      const member = await client.cache.member(event.guildId, author.id)
+      const roles = member ? member.roles.map(String) : []
+      for (const role of roles.length ? roles : ['@everyone']) counts.set(role, (counts.get(role) ?? 0) + 1)
+    }
+    if (seen % 100 === 0) {
+      const top = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 5)
+      console.log(`${seen} messages: ${JSON.stringify(Object.fromEntries(top))}`)
+    }
+    if (maxEvents !== undefined && seen >= maxEvents) break
   }
-  report()
-  await client.close()
+  return counts
+}
+
+async function main() {
+  const { values } = parseArgs({ options: { 'max-events': { type: 'string' } } })
+  const maxEvents = values['max-events'] === undefined ? undefined : Number(values['max-events'])
+  const client = await connect()
+  try {
+    const counts = await countMessagesPerRole(client, maxEvents)
+    console.log(JSON.stringify(Object.fromEntries([...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))))
+  } finally {
+    await client.close()
+  }
 }
 
 main().catch((err) => {

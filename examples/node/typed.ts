@@ -40,3 +40,20 @@ async function main(): Promise<void> {
 }
 
 void main()
+
+// The work-queue API, typed.
+export async function drain(group: string): Promise<number> {
+  const client = await connect()
+  let handled = 0
+  const queue = client.consume(group, 'discord/>', { leaseTtlMs: 5_000, maxDeliveries: 3 })
+  await queue.ready
+  for await (const job of queue) {
+    const seq: number | null = job.event.sequence
+    if (seq === null) job.nack()
+    else await job.ack()
+    handled += job.redelivered ? 0 : 1
+    if (handled >= 10) break
+  }
+  await client.close()
+  return handled
+}

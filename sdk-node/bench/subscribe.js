@@ -5,7 +5,7 @@
 //
 //   node bench/subscribe.js [events=100000] [rounds=3]
 //
-// A `mosquitto_pub -l` process publishes N envelopes (a captured MESSAGE_CREATE, one per line)
+// `mosquitto_pub -l` processes publish N envelopes (a captured MESSAGE_CREATE, one per line)
 // at QoS 0 on `discord/0/<guild>/MESSAGE_CREATE`; each subscriber counts until it has N or the
 // stream stays quiet for 2 s. Rate = received / (last - first arrival).
 const { spawn } = require('node:child_process')
@@ -21,13 +21,22 @@ const frame = fixtureEvents('events_v10.jsonl').find((f) => f.t === 'MESSAGE_CRE
 const TOPIC = topicOf(frame)
 const BODY = envelope(frame)
 
+// PUBLISHERS parallel mosquitto_pub processes share the N events (env, default 2), so the
+// offered load is not one publisher's pace.
+const PUBLISHERS = Number(process.env.PUBLISHERS || 2)
+
 function publish(port) {
+  const share = Math.ceil(N / PUBLISHERS)
+  return Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => publishSome(port, Math.min(share, N - i * share))))
+}
+
+function publishSome(port, count) {
   return new Promise((resolve, reject) => {
     const p = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '0', '-t', TOPIC, '-l'], { stdio: ['pipe', 'ignore', 'inherit'] })
     p.on('error', reject)
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mosquitto_pub exited ${code}`))))
     const chunk = (BODY + '\n').repeat(1000)
-    let left = N
+    let left = count
     const write = () => {
       while (left > 0) {
         const n = Math.min(1000, left)
@@ -113,7 +122,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 async function main() {
   const broker = await startMosquitto()
   try {
-    console.log(`events: ${N} per round, ${ROUNDS} rounds, envelope ${Buffer.byteLength(BODY)} bytes, topic ${TOPIC}`)
+    console.log(`events: ${N} per round from ${PUBLISHERS} publishers, ${ROUNDS} rounds, envelope ${Buffer.byteLength(BODY)} bytes, topic ${TOPIC}`)
     for (const parse of [false, true]) {
       const ours = []
       const theirs = []

@@ -6,7 +6,7 @@
 //!
 //! Layout: [`client`] (`connect`, the `Client` over `ddiscord::Client`), [`config`] (options
 //! and environment), [`subscription`] and [`batch`] (events delivered in one crossing per
-//! batch), [`commands`] (gateway commands), [`cache`] (cache reads), [`ids`] (snowflakes),
+//! batch), [`commands`] (gateway commands), [`consumer`] (work queues), [`cache`] (cache reads), [`ids`] (snowflakes),
 //! [`error`] (codes that cross into JS).
 
 // napi-derive expands `#[napi]` items into `unsafe` FFI glue; this crate writes none itself.
@@ -17,6 +17,7 @@ pub mod cache;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod consumer;
 pub mod error;
 pub mod ids;
 pub mod subscription;

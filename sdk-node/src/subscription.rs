@@ -79,18 +79,27 @@ impl Subscription {
         let max = max_events.unwrap_or(DEFAULT_BATCH).clamp(1, MAX_BATCH) as usize;
         let mut guard = inner.state.lock().await;
         let state = &mut *guard;
-        if let Some(e) = state.pending.take() {
+        if let Some(e) = state.pending.take()
+            && !inner.closed.is_cancelled()
+        {
             return Err(NodeError::from(e).into());
         }
         let Some(stream) = state.stream.as_mut() else {
             return Ok(None);
         };
         let first = tokio::select! {
+            biased;
             () = inner.closed.cancelled() => None,
             item = stream.next() => item,
         };
         let first = match first {
             None => {
+                state.stream = None;
+                return Ok(None);
+            }
+            // Closing the client disconnects the mesh, which the stream reports as a lost
+            // connection: that is the end of the subscription, not an error.
+            Some(Err(_)) if inner.closed.is_cancelled() => {
                 state.stream = None;
                 return Ok(None);
             }
@@ -103,7 +112,9 @@ impl Subscription {
             match stream.next().now_or_never() {
                 Some(Some(Ok(ev))) => batch.push(ev.topic(), ev.bytes()),
                 Some(Some(Err(e))) => {
-                    state.pending = Some(e);
+                    if !inner.closed.is_cancelled() {
+                        state.pending = Some(e);
+                    }
                     break;
                 }
                 Some(None) => {

@@ -14,6 +14,8 @@ function packagePath() {
   if (nodePath) return nodePath
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddiscord-node-path-'))
   fs.symlinkSync(path.join(repo, 'sdk-node'), path.join(dir, 'ddiscord'), 'dir')
+  // What the examples use besides this package (a user installs it with npm).
+  fs.symlinkSync(path.join(repo, 'sdk-node', 'node_modules', 'ioredis'), path.join(dir, 'ioredis'), 'dir')
   nodePath = dir
   return dir
 }
@@ -22,8 +24,8 @@ function packagePath() {
  * Starts `examples/node/<name>` with `env`; `.lines` collects stdout lines, `.waitFor(re)`
  * resolves with the first line matching, `.exited` resolves with the exit code.
  */
-function runExample(name, env) {
-  const child = spawn(process.execPath, [path.join(repo, 'examples', 'node', name)], {
+function runExample(name, env, args = []) {
+  const child = spawn(process.execPath, [path.join(repo, 'examples', 'node', name), ...args], {
     env: { ...process.env, NODE_PATH: packagePath(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -41,17 +41,17 @@ function envelopes(frames, { shard = 0, session = 'session-1', first = 1 } = {})
 }
 
 let built = null
-/** The projection helper (`cargo build -p ddiscord-node --example project_envelopes`). */
+/** The projection helper (`cargo build -p ddiscord-node --example node_project_envelopes`). */
 function projectionHelper() {
   if (built) return built
   const target = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache', 'ddiscord', 'target')
-  const r = spawnSync('cargo', ['build', '--quiet', '-p', 'ddiscord-node', '--example', 'project_envelopes'], {
+  const r = spawnSync('cargo', ['build', '--quiet', '-p', 'ddiscord-node', '--example', 'node_project_envelopes'], {
     cwd: repo,
     env: { ...process.env, CARGO_TARGET_DIR: target },
     stdio: ['ignore', 'inherit', 'inherit'],
   })
   if (r.status !== 0) throw new Error('building the projection helper failed; see the cargo output')
-  built = path.join(target, 'debug', 'examples', 'project_envelopes')
+  built = path.join(target, 'debug', 'examples', 'node_project_envelopes')
   return built
 }
 

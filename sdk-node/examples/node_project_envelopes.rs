@@ -20,7 +20,7 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("project_envelopes: {e}");
+            eprintln!("node_project_envelopes: {e}");
             ExitCode::FAILURE
         }
     }
