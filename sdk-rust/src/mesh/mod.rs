@@ -383,6 +383,16 @@ impl Mesh {
         }
     }
 
+    /// Whether the main connection to the broker is up right now (for readiness probes,
+    /// `/readyz`). Durable subscriptions have their own connections.
+    pub fn is_connected(&self) -> bool {
+        match &self.inner.backend {
+            Backend::Mqtt(b, _) => b.is_connected(),
+            #[cfg(feature = "solace")]
+            Backend::Solace(b) => b.is_connected(),
+        }
+    }
+
     /// Lifecycle events: connected, disconnected, slow consumer.
     pub fn events(&self) -> broadcast::Receiver<MeshEvent> {
         self.inner.events.subscribe()
