@@ -358,7 +358,8 @@ impl Mesh {
     ///
     /// # Errors
     /// [`MeshErrorKind::InvalidName`] for an empty name, one over 128 bytes, or with
-    /// whitespace, control characters, `+` or `#`; [`MeshErrorKind::Connect`] when the broker
+    /// whitespace, control characters, `+` or `#`; [`MeshErrorKind::NoPatterns`] for an empty
+    /// `patterns`; [`MeshErrorKind::Connect`] when the broker
     /// refuses the session; [`MeshErrorKind::Backend`] when it refuses a subscription.
     pub async fn durable(
         &self,
@@ -366,6 +367,9 @@ impl Mesh {
         patterns: &[TopicPattern],
     ) -> Result<DurableSubscription, MeshError> {
         check_durable_name(name)?;
+        if patterns.is_empty() {
+            return Err(MeshError::new(MeshErrorKind::NoPatterns));
+        }
         match &self.inner.backend {
             Backend::Mqtt(_, target) => {
                 MqttBackend::durable(
