@@ -1,6 +1,7 @@
 //! `ddiscord`: one binary, one subcommand per component.
 
 mod cmd;
+mod up;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,13 @@ enum Command {
     Publish(cmd::publish::PublishArgs),
     /// Run the Discord gateway simulator: develop and load-test without a bot token.
     Sim(ddiscord_sim::SimArgs),
+    /// Run the whole pipeline on this machine: simulator (or Discord), ingest, an embedded
+    /// mesh, the state worker and Redis, with a live summary.
+    Up(Box<up::UpArgs>),
+    /// Run gateway shards: claim shards by lease, publish every dispatch to the mesh.
+    Ingest(ddiscord_ingest::IngestArgs),
+    /// Run the state worker: project dispatches into Redis, republish on `<root>-state/…`.
+    StateWorker(ddiscord_workers::StateWorkerArgs),
 }
 
 fn init_tracing() {
@@ -44,6 +52,9 @@ async fn main() -> ExitCode {
         Command::Tail(args) => cmd::tail::run(args).await,
         Command::Publish(args) => cmd::publish::run(args).await,
         Command::Sim(args) => ddiscord_sim::run(args).await.map_err(Into::into),
+        Command::Up(args) => up::run(*args).await,
+        Command::Ingest(args) => ddiscord_ingest::run(args).await.map_err(Into::into),
+        Command::StateWorker(args) => ddiscord_workers::run(args).await.map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,9 +21,20 @@
 //! Use [`run`] with [`IngestArgs`] (the `ddiscord ingest` subcommand) or [`IngestNode::start`].
 
 pub mod command;
+mod config;
 mod error;
 pub mod gateway_info;
+pub mod http;
 pub mod identify;
+pub mod lifecycle;
+mod metrics;
+mod node;
+mod run;
 pub mod session;
+mod shard;
 
+pub use config::{DEFAULT_INTENTS, DEFAULT_MAX_PAYLOAD_BYTES, IngestArgs, IngestConfig};
 pub use error::{IngestError, IngestErrorKind};
+pub use lifecycle::LifecycleEvent;
+pub use node::{IngestNode, LEASE_GROUP, NodeStatus};
+pub use run::run;

@@ -7,6 +7,7 @@
 //! See `DESIGN.md` for the contracts and the reasons for them.
 
 pub mod cache;
+pub mod client;
 pub mod contract;
 pub mod coord;
 pub mod envelope;
@@ -14,5 +15,6 @@ pub mod group;
 pub mod mesh;
 pub mod topic;
 
+pub use client::{Client, ClientConfig, ClientError, Event};
 pub use envelope::{Envelope, EnvelopeError, EnvelopeMeta, FrameHead};
 pub use topic::{Topic, TopicError, TopicPattern, Topics, shard_for_guild};

@@ -44,7 +44,7 @@ pub struct SimArgs {
     /// Also clone the captured 9,593-member guild (a 3 MB GUILD_CREATE).
     #[arg(long, env = "DDISCORD_SIM_LARGE_GUILD")]
     pub large_guild: bool,
-    /// Directory of the captured payloads (default: <repo>/../shared/fixtures/discord).
+    /// Directory of the captured payloads (default: the repository's ../shared/fixtures/discord).
     #[arg(long, env = "DDISCORD_FIXTURES")]
     pub fixtures: Option<PathBuf>,
     /// Seed of the world and traffic; the same seed gives the same stream.
@@ -84,7 +84,7 @@ pub struct SimArgs {
     #[arg(long, env = "DDISCORD_SIM_RESUME_WINDOW_SECS", default_value_t = 180)]
     pub resume_window_secs: u64,
     /// Most dispatches kept in the record served at GET /control/record (0: no record).
-    #[arg(long, env = "DDISCORD_SIM_RECORD_LIMIT", default_value_t = 1_000_000)]
+    #[arg(long, env = "DDISCORD_SIM_RECORD_LIMIT", default_value_t = 200_000)]
     pub record_limit: usize,
     /// Clock of the 5 s IDENTIFY windows and other limits: real, or manual (moved by POST /control/advance).
     #[arg(long, env = "DDISCORD_SIM_CLOCK", value_enum, default_value_t = ClockMode::Real)]
@@ -136,8 +136,25 @@ impl SimArgs {
     }
 }
 
+/// Resolves on Ctrl-C, or on SIGTERM on Unix.
+async fn stop_signal() -> Result<(), SimError> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(SimError::Signal)?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.map_err(SimError::Signal),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map_err(SimError::Signal)
+    }
+}
+
 /// Runs `ddiscord sim`: starts the simulator, prints its URLs, then prints a one-line summary
-/// of what it has sent every second until Ctrl-C.
+/// of what it has sent every second until Ctrl-C (or SIGTERM).
 ///
 /// # Errors
 /// [`SimError`] if the simulator cannot start or Ctrl-C cannot be listened for.
@@ -151,12 +168,12 @@ pub async fn run(args: SimArgs) -> Result<(), SimError> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     let mut last = handle.record();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let stop = stop_signal();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
-            r = &mut ctrl_c => {
-                r.map_err(SimError::Signal)?;
+            r = &mut stop => {
+                r?;
                 break;
             }
             _ = tick.tick() => {
@@ -178,4 +195,48 @@ pub async fn run(args: SimArgs) -> Result<(), SimError> {
     }
     handle.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SimArgs,
+    }
+
+    #[test]
+    fn flags_parse_and_every_option_has_help_and_env() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "sim",
+            "--shards",
+            "4",
+            "--privileged-intents",
+            "members,presences",
+            "--clock",
+            "manual",
+            "--duration-secs",
+            "3",
+        ])
+        .unwrap();
+        let cfg = cli.args.to_config();
+        assert_eq!(cfg.shards, 4);
+        assert_eq!(
+            cfg.privileged_intents,
+            INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES
+        );
+        assert_eq!(cfg.clock, ClockMode::Manual);
+        assert_eq!(cfg.duration_ms, Some(3000));
+        for arg in Cli::command().get_arguments() {
+            if arg.get_id() == "help" {
+                continue;
+            }
+            assert!(arg.get_help().is_some(), "{} has no help", arg.get_id());
+            assert!(arg.get_env().is_some(), "{} has no env var", arg.get_id());
+        }
+    }
 }

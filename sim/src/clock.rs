@@ -1,9 +1,9 @@
 //! The simulated clock.
 //!
 //! Every policy that Discord applies over time (IDENTIFY `max_concurrency` buckets of 5 s, the
-//! `session_start_limit` reset, the 120 commands per 60 s limit and how long a session stays
-//! resumable) reads this clock, so tests can advance it instead of waiting real seconds.
-//! Heartbeats stay on real time because the client (twilight) heartbeats on real time.
+//! `session_start_limit` reset and how long a session stays resumable) reads this clock, so tests
+//! can advance it instead of waiting real seconds. Heartbeats and the 120 commands per 60 s limit
+//! stay on real time because the client (twilight) heartbeats on real time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -55,7 +55,7 @@ pub struct SimConfig {
     /// `session_start_limit.reset_after` period in ms of simulated time (Discord: 24 h).
     pub session_start_reset_ms: u64,
     /// `session_start_limit.max_concurrency`: IDENTIFY buckets (`shard_id % max_concurrency`),
-    /// each allowing one IDENTIFY per 5 s of simulated time.
+    /// each allowing one IDENTIFY per 5 s of simulated time (100 ms of jitter tolerated).
     pub max_concurrency: u32,
     /// Privileged intents enabled on the simulated application; asking for others closes 4014.
     pub privileged_intents: u64,
@@ -65,7 +65,8 @@ pub struct SimConfig {
     pub resume_window_ms: u64,
     /// Most guilds one shard may hold before IDENTIFY without sharding closes 4011.
     pub max_guilds_per_shard: u32,
-    /// Commands a connection may send per 60 s of simulated time before it is closed with 4008.
+    /// Commands (heartbeats included) a connection may send per 60 s of real time before it is
+    /// closed with 4008.
     pub commands_per_minute: u32,
     /// Most entries kept in the send record; 0 disables the record (benchmarks).
     pub record_limit: usize,

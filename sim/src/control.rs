@@ -4,6 +4,7 @@
 //! | method and path | effect |
 //! |---|---|
 //! | `POST /control/reconnect?shard=N` | op 7 RECONNECT to shard N's connections |
+//! | (any of the five above with `?session=ID` instead of `shard`) | target one session |
 //! | `POST /control/invalidate?shard=N&resumable=true` | op 9 INVALID_SESSION |
 //! | `POST /control/drop?shard=N` | TCP drop without a close frame |
 //! | `POST /control/zombie?shard=N` | stop sending (heartbeat ACKs included) |
@@ -59,6 +60,7 @@ pub(crate) fn snapshot(shared: &Shared, with_dispatches: bool) -> RecordSnapshot
     RecordSnapshot {
         dispatches,
         dropped,
+        connections: lock(&shared.connections).clone(),
         shards: shared
             .shards
             .iter()
@@ -95,12 +97,29 @@ async fn gateway_bot(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Respon
 
 #[derive(Debug, Deserialize)]
 struct ShardQuery {
-    shard: u32,
+    #[serde(default)]
+    shard: Option<u32>,
+    #[serde(default)]
+    session: Option<String>,
     #[serde(default)]
     resumable: Option<bool>,
 }
 
-fn command(s: &Shared, shard: u32, cmd: ConnCommand) -> Response {
+fn command(s: &Shared, q: &ShardQuery, cmd: ConnCommand) -> Response {
+    let shard = match (q.shard, &q.session) {
+        (_, Some(session)) => {
+            let reached = s.command_session(session, cmd);
+            return Json(json!({"session": session, "connections": reached})).into_response();
+        }
+        (Some(shard), None) => shard,
+        (None, None) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "give ?shard=N or ?session=ID"})),
+            )
+                .into_response();
+        }
+    };
     if shard >= s.cfg.shards {
         return (
             StatusCode::NOT_FOUND,
@@ -113,24 +132,24 @@ fn command(s: &Shared, shard: u32, cmd: ConnCommand) -> Response {
 }
 
 async fn reconnect(State(s): State<Arc<Shared>>, Query(q): Query<ShardQuery>) -> Response {
-    command(&s, q.shard, ConnCommand::Reconnect)
+    command(&s, &q, ConnCommand::Reconnect)
 }
 
 async fn invalidate(State(s): State<Arc<Shared>>, Query(q): Query<ShardQuery>) -> Response {
     let resumable = q.resumable.unwrap_or(false);
-    command(&s, q.shard, ConnCommand::Invalidate { resumable })
+    command(&s, &q, ConnCommand::Invalidate { resumable })
 }
 
 async fn drop_tcp(State(s): State<Arc<Shared>>, Query(q): Query<ShardQuery>) -> Response {
-    command(&s, q.shard, ConnCommand::Drop)
+    command(&s, &q, ConnCommand::Drop)
 }
 
 async fn zombie(State(s): State<Arc<Shared>>, Query(q): Query<ShardQuery>) -> Response {
-    command(&s, q.shard, ConnCommand::Zombie)
+    command(&s, &q, ConnCommand::Zombie)
 }
 
 async fn heartbeat(State(s): State<Arc<Shared>>, Query(q): Query<ShardQuery>) -> Response {
-    command(&s, q.shard, ConnCommand::RequestHeartbeat)
+    command(&s, &q, ConnCommand::RequestHeartbeat)
 }
 
 #[derive(Debug, Deserialize)]

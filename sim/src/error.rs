@@ -82,6 +82,11 @@ pub enum SimError {
         #[source]
         source: serde_json::Error,
     },
+    /// The task building the world from the fixtures died.
+    #[error(
+        "building the world from the fixtures failed unexpectedly; retry, and report it if it repeats"
+    )]
+    WorldTask(#[source] tokio::task::JoinError),
     /// Waiting for Ctrl-C failed.
     #[error("could not listen for Ctrl-C; run the simulator in a terminal or stop it with SIGKILL")]
     Signal(#[source] std::io::Error),

@@ -44,6 +44,6 @@ pub use error::SimError;
 pub use gateway::close::CloseCode;
 pub use gateway::compression::Compression;
 pub use gateway::identify::SessionStartLimit;
-pub use record::{RecordSnapshot, SentDispatch, ShardCounts};
+pub use record::{ConnectionInfo, RecordSnapshot, SentDispatch, ShardCounts};
 pub use sim::{SimHandle, Simulator};
 pub use state::ConnCommand;

@@ -44,6 +44,21 @@ pub struct ShardCounts {
     pub identify_times_ms: Vec<u64>,
 }
 
+/// A websocket connection that identified or resumed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionInfo {
+    /// Simulator-local connection id (as in [`SentDispatch::connection`]).
+    pub connection: u64,
+    /// Shard id.
+    pub shard: u32,
+    /// Session the connection identified or resumed.
+    pub session_id: String,
+    /// `"IDENTIFY"` or `"RESUME"`.
+    pub started_by: &'static str,
+    /// Transport compression the connection asked for.
+    pub compression: crate::Compression,
+}
+
 /// Everything recorded so far.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RecordSnapshot {
@@ -51,12 +66,47 @@ pub struct RecordSnapshot {
     pub dispatches: Vec<SentDispatch>,
     /// Dispatches not kept because the record was full (`record_limit`).
     pub dropped: u64,
+    /// Connections that identified or resumed, in order.
+    pub connections: Vec<ConnectionInfo>,
     /// Counters per shard, indexed by shard id.
     pub shards: Vec<ShardCounts>,
     /// Dispatches written to websockets in total.
     pub events_sent: u64,
     /// Bytes written to websockets in total (after compression), all opcodes.
     pub bytes_sent: u64,
+}
+
+impl RecordSnapshot {
+    /// Session ids that were sent anything, in first-seen order.
+    pub fn session_ids(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for d in &self.dispatches {
+            if !out.contains(&d.session_id) {
+                out.push(d.session_id.clone());
+            }
+        }
+        out
+    }
+
+    /// Sequences sent for the first time (replays excluded) in `session_id`, in send order.
+    /// For a healthy session this is `1..=n` without gaps or duplicates.
+    pub fn first_sends(&self, session_id: &str) -> Vec<u64> {
+        self.dispatches
+            .iter()
+            .filter(|d| d.session_id == session_id && !d.replayed)
+            .map(|d| d.seq)
+            .collect()
+    }
+
+    /// Accepted IDENTIFYs over all shards.
+    pub fn total_identifies(&self) -> u64 {
+        self.shards.iter().map(|s| s.identifies).sum()
+    }
+
+    /// Accepted RESUMEs over all shards.
+    pub fn total_resumes(&self) -> u64 {
+        self.shards.iter().map(|s| s.resumes).sum()
+    }
 }
 
 /// Bounded, thread-safe list of sent dispatches.

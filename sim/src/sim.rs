@@ -47,7 +47,7 @@ impl Simulator {
             })
         })
         .await
-        .map_err(|e| SimError::Config(format!("world building task failed: {e}")))??;
+        .map_err(SimError::WorldTask)??;
         let replay_events = match &config.replay {
             Some(r) => Some((r.shard, replay::load(&r.path)?)),
             None => None,
@@ -233,6 +233,31 @@ impl SimHandle {
         Ok(self.shared.command_shard(shard, cmd))
     }
 
+    /// Sends `cmd` to the connections serving session `session_id` (any shard); returns how
+    /// many got it (0 if the session has no connection).
+    pub fn command_session(&self, session_id: &str, cmd: ConnCommand) -> usize {
+        self.shared.command_session(session_id, cmd)
+    }
+
+    /// Sends every dispatch of a JSONL file of envelopes (like the fixtures) to `shard`'s
+    /// current session now, renumbered by the session; returns how many the session took.
+    ///
+    /// # Errors
+    /// [`SimError::NoSuchShard`], or [`SimError::ReplayRead`]/[`SimError::ReplayLine`] if the
+    /// file cannot be read or parsed.
+    pub fn replay_file(&self, path: &std::path::Path, shard: u32) -> Result<usize, SimError> {
+        self.check_shard(shard)?;
+        let events = replay::load(path)?;
+        Ok(events
+            .iter()
+            .filter(|e| {
+                self.shared
+                    .push_to_shard(shard, &e.name, e.guild_id, &e.data)
+                    .is_some()
+            })
+            .count())
+    }
+
     /// Sends op 7 RECONNECT to `shard`. See [`SimHandle::command`].
     ///
     /// # Errors
@@ -291,6 +316,22 @@ impl SimHandle {
         Ok(self
             .shared
             .push_to_shard(shard, event, gid, &data.to_string()))
+    }
+
+    /// Like [`SimHandle::dispatch`], with `d` given as JSON text that is sent byte for byte
+    /// (not parsed or validated; it must be one JSON value) and the guild given explicitly.
+    ///
+    /// # Errors
+    /// [`SimError::NoSuchShard`].
+    pub fn dispatch_json(
+        &self,
+        shard: u32,
+        event: &str,
+        guild_id: Option<u64>,
+        data_json: &str,
+    ) -> Result<Option<u64>, SimError> {
+        self.check_shard(shard)?;
+        Ok(self.shared.push_to_shard(shard, event, guild_id, data_json))
     }
 
     /// Guild snowflakes that `shard` owns, `(guild_id >> 22) % shards == shard`.

@@ -11,7 +11,7 @@ use crate::clock::SimClock;
 use crate::config::SimConfig;
 use crate::gateway::identify::StartLimits;
 use crate::gateway::session::Session;
-use crate::record::{Record, ShardCounts};
+use crate::record::{ConnectionInfo, Record, ShardCounts};
 use crate::world::World;
 
 /// Locks a mutex, ignoring poisoning (no lock holder panics outside tests).
@@ -37,11 +37,14 @@ pub enum ConnCommand {
     RequestHeartbeat,
 }
 
+/// A registered connection: its command sender and the session it serves.
+pub(crate) type ConnEntry = (mpsc::UnboundedSender<ConnCommand>, Arc<str>);
+
 /// Per-shard state.
 #[derive(Debug, Default)]
 pub(crate) struct ShardSlot {
     pub current: Mutex<Option<Arc<Session>>>,
-    pub conns: Mutex<HashMap<u64, mpsc::UnboundedSender<ConnCommand>>>,
+    pub conns: Mutex<HashMap<u64, ConnEntry>>,
     pub counts: Mutex<ShardCounts>,
 }
 
@@ -88,6 +91,28 @@ pub(crate) fn required_intent(name: &str) -> Option<u64> {
     })
 }
 
+/// A message payload as an app without the `MESSAGE_CONTENT` intent sees it: `content`,
+/// `embeds`, `attachments` and `components` empty
+/// (<https://discord.com/developers/docs/events/gateway#message-content-intent>).
+fn without_content(data: &str) -> String {
+    match serde_json::from_str::<Value>(data) {
+        Ok(mut v) => {
+            if let Some(o) = v.as_object_mut() {
+                if o.contains_key("content") {
+                    o.insert("content".into(), json!(""));
+                }
+                for key in ["embeds", "attachments", "components"] {
+                    if o.contains_key(key) {
+                        o.insert(key.into(), json!([]));
+                    }
+                }
+            }
+            v.to_string()
+        }
+        Err(_) => data.to_owned(),
+    }
+}
+
 /// Everything shared.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -97,6 +122,7 @@ pub(crate) struct Shared {
     pub shards: Vec<ShardSlot>,
     pub sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
     pub record: Record,
+    pub connections: Mutex<Vec<ConnectionInfo>>,
     pub limits: Mutex<StartLimits>,
     /// Events per second, as f64 bits.
     pub rate_bits: AtomicU64,
@@ -120,6 +146,7 @@ impl Shared {
             clock: SimClock::new(cfg.clock),
             limits: Mutex::new(StartLimits::new(&cfg)),
             record: Record::new(cfg.record_limit),
+            connections: Mutex::new(Vec::new()),
             rate_bits: AtomicU64::new(cfg.events_per_sec.to_bits()),
             world: Mutex::new(world),
             shards,
@@ -159,6 +186,11 @@ impl Shared {
             && session.intents & bit == 0
         {
             return None;
+        }
+        if matches!(name, "MESSAGE_CREATE" | "MESSAGE_UPDATE")
+            && session.intents & crate::config::INTENT_MESSAGE_CONTENT == 0
+        {
+            return session.push(name, guild_id, &without_content(data));
         }
         session.push(name, guild_id, data)
     }
@@ -233,8 +265,21 @@ impl Shared {
         };
         lock(&slot.conns)
             .values()
-            .filter(|tx| tx.send(cmd).is_ok())
+            .filter(|(tx, _)| tx.send(cmd).is_ok())
             .count()
+    }
+
+    /// Sends a command to every connection attached to `session_id`; returns how many.
+    pub(crate) fn command_session(&self, session_id: &str, cmd: ConnCommand) -> usize {
+        self.shards
+            .iter()
+            .map(|slot| {
+                lock(&slot.conns)
+                    .values()
+                    .filter(|(tx, sid)| &**sid == session_id && tx.send(cmd).is_ok())
+                    .count()
+            })
+            .sum()
     }
 
     pub(crate) fn counts(&self, shard: u32, f: impl FnOnce(&mut ShardCounts)) {

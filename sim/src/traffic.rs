@@ -85,7 +85,7 @@ impl Traffic {
             return None;
         }
         world.now_unix_ms += 1;
-        let gi = self.rng.random_range(0..world.guilds.len());
+        let gi = self.pick_guild(world);
         let mut roll = self.rng.random_range(0..self.total_weight);
         let mut kind = "MESSAGE_CREATE";
         for (name, w) in MIX {
@@ -98,6 +98,22 @@ impl Traffic {
         self.make(world, gi, kind)
             .or_else(|| self.make(world, gi, "MESSAGE_CREATE"))
             .or_else(|| self.make(world, gi, "CHANNEL_CREATE"))
+    }
+
+    /// Picks a guild with weight `1 + ln(members)`: big guilds are busier, small ones still
+    /// speak.
+    fn pick_guild(&mut self, world: &World) -> usize {
+        #[allow(clippy::cast_precision_loss)]
+        let weight = |g: &crate::world::Guild| 1.0 + (g.member_count().max(1) as f64).ln();
+        let total: f64 = world.guilds.iter().map(weight).sum();
+        let mut roll = self.rng.random_range(0.0..total);
+        for (i, g) in world.guilds.iter().enumerate() {
+            roll -= weight(g);
+            if roll < 0.0 {
+                return i;
+            }
+        }
+        world.guilds.len() - 1
     }
 
     fn random_member(&mut self, world: &World, gi: usize, removable: bool) -> Option<u64> {
@@ -117,11 +133,16 @@ impl Traffic {
 
     fn text_channel(&mut self, world: &World, gi: usize, with_threads: bool) -> Option<u64> {
         let g = world.guilds.get(gi)?;
-        let mut chans = g.channels_of_type(0);
-        if with_threads {
-            chans.extend(g.threads.iter().filter_map(|t| id_of(t, "id")));
+        let threads: &[u64] = if with_threads { &g.thread_ids } else { &[] };
+        let n = g.text_ids.len() + threads.len();
+        if n == 0 {
+            return None;
         }
-        pick(&mut self.rng, &chans)
+        let i = self.rng.random_range(0..n);
+        g.text_ids
+            .get(i)
+            .or_else(|| threads.get(i - g.text_ids.len()))
+            .copied()
     }
 
     fn message_payload(world: &World, gi: usize, msg: &MessageRef, content: &str) -> Option<Value> {
@@ -295,7 +316,7 @@ impl Traffic {
             }
             "VOICE_STATE_UPDATE" => {
                 let user_id = self.random_member(world, gi, false)?;
-                let voice = world.guilds.get(gi)?.channels_of_type(2);
+                let voice = world.guilds.get(gi)?.voice_ids.clone();
                 let in_voice = world.guilds.get(gi)?.voice_states.contains_key(&user_id);
                 let channel = if in_voice && self.rng.random_bool(0.5) {
                     None
@@ -375,6 +396,7 @@ impl Traffic {
                     "nsfw": false, "last_message_id": null, "rate_limit_per_user": 0, "parent_id": null, "flags": 0});
                 g.channels.push(c.clone());
                 g.created_channels.push(id);
+                g.reindex();
                 c
             }
             "CHANNEL_UPDATE" => {
@@ -402,13 +424,14 @@ impl Traffic {
                     .filter_map(|t| id_of(t, "id"))
                     .collect();
                 g.threads.retain(|t| id_of(t, "parent_id") != Some(cid));
+                g.reindex();
                 g.messages
                     .retain(|m| m.channel_id != cid && !dead_threads.contains(&m.channel_id));
                 c["guild_id"] = sid(gid);
                 c
             }
             "THREAD_CREATE" => {
-                let parent = pick(&mut self.rng, &world.guilds.get(gi)?.channels_of_type(0))?;
+                let parent = pick(&mut self.rng, &world.guilds.get(gi)?.text_ids)?;
                 let owner = self.random_member(world, gi, false)?;
                 let id = world.new_id();
                 let n = world.next_name();
@@ -424,7 +447,9 @@ impl Traffic {
                 if let Some(o) = stored.as_object_mut() {
                     o.remove("newly_created");
                 }
-                world.guilds.get_mut(gi)?.threads.push(stored);
+                let g = world.guilds.get_mut(gi)?;
+                g.threads.push(stored);
+                g.reindex();
                 t
             }
             "THREAD_UPDATE" => {
@@ -442,17 +467,18 @@ impl Traffic {
                     return None;
                 }
                 let t = g.threads.remove(i);
+                g.reindex();
                 let tid = id_of(&t, "id")?;
                 g.messages.retain(|m| m.channel_id != tid);
                 json!({"id": sid(tid), "guild_id": sid(gid), "parent_id": t.get("parent_id")?.clone(), "type": t.get("type")?.clone()})
             }
             "VOICE_CHANNEL_STATUS_UPDATE" => {
-                let vc = pick(&mut self.rng, &world.guilds.get(gi)?.channels_of_type(2))?;
+                let vc = pick(&mut self.rng, &world.guilds.get(gi)?.voice_ids)?;
                 let n = world.next_name();
                 json!({"status": format!("status {n}"), "guild_id": sid(gid), "id": sid(vc)})
             }
             "VOICE_CHANNEL_START_TIME_UPDATE" => {
-                let vc = pick(&mut self.rng, &world.guilds.get(gi)?.channels_of_type(2))?;
+                let vc = pick(&mut self.rng, &world.guilds.get(gi)?.voice_ids)?;
                 json!({"voice_start_time": now / 1000, "guild_id": sid(gid), "id": sid(vc)})
             }
             _ => return None,

@@ -117,6 +117,12 @@ pub struct Guild {
     pub created_channels: Vec<u64>,
     /// Owner's user snowflake (never removed).
     pub owner_id: u64,
+    /// Snowflakes of text channels (type 0), kept by [`Guild::reindex`].
+    pub text_ids: Vec<u64>,
+    /// Snowflakes of voice channels (type 2), kept by [`Guild::reindex`].
+    pub voice_ids: Vec<u64>,
+    /// Snowflakes of active threads, kept by [`Guild::reindex`].
+    pub thread_ids: Vec<u64>,
 }
 
 /// Reads a snowflake field of a JSON object.
@@ -164,6 +170,13 @@ impl Guild {
             .filter(|c| c.get("type").and_then(Value::as_u64) == Some(kind))
             .filter_map(|c| id_of(c, "id"))
             .collect()
+    }
+
+    /// Rebuilds the channel and thread id lists after channels or threads changed.
+    pub fn reindex(&mut self) {
+        self.text_ids = self.channels_of_type(0);
+        self.voice_ids = self.channels_of_type(2);
+        self.thread_ids = self.threads.iter().filter_map(|t| id_of(t, "id")).collect();
     }
 
     /// The GUILD_CREATE `d` of the guild as it is now; presences only if `with_presences`.
@@ -351,7 +364,11 @@ impl World {
                 messages: VecDeque::new(),
                 created_channels: Vec::new(),
                 owner_id,
+                text_ids: Vec::new(),
+                voice_ids: Vec::new(),
+                thread_ids: Vec::new(),
             };
+            guild.reindex();
             for m in members {
                 guild.add_member(m);
             }

@@ -152,20 +152,20 @@ async fn identify_ready_guild_create_and_dispatches() {
     };
     assert_eq!(ready["d"]["resume_gateway_url"], sim.ws_url());
     assert_eq!(ready["d"]["guilds"].as_array().unwrap().len(), 4);
+    let mut all = seen;
+    while all.iter().filter(|s| s.t() == Some("GUILD_CREATE")).count() < 4 {
+        all.extend(until(&mut s, |s| s.t() == Some("GUILD_CREATE")).await);
+    }
     let mut creates = HashSet::new();
-    let mut all = seen.clone();
-    let more = until(&mut s, |s| s.t() == Some("GUILD_CREATE") && { true }).await;
-    all.extend(more);
-    while creates.len() < 4 {
-        if let Some(Seen::Json(v, text)) = all.iter().rev().find(|s| s.t() == Some("GUILD_CREATE"))
+    for x in &all {
+        if let Seen::Json(v, text) = x
+            && x.t() == Some("GUILD_CREATE")
         {
             twilight_parses(text);
-            creates.insert(v["d"]["id"].as_str().unwrap().to_owned());
-        }
-        if creates.len() < 4 {
-            all.extend(until(&mut s, |s| s.t() == Some("GUILD_CREATE")).await);
+            creates.insert(v["d"]["id"].as_str().unwrap().parse::<u64>().unwrap());
         }
     }
+    assert_eq!(creates, guilds.iter().copied().collect::<HashSet<u64>>());
     let large = all
         .iter()
         .filter_map(|s| match s {

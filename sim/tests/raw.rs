@@ -200,6 +200,24 @@ async fn uncompressed_zlib_and_zstd_streams() {
 }
 
 #[tokio::test]
+async fn message_content_is_empty_without_the_intent() {
+    let sim = start(SimConfig::default()).await;
+    // 513 = GUILDS | GUILD_MESSAGES, no MESSAGE_CONTENT.
+    let (mut c, _) = identified(&sim, "?v=10&encoding=json").await;
+    let d = json!({"id": "5", "channel_id": "1", "guild_id": "2", "content": "secret", "embeds": [{"title": "x"}]});
+    sim.dispatch(0, "MESSAGE_CREATE", &d).unwrap();
+    let seen = c
+        .until(|g| matches!(g, Got::Json(v) if v["t"] == "MESSAGE_CREATE"))
+        .await;
+    let Some(Got::Json(v)) = seen.last() else {
+        panic!()
+    };
+    assert_eq!(v["d"]["content"], "");
+    assert_eq!(v["d"]["embeds"], json!([]));
+    assert_eq!(v["d"]["id"], "5");
+}
+
+#[tokio::test]
 async fn bad_input_gets_discords_close_codes() {
     let sim = start(SimConfig {
         shards: 2,
@@ -217,6 +235,26 @@ async fn bad_input_gets_discords_close_codes() {
     c.recv().await;
     c.send_raw(Message::binary(vec![0xff, 0x00, 0x13])).await;
     assert_eq!(c.close_code().await, 4002);
+    // A text frame that is not UTF-8, written by hand (FIN + text opcode, masked).
+    {
+        let mut tcp = TcpStream::connect(sim.addr()).await.unwrap();
+        let req = "GET /?v=10&encoding=json HTTP/1.1\r\nHost: sim\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 101"));
+        let payload = [0xffu8, 0xfe, 0xfd];
+        let mut frame = vec![0x81, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+        frame.extend_from_slice(&payload);
+        tcp.write_all(&frame).await.unwrap();
+        let mut all = Vec::new();
+        let _ = timeout(WAIT, tcp.read_to_end(&mut all)).await;
+        // Somewhere after HELLO comes a close frame (0x88) carrying 4002 (0x0fa2).
+        let close = all
+            .windows(4)
+            .any(|w| w[0] == 0x88 && w[2] == 0x0f && w[3] == 0xa2);
+        assert!(close, "no 4002 close frame in {all:?}");
+    }
     // Oversized payload.
     let mut c = Raw::plain(&sim).await;
     c.recv().await;
@@ -307,6 +345,28 @@ async fn server_requests_a_heartbeat_with_op_1() {
     let (mut c, _) = identified(&sim, "?v=10&encoding=json").await;
     assert_eq!(sim.command(0, ConnCommand::RequestHeartbeat).unwrap(), 1);
     c.until(|g| g.op() == Some(1)).await;
+    let sid = sim.record().connections[0].session_id.clone();
+    assert_eq!(sim.command_session(&sid, ConnCommand::RequestHeartbeat), 1);
+    c.until(|g| g.op() == Some(1)).await;
+    assert_eq!(
+        sim.command_session("nope", ConnCommand::RequestHeartbeat),
+        0
+    );
+}
+
+#[tokio::test]
+async fn replay_file_into_a_live_session() {
+    let sim = start(SimConfig::default()).await;
+    let (mut c, _) = identified(&sim, "?v=10&encoding=json").await;
+    let dir = ddiscord_sim::fixtures::locate(None).unwrap();
+    // 23 envelopes: READY, HELLO and the two ACKs are skipped; GUILD_MEMBER_UPDATE and
+    // VOICE_STATE_UPDATE need intents that this session (513) lacks; undocumented events pass.
+    let n = sim.replay_file(&dir.join("events_v10.jsonl"), 0).unwrap();
+    assert!(n >= 10, "{n}");
+    let seen = c
+        .until(|g| matches!(g, Got::Json(v) if v["t"] == "VOICE_CHANNEL_STATUS_UPDATE"))
+        .await;
+    assert!(!seen.is_empty());
 }
 
 #[tokio::test]
@@ -516,6 +576,24 @@ async fn gateway_bot_and_control_endpoints() {
             .any(|d| d["event"] == "READY")
     );
     assert_eq!(v["shards"][1]["identifies"], 1);
+    let sid = v["connections"][0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, v) = http(
+        &sim,
+        "POST",
+        &format!("/control/heartbeat?session={sid}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, v["connections"].clone()),
+        (200, json!(0)),
+        "session was invalidated"
+    );
+    let (status, _) = http(&sim, "POST", "/control/drop", None).await;
+    assert_eq!(status, 400);
     let (status, _) = http(&sim, "POST", "/control/drop?shard=1", None).await;
     assert_eq!(status, 200);
     assert!(matches!(c.recv().await, Got::End | Got::Close(_)));

@@ -21,6 +21,15 @@ pub enum CliError {
     /// The gateway simulator failed.
     #[error("simulator: {0}")]
     Sim(#[from] ddiscord_sim::SimError),
+    /// Ingest failed.
+    #[error("ingest: {0}")]
+    Ingest(#[from] ddiscord_ingest::IngestError),
+    /// The state worker failed.
+    #[error("state worker: {0}")]
+    Worker(#[from] ddiscord_workers::WorkerError),
+    /// The private Redis of `ddiscord up` could not start.
+    #[error(transparent)]
+    LocalRedis(#[from] crate::up::LocalRedisError),
     /// Writing to standard output failed (for example a closed pipe).
     #[error("cannot write to standard output: {0}")]
     Stdout(#[source] std::io::Error),

@@ -20,6 +20,7 @@
 //! | `guild:<g>:stage_instances` | hash | stage instance id → stage instance object |
 //! | `guild:<g>:scheduled_events` | hash | event id → scheduled event object |
 //! | `guild:<g>:thread:<t>:members` | hash | user id → thread member object |
+//! | `guild:<g>:thread_index` | hash | thread id → `1` for every thread with a members hash |
 //! | `channel-guild` | hash | channel id → guild id (finds a channel's guild) |
 //! | `channel:<c>:messages` | list | message ids, newest first, at most the configured length |
 //! | `channel:<c>:message:<m>` | string | message object |
@@ -46,6 +47,7 @@ pub const GUILD_SUFFIXES: &[&str] = &[
     ":stickers",
     ":stage_instances",
     ":scheduled_events",
+    ":thread_index",
 ];
 
 /// Fields of the `guild:<g>:state` hash.
@@ -156,6 +158,12 @@ impl Keys {
         self.guild_sub(guild, "scheduled_events")
     }
 
+    /// `guild:<g>:thread_index`: thread id → `1` for every thread that has a members hash, so
+    /// deleting the guild finds them (hash).
+    pub fn guild_thread_index(&self, guild: u64) -> String {
+        self.guild_sub(guild, "thread_index")
+    }
+
     /// `guild:<g>:thread:<t>:members`: user id → thread member (hash).
     pub fn thread_members(&self, guild: u64, thread: u64) -> String {
         format!("{}guild:{guild}:thread:{thread}:members", self.prefix)
@@ -221,6 +229,7 @@ mod tests {
             k.guild_stickers(5),
             k.guild_stage_instances(5),
             k.guild_scheduled_events(5),
+            k.guild_thread_index(5),
         ];
         let from_suffixes: Vec<String> = GUILD_SUFFIXES
             .iter()

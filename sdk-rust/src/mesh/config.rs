@@ -10,9 +10,10 @@ pub const MESH_URL_ENV: &str = "DDISCORD_MESH_URL";
 pub const DEFAULT_MESH_URL: &str = "embedded://127.0.0.1:1883";
 /// Default [`MeshConfig::subscription_capacity`]: messages.
 pub const DEFAULT_SUBSCRIPTION_CAPACITY: usize = 65_536;
-/// Default [`MeshConfig::max_payload_bytes`]: 1 MiB, Mosquitto's `max_packet_size` in the
-/// shipped `config/mosquitto.conf`.
-pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+/// Default [`MeshConfig::max_payload_bytes`]: 32 MiB, Mosquitto's `max_packet_size` in the
+/// shipped `k8s/overlays/self-contained/mosquitto/mosquitto.conf` (a large guild's
+/// GUILD_CREATE is several MB).
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 32 * 1024 * 1024;
 
 /// How to reach the mesh.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use super::error::{MeshError, MeshErrorKind};
 
 /// Largest MQTT packet the embedded broker accepts, bytes (payload limit plus headers).
-pub const EMBEDDED_MAX_PACKET_BYTES: usize = 2 * 1024 * 1024;
+pub const EMBEDDED_MAX_PACKET_BYTES: usize = 32 * 1024 * 1024;
 /// QoS 1 messages the embedded broker keeps in flight per connection.
 pub const EMBEDDED_MAX_INFLIGHT: usize = 1000;
 

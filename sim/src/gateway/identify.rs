@@ -35,6 +35,10 @@ pub const KNOWN_INTENTS: u64 = (1 << 0)
 
 /// Minimum spacing of IDENTIFYs in one `max_concurrency` bucket, in ms.
 pub const IDENTIFY_INTERVAL_MS: u64 = 5000;
+/// Jitter tolerated on that spacing, in ms: a client whose queue releases IDENTIFYs exactly 5 s
+/// apart (twilight's `InMemoryQueue`) must not be refused because one IDENTIFY took a little
+/// longer to arrive than the next.
+pub const IDENTIFY_GRACE_MS: u64 = 100;
 
 /// The IDENTIFY `d` fields the simulator checks.
 #[derive(Debug, Deserialize)]
@@ -155,7 +159,7 @@ impl StartLimits {
         }
         let bucket = shard_id % self.max_concurrency.max(1);
         if let Some(last) = self.last_in_bucket.get(&bucket)
-            && now_ms.saturating_sub(*last) < IDENTIFY_INTERVAL_MS
+            && now_ms.saturating_sub(*last) < IDENTIFY_INTERVAL_MS - IDENTIFY_GRACE_MS
         {
             return Err(Refusal::Concurrency);
         }
@@ -191,7 +195,7 @@ mod tests {
         let mut l = StartLimits::new(&cfg);
         assert_eq!(l.try_start(0, 0), Ok(()));
         assert_eq!(l.try_start(1, 0), Ok(()));
-        assert_eq!(l.try_start(2, 4999), Err(Refusal::Concurrency));
+        assert_eq!(l.try_start(2, 4899), Err(Refusal::Concurrency));
         assert_eq!(l.try_start(2, 5000), Ok(()));
         assert_eq!(l.try_start(3, 10_000), Err(Refusal::StartLimit));
         assert_eq!(l.try_start(3, 100_000), Ok(()));

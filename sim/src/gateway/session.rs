@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::Notify;
 
 /// One numbered dispatch frame, serialised once.
@@ -13,7 +14,8 @@ pub(crate) struct Frame {
     pub seq: u64,
     pub name: Arc<str>,
     pub guild_id: Option<u64>,
-    pub text: Arc<str>,
+    /// The frame's JSON, shared (reference-counted) between the buffer and the socket.
+    pub text: Utf8Bytes,
 }
 
 #[derive(Debug)]
@@ -95,7 +97,7 @@ impl Session {
                 seq,
                 name: Arc::from(name),
                 guild_id,
-                text: Arc::from(text),
+                text: Utf8Bytes::from(text),
             });
             while g.buffer.len() > self.cap {
                 if let Some(f) = g.buffer.pop_front() {

@@ -56,6 +56,7 @@ local function del_channel(g, c, keep_messages)
   redis.call('HDEL', guild_key(g) .. ':channels', c)
   if redis.call('HGET', channel_guild, c) == g then redis.call('HDEL', channel_guild, c) end
   redis.call('DEL', guild_key(g) .. ':thread:' .. c .. ':members')
+  redis.call('HDEL', guild_key(g) .. ':thread_index', c)
   if not keep_messages then del_messages(c) end
 end
 
@@ -63,6 +64,9 @@ local function del_guild(g, keep_messages)
   local gk = guild_key(g)
   local chans = redis.call('HKEYS', gk .. ':channels')
   for _, c in ipairs(chans) do del_channel(g, c, keep_messages) end
+  for _, t in ipairs(redis.call('HKEYS', gk .. ':thread_index')) do
+    redis.call('DEL', gk .. ':thread:' .. t .. ':members')
+  end
   for _, s in ipairs(GUILD_SUFFIXES) do redis.call('DEL', gk .. s) end
 end
 

@@ -241,6 +241,7 @@ impl Planner {
                 }
                 for member in sync.members {
                     if let (Some(thread), Some(user)) = (member.id, member.user_id) {
+                        self.thread_indexed(sync.guild_id.get(), thread.get(), &mut ops);
                         ops.push(Op::HSet(
                             k.thread_members(sync.guild_id.get(), thread.get()),
                             vec![(id(user), json(name, &member)?)],
@@ -251,6 +252,7 @@ impl Planner {
             DispatchEvent::ThreadMemberUpdate(update) => {
                 let member = &update.member;
                 if let (Some(thread), Some(user)) = (member.id, member.user_id) {
+                    self.thread_indexed(update.guild_id.get(), thread.get(), &mut ops);
                     ops.push(Op::HSet(
                         k.thread_members(update.guild_id.get(), thread.get()),
                         vec![(id(user), json(name, member)?)],
@@ -266,6 +268,7 @@ impl Planner {
                     }
                 }
                 if !added.is_empty() {
+                    self.thread_indexed(update.guild_id.get(), update.id.get(), &mut ops);
                     ops.push(Op::HSet(key.clone(), added));
                 }
                 if !update.removed_member_ids.is_empty() {
@@ -580,6 +583,14 @@ impl Planner {
             user_key: self.keys.user(update.user.id.get()),
             user_json: json(name, &update.user)?,
         })
+    }
+
+    /// Records that the thread has a members hash, so deleting the guild finds it.
+    fn thread_indexed(&self, guild: u64, thread: u64, ops: &mut Vec<Op>) {
+        ops.push(Op::HSet(
+            self.keys.guild_thread_index(guild),
+            vec![(thread.to_string(), "1".to_owned())],
+        ));
     }
 
     fn channel_upsert(

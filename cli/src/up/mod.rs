@@ -1,0 +1,205 @@
+//! `ddiscord up`: the whole pipeline in one process, for one machine.
+//!
+//! ```text
+//! simulator (or Discord) ──▶ ingest ──▶ embedded mesh ──▶ state worker ──▶ Redis
+//!                                            └──── scripts attach here (MQTT on loopback)
+//! ```
+//!
+//! Redis comes from `DDISCORD_REDIS_URL` or is a private `redis-server` started here; the mesh
+//! is `DDISCORD_MESH_URL` or an embedded broker on `127.0.0.1:1883` (or a free port when that one
+//! is taken). Ctrl-C or SIGTERM shuts everything down in order: ingest first (sessions
+//! persisted, shards closed with 4000 so they can resume), then the state worker, the simulator,
+//! the broker and Redis.
+
+mod display;
+mod local_redis;
+mod metrics_text;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+use ddiscord::mesh::EmbeddedBroker;
+use ddiscord_ingest::{IngestConfig, IngestNode};
+use ddiscord_sim::{SimArgs, Simulator};
+use ddiscord_workers::{StateWorker, StateWorkerConfig};
+
+pub use local_redis::{LocalRedis, LocalRedisError};
+
+use crate::cmd::error::CliError;
+
+/// Run the simulator (or connect to Discord), ingest, the embedded mesh and the state worker in
+/// one process, with a live summary.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Bot token: when set, shards connect to Discord instead of the simulator.
+    #[arg(long, env = "DISCORD_TOKEN", hide_env_values = true)]
+    pub discord_token: Option<String>,
+    /// Redis URL; when unset a private redis-server is started on a free port.
+    #[arg(long, env = "DDISCORD_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Event mesh URL; when unset an embedded MQTT broker is started on 127.0.0.1:1883 (or a
+    /// free port if 1883 is taken), which scripts in other processes connect to.
+    #[arg(long, env = "DDISCORD_MESH_URL")]
+    pub mesh_url: Option<String>,
+    /// Topic root (`<root>/…`, `<root>-state/…`).
+    #[arg(long, env = "DDISCORD_TOPIC_ROOT", default_value = "discord")]
+    pub topic_root: String,
+    /// Redis key prefix of the cache.
+    #[arg(long, env = "DDISCORD_KEY_PREFIX", default_value = "dd:")]
+    pub key_prefix: String,
+    /// Address of `/healthz`, `/readyz` and `/metrics` (Prometheus).
+    #[arg(long, env = "DDISCORD_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// Stop after this many seconds (0: run until Ctrl-C).
+    #[arg(long, env = "DDISCORD_UP_RUN_SECS", default_value_t = 0)]
+    pub run_secs: u64,
+    /// Print a status line every few seconds instead of a live display (the default when
+    /// standard output is not a terminal).
+    #[arg(long, env = "DDISCORD_UP_PLAIN")]
+    pub plain: bool,
+    /// The simulator's options (ignored with a bot token).
+    #[command(flatten, next_help_heading = "Simulator")]
+    pub sim: SimArgs,
+}
+
+/// Runs `ddiscord up`.
+///
+/// # Errors
+/// [`CliError`] when a component cannot start (Redis missing, a port taken, …).
+pub async fn run(args: UpArgs) -> Result<(), CliError> {
+    let data = tempfile::tempdir().map_err(|source| CliError::Read {
+        path: "a temporary directory".into(),
+        source,
+    })?;
+
+    // Redis.
+    let mut local_redis = None;
+    let redis_url = match &args.redis_url {
+        Some(url) => url.clone(),
+        None => {
+            let redis = LocalRedis::start(&data.path().join("redis"))?;
+            let url = redis.url();
+            local_redis = Some(redis);
+            url
+        }
+    };
+
+    // Event mesh.
+    let mesh_url = match &args.mesh_url {
+        Some(url) => url.clone(),
+        None => {
+            let preferred: SocketAddr = ([127, 0, 0, 1], 1883).into();
+            let started = match EmbeddedBroker::start(preferred) {
+                Ok(b) if !b.attached() => b,
+                // 1883 is taken by another broker: run our own on a free port.
+                _ => EmbeddedBroker::start(([127, 0, 0, 1], 0).into())?,
+            };
+            // rumqttd has no shutdown: the broker stops with the process.
+            started.mqtt_url()
+        }
+    };
+
+    // Gateway: Discord, or the simulator.
+    let mut sim = None;
+    let (token, gateway_url, shards) = match &args.discord_token {
+        Some(token) => (token.clone(), None, None),
+        None => {
+            let config = args.sim.to_config();
+            let handle = Simulator::start(config).await?;
+            let url = handle.ws_url();
+            let shards = args.sim.shards;
+            sim = Some(handle);
+            (args.sim.token.clone(), Some(url), Some(shards))
+        }
+    };
+
+    let mut worker_config = StateWorkerConfig::new(&redis_url, &mesh_url);
+    worker_config.key_prefix.clone_from(&args.key_prefix);
+    worker_config.topic_root.clone_from(&args.topic_root);
+    worker_config.http_addr = Some(args.http_addr);
+    let mut ingest_config = IngestConfig::new(token, &redis_url, &mesh_url);
+    ingest_config.gateway_url = gateway_url;
+    ingest_config.shards = shards;
+    ingest_config.topic_root.clone_from(&args.topic_root);
+    ingest_config.key_prefix.clone_from(&args.key_prefix);
+    if sim.is_some() {
+        // The simulator's budget is its own; keep nothing in reserve.
+        ingest_config.identify_reserve = 0;
+    }
+
+    // Install the process-wide Prometheus recorder before the components count anything.
+    let prometheus = ddiscord_workers::http::prometheus();
+
+    // The state worker needs the shard count (its partitions) before ingest publishes, so that
+    // its durable sessions exist when the first dispatch arrives.
+    worker_config.shards = match shards {
+        Some(n) => n,
+        None => {
+            ddiscord_ingest::gateway_info::fetch(&ingest_config.token, None)
+                .await?
+                .shards
+        }
+    };
+    ingest_config.shards = Some(worker_config.shards);
+    let worker = StateWorker::start(worker_config).await?;
+    let ingest = IngestNode::start(ingest_config).await?;
+
+    let info = display::Info {
+        gateway: sim.as_ref().map_or_else(
+            || "Discord".to_owned(),
+            |s| format!("simulator {}", s.ws_url()),
+        ),
+        mesh_url: mesh_url.clone(),
+        redis_url: redis_url.clone(),
+        http_addr: args.http_addr,
+        key_prefix: args.key_prefix.clone(),
+    };
+    let mut screen = display::Screen::new(info, args.plain);
+    let mut conn = match redis::Client::open(redis_url.as_str()) {
+        Ok(client) => client.get_connection_manager().await.ok(),
+        Err(_) => None,
+    };
+
+    let deadline = (args.run_secs > 0)
+        .then(|| tokio::time::Instant::now() + Duration::from_secs(args.run_secs));
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|source| CliError::Read {
+            path: "the SIGTERM handler".into(),
+            source,
+        })?;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        }
+        let snapshot = display::Snapshot::collect(
+            prometheus,
+            sim.as_ref(),
+            &ingest,
+            conn.as_mut(),
+            &args.key_prefix,
+        )
+        .await;
+        screen.draw(&snapshot);
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            break;
+        }
+    }
+
+    screen.finish("shutting down: ingest (sessions kept for RESUME), state worker, simulator");
+    if let Err(e) = ingest.shutdown().await {
+        tracing::warn!(error = %e, "ingest did not shut down cleanly");
+    }
+    if let Err(e) = worker.shutdown().await {
+        tracing::warn!(error = %e, "state worker did not shut down cleanly");
+    }
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    drop(local_redis);
+    eprintln!("stopped");
+    Ok(())
+}

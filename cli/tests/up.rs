@@ -1,0 +1,162 @@
+//! `ddiscord up` end to end: the simulator's guilds go through ingest, the embedded mesh and the
+//! state worker into Redis, and what a reader finds in the cache equals the simulator's world.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ddiscord::cache::{CacheReader, Keys};
+use ddiscord_sim::fixtures::Fixtures;
+use ddiscord_sim::world::World;
+use ddiscord_testkit::{fixtures_dir, free_port};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ddiscord");
+const GUILDS: u32 = 6;
+
+struct Up(Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ids(values: &[Value], key: &str) -> BTreeSet<u64> {
+    values
+        .iter()
+        .map(|v| v[key].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_projects_the_simulated_world_into_redis() {
+    let http = free_port();
+    let mut child = Command::new(BIN)
+        .args(["up", "--plain", "--run-secs", "120", "--shards", "2"])
+        .args(["--guilds", &GUILDS.to_string(), "--events-per-sec", "0"])
+        .args(["--http-addr", &format!("127.0.0.1:{http}")])
+        .env("DDISCORD_FIXTURES", fixtures_dir())
+        .env_remove("DDISCORD_REDIS_URL")
+        .env_remove("DDISCORD_MESH_URL")
+        .env_remove("DISCORD_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _up = Up(child);
+
+    // The header names the Redis and the mesh that scripts attach to.
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut redis_url, mut mesh_url) = (None, None);
+    while redis_url.is_none() || mesh_url.is_none() {
+        let line = lines
+            .next()
+            .expect("up exited before printing its header")
+            .unwrap();
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("redis"), Some(url)) => redis_url = Some(url.to_owned()),
+            (Some("mesh"), Some(url)) => mesh_url = Some(url.to_owned()),
+            _ => {}
+        }
+    }
+    assert!(mesh_url.unwrap().starts_with("mqtt://127.0.0.1:"));
+    std::thread::spawn(move || for _ in lines {});
+
+    let client = redis::Client::open(redis_url.unwrap()).unwrap();
+    let conn = client.get_connection_manager().await.unwrap();
+    let reader = CacheReader::new(conn, Keys::default());
+
+    // The reference: the simulator's world, built the same way from the same captures.
+    let fixtures = Fixtures::load(&fixtures_dir(), false).unwrap();
+    let world = World::build(&fixtures, GUILDS).unwrap();
+    assert_eq!(world.guilds.len(), GUILDS as usize);
+
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for guild in &world.guilds {
+        let expected = guild.guild_create(false);
+        loop {
+            let complete = reader
+                .guild_state(guild.id)
+                .await
+                .unwrap()
+                .is_some_and(|s| s.complete);
+            if complete {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "guild {} never completed",
+                guild.id
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let cached = reader.guild(guild.id).await.unwrap().unwrap();
+        assert_eq!(cached.name, expected["name"].as_str().unwrap());
+
+        let channels: BTreeSet<u64> = reader
+            .channels(guild.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.id.get())
+            .collect();
+        let mut expected_channels = ids(expected["channels"].as_array().unwrap(), "id");
+        expected_channels.extend(ids(
+            expected["threads"]
+                .as_array()
+                .map_or(&[][..], Vec::as_slice),
+            "id",
+        ));
+        assert_eq!(channels, expected_channels, "channels of {}", guild.id);
+
+        let roles: BTreeSet<u64> = reader
+            .roles(guild.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id.get())
+            .collect();
+        assert_eq!(roles, ids(expected["roles"].as_array().unwrap(), "id"));
+
+        let members: BTreeSet<u64> = reader
+            .member_ids(guild.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        let expected_members: BTreeSet<u64> = expected["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["user"]["id"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(members, expected_members, "members of {}", guild.id);
+    }
+
+    // The health and metrics endpoints of the process answer.
+    let metrics = http_get(http, "/metrics").await;
+    assert!(
+        metrics.contains("ddiscord_ingest_events_out_total"),
+        "{metrics}"
+    );
+}
+
+/// A bare HTTP/1.1 GET over TCP, enough for `/metrics`.
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}

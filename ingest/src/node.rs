@@ -1,0 +1,367 @@
+//! An ingest node: leases shards and runs one [`crate::shard`] runner per leased shard.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ddiscord::Topics;
+use ddiscord::coord::{LeaseConfig, LeaseEvent, Leases};
+use ddiscord::mesh::Mesh;
+use redis::aio::ConnectionManager;
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+
+use crate::config::IngestConfig;
+use crate::error::{IngestError, IngestErrorKind};
+use crate::gateway_info::{self, GatewayInfo};
+use crate::identify::{IdentifyLimiter, IdentifyNotice, RedisQueue};
+use crate::lifecycle::{Lifecycle, LifecycleEvent};
+use crate::metrics;
+use crate::session::SessionStore;
+use crate::shard::{ShardCtx, ShardExit, StopMode, run_shard};
+
+/// The lease group of ingest nodes.
+pub const LEASE_GROUP: &str = "ingest";
+
+/// A running ingest node.
+///
+/// [`IngestNode::shutdown`] is what SIGTERM does: every shard drains its window, persists its
+/// session and closes with 4000, then the leases are released so other nodes RESUME the shards
+/// at once. [`IngestNode::kill`] is a crash: nothing is cleaned up, and other nodes take the
+/// shards over once the leases expire.
+pub struct IngestNode {
+    node_id: String,
+    shard_count: u32,
+    status: Arc<NodeStatus>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), IngestError>>>,
+    held: watch::Receiver<Vec<u32>>,
+}
+
+/// What `/readyz` and tests read.
+#[derive(Debug, Default)]
+pub struct NodeStatus {
+    ready: AtomicBool,
+    fatal: AtomicBool,
+}
+
+impl NodeStatus {
+    /// Connected to Redis and the mesh, leases running, no shard failed for good.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed) && !self.fatal.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for IngestNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestNode")
+            .field("node_id", &self.node_id)
+            .field("shard_count", &self.shard_count)
+            .field("held", &*self.held.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl IngestNode {
+    /// Connects to Redis and the mesh, learns the shard count (fixed or `GET /gateway/bot`),
+    /// records the IDENTIFY budget, and starts claiming shards.
+    ///
+    /// # Errors
+    /// [`IngestError`] for an invalid configuration, an unreachable Redis, mesh or gateway
+    /// info endpoint, or a failed first lease round.
+    pub async fn start(config: IngestConfig) -> Result<IngestNode, IngestError> {
+        config.validate()?;
+        install_crypto_provider();
+        let config = Arc::new(config);
+        let client = redis::Client::open(config.redis_url.as_str()).map_err(|e| {
+            IngestError::with_source(
+                IngestErrorKind::Config {
+                    reason: "DDISCORD_REDIS_URL is not a Redis URL".to_owned(),
+                },
+                e,
+            )
+        })?;
+        let redis = ConnectionManager::new(client).await.map_err(|e| {
+            IngestError::with_source(
+                IngestErrorKind::Redis {
+                    context: "connecting",
+                },
+                e,
+            )
+        })?;
+        let info = match gateway_info::fetch(&config.token, config.gateway_url.as_deref()).await {
+            Ok(i) => Some(i),
+            Err(e) if config.shards.is_some() => {
+                tracing::warn!(error = %e, "GET /gateway/bot failed; IDENTIFY budget not tracked, max_concurrency 1 assumed");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let shard_count = config.shards.or(info.map(|i| i.shards)).unwrap_or(1).max(1);
+        let max_concurrency = info.map_or(1, |i: GatewayInfo| i.max_concurrency);
+        let limiter = IdentifyLimiter::new(
+            redis.clone(),
+            &config.key_prefix,
+            max_concurrency,
+            config.identify_reserve,
+        );
+        if let Some(i) = &info {
+            limiter.record_gateway_info(i).await.map_err(|e| {
+                IngestError::with_source(
+                    IngestErrorKind::Redis {
+                        context: "recording the IDENTIFY budget",
+                    },
+                    e,
+                )
+            })?;
+            metrics::identify_remaining(i.remaining);
+            tracing::info!(
+                shards = shard_count,
+                remaining = i.remaining,
+                total = i.total,
+                max_concurrency,
+                "gateway info"
+            );
+        }
+        let mut mesh_config = config.mesh.clone();
+        if mesh_config.client_id.is_none() {
+            mesh_config.client_id = Some(format!("ingest-{}", config.node_id));
+        }
+        let mesh = Mesh::connect(mesh_config).await.map_err(|e| {
+            IngestError::with_source(
+                IngestErrorKind::Mesh {
+                    context: "connecting",
+                },
+                e,
+            )
+        })?;
+        let topics = Topics::new(&config.topic_root).map_err(|e| {
+            IngestError::with_source(
+                IngestErrorKind::Config {
+                    reason: "DDISCORD_TOPIC_ROOT is not a valid topic level".to_owned(),
+                },
+                e,
+            )
+        })?;
+        let (notice_tx, notice_rx) = mpsc::unbounded_channel();
+        let queue = RedisQueue::new(limiter, config.node_id.clone(), notice_tx);
+        let lifecycle = Lifecycle::new(mesh.clone(), topics.clone(), config.node_id.clone());
+        let ctx = Arc::new(ShardCtx {
+            config: config.clone(),
+            shard_count,
+            mesh: mesh.clone(),
+            topics,
+            sessions: SessionStore::new(
+                redis.clone(),
+                &config.key_prefix,
+                LEASE_GROUP,
+                shard_count,
+            ),
+            queue,
+            lifecycle,
+        });
+        let lease_config = LeaseConfig {
+            key_prefix: config.key_prefix.clone(),
+            group: LEASE_GROUP.to_owned(),
+            partitions: shard_count,
+            node_id: config.node_id.clone(),
+            ttl: config.lease_ttl,
+            renew_interval: config.lease_ttl / 3,
+        };
+        let (leases, events) = Leases::start(redis, lease_config).await?;
+        let status = Arc::new(NodeStatus::default());
+        status.ready.store(true, Ordering::Relaxed);
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let (held_tx, held_rx) = watch::channel(Vec::new());
+        let task = tokio::spawn(supervise(
+            ctx,
+            leases,
+            events,
+            notice_rx,
+            stop_rx,
+            held_tx,
+            status.clone(),
+        ));
+        Ok(IngestNode {
+            node_id: config.node_id.clone(),
+            shard_count,
+            status,
+            stop: Some(stop_tx),
+            task: Some(task),
+            held: held_rx,
+        })
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// The shard count in use.
+    pub fn shard_count(&self) -> u32 {
+        self.shard_count
+    }
+
+    /// Shards this node runs now.
+    pub fn held(&self) -> Vec<u32> {
+        self.held.borrow().clone()
+    }
+
+    /// A receiver that changes whenever the set of running shards does.
+    pub fn held_changes(&self) -> watch::Receiver<Vec<u32>> {
+        self.held.clone()
+    }
+
+    /// Readiness, for `/readyz`.
+    pub fn status(&self) -> Arc<NodeStatus> {
+        self.status.clone()
+    }
+
+    /// Graceful stop (what SIGTERM does): drain, persist sessions, close every shard with 4000,
+    /// release the leases.
+    ///
+    /// # Errors
+    /// [`IngestError`] when releasing the leases failed (they then expire after the TTL).
+    pub async fn shutdown(mut self) -> Result<(), IngestError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.map_err(|e| {
+                IngestError::with_source(IngestErrorKind::Task { task: "supervisor" }, e)
+            })?,
+            None => Ok(()),
+        }
+    }
+
+    /// A crash: every task is aborted at once, nothing is persisted or released. For tests.
+    pub fn kill(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for IngestNode {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// TLS to Discord (gateway and `GET /gateway/bot`) uses rustls with the `ring` provider; the
+/// process-wide default is installed once unless the embedding program chose one already.
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+struct Runner {
+    stop: watch::Sender<StopMode>,
+    abort: AbortHandle,
+    token: u64,
+}
+
+#[allow(clippy::too_many_lines)]
+async fn supervise(
+    ctx: Arc<ShardCtx>,
+    leases: Leases,
+    mut events: mpsc::Receiver<LeaseEvent>,
+    mut notices: mpsc::UnboundedReceiver<IdentifyNotice>,
+    mut stop: oneshot::Receiver<()>,
+    held: watch::Sender<Vec<u32>>,
+    status: Arc<NodeStatus>,
+) -> Result<(), IngestError> {
+    // Dropping the JoinSet (on kill) aborts every runner.
+    let mut set: JoinSet<(u32, u64, ShardExit)> = JoinSet::new();
+    let mut runners: HashMap<u32, Runner> = HashMap::new();
+    let publish_held = |runners: &HashMap<u32, Runner>| {
+        let mut v: Vec<u32> = runners.keys().copied().collect();
+        v.sort_unstable();
+        metrics::shards_held(v.len());
+        held.send_replace(v);
+    };
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            ev = events.recv() => {
+                let Some(ev) = ev else { break };
+                match ev {
+                    LeaseEvent::Acquired(lease) => {
+                        metrics::lease_event("acquired");
+                        let Some(guard) = leases.guard(lease.partition) else { continue };
+                        ctx.lifecycle.publish(lease.partition, LifecycleEvent::LeaseAcquired, json!({ "token": lease.token }));
+                        let (tx, rx) = watch::channel(StopMode::Run);
+                        let c = ctx.clone();
+                        let abort = set.spawn(async move {
+                            (lease.partition, lease.token, run_shard(c, guard, rx).await)
+                        });
+                        if let Some(old) = runners.insert(lease.partition, Runner { stop: tx, abort, token: lease.token }) {
+                            old.abort.abort();
+                        }
+                        publish_held(&runners);
+                    }
+                    LeaseEvent::Lost(lease) => {
+                        metrics::lease_event("lost");
+                        ctx.lifecycle.publish(lease.partition, LifecycleEvent::LeaseLost, json!({ "token": lease.token }));
+                        if runners.get(&lease.partition).is_some_and(|r| r.token == lease.token)
+                            && let Some(r) = runners.remove(&lease.partition)
+                        {
+                            r.abort.abort();
+                        }
+                        publish_held(&runners);
+                    }
+                    LeaseEvent::Released(lease) => {
+                        metrics::lease_event("released");
+                        // Rebalancing: the new owner resumes from the last persisted sequence.
+                        if runners.get(&lease.partition).is_some_and(|r| r.token == lease.token)
+                            && let Some(r) = runners.remove(&lease.partition)
+                        {
+                            r.abort.abort();
+                        }
+                        publish_held(&runners);
+                    }
+                }
+            }
+            Some(n) = notices.recv() => match n {
+                IdentifyNotice::Allowed { remaining, .. } => {
+                    if let Some(r) = remaining {
+                        metrics::identify_remaining(r);
+                    }
+                }
+                IdentifyNotice::Refused { shard, remaining, reserve } => {
+                    metrics::identify_refused(shard);
+                    metrics::identify_remaining(remaining);
+                    ctx.lifecycle.publish(shard, LifecycleEvent::IdentifyRefused, json!({ "remaining": remaining, "reserve": reserve }));
+                }
+            },
+            Some(res) = set.join_next(), if !set.is_empty() => {
+                if let Ok((shard, token, exit)) = res {
+                    if runners.get(&shard).is_some_and(|r| r.token == token) {
+                        runners.remove(&shard);
+                        publish_held(&runners);
+                    }
+                    if let ShardExit::Fatal(reason) = exit {
+                        status.fatal.store(true, Ordering::Relaxed);
+                        tracing::error!(shard, %reason, "shard failed for good; it stays leased to this node so no other node burns IDENTIFYs on it; fix the configuration and restart");
+                    }
+                }
+            }
+        }
+    }
+    // Graceful shutdown: every shard drains and persists under its still-valid lease, then the
+    // leases go.
+    status.ready.store(false, Ordering::Relaxed);
+    for r in runners.values() {
+        let _ = r.stop.send(StopMode::Graceful);
+    }
+    while set.join_next().await.is_some() {}
+    runners.clear();
+    publish_held(&runners);
+    let released = leases.shutdown().await;
+    ctx.mesh.close().await;
+    released.map_err(IngestError::from)
+}

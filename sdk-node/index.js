@@ -1,0 +1,674 @@
+'use strict'
+// The package's JS entry: a thin layer over the native addon (native.js, built from src/).
+// It turns native batches into `for await` iterators (one N-API crossing per batch, not per
+// event), moves error codes into `err.code`, and accepts bigint snowflakes.
+const native = require('./native.js')
+
+/** Stable error codes (`err.code`); see README.md. */
+const codes = Object.freeze({
+  CONFIG: 'DDISCORD_CONFIG',
+  INVALID_PATTERN: 'DDISCORD_INVALID_PATTERN',
+  INVALID_ID: 'DDISCORD_INVALID_ID',
+  INVALID_ARGUMENT: 'DDISCORD_INVALID_ARGUMENT',
+  MESH: 'DDISCORD_MESH',
+  CONNECTION_LOST: 'DDISCORD_CONNECTION_LOST',
+  CACHE: 'DDISCORD_CACHE',
+  CORRUPT_CACHE: 'DDISCORD_CORRUPT_CACHE',
+  PAYLOAD: 'DDISCORD_PAYLOAD',
+  CLOSED: 'DDISCORD_CLOSED',
+  TIMEOUT: 'DDISCORD_TIMEOUT',
+  GROUP: 'DDISCORD_GROUP',
+  INTERNAL: 'DDISCORD_INTERNAL',
+})
+
+/** Every error this package throws: `err.code` is one of `codes`. */
+class DDiscordError extends Error {
+  constructor(code, message, options) {
+    super(message, options)
+    this.name = 'DDiscordError'
+    this.code = code
+  }
+}
+
+const CODED = /^\[(DDISCORD_[A-Z_]+)\] ([\s\S]*)$/
+
+// A native error carries its code in front of the message; N-API argument conversion errors
+// (a number where a string was expected, ...) are argument errors.
+function translate(err) {
+  if (err instanceof DDiscordError) return err
+  const message = err && typeof err.message === 'string' ? err.message : String(err)
+  const m = CODED.exec(message)
+  if (m) return new DDiscordError(m[1], m[2])
+  if (err && (err.code === 'InvalidArg' || err.code === 'NumberExpected' || err.code === 'StringExpected' || err.code === 'ObjectExpected' || err.code === 'BooleanExpected' || err.code === 'ArrayExpected' || err instanceof TypeError)) {
+    return new DDiscordError(codes.INVALID_ARGUMENT, message, { cause: err })
+  }
+  return new DDiscordError(codes.INTERNAL, message, { cause: err })
+}
+
+async function call(promiseFn) {
+  try {
+    return await promiseFn()
+  } catch (e) {
+    throw translate(e)
+  }
+}
+
+function callSync(fn) {
+  try {
+    return fn()
+  } catch (e) {
+    throw translate(e)
+  }
+}
+
+/** A snowflake given as a decimal string, a bigint or a safe-integer number, as a string. */
+const U64_MAX = (1n << 64n) - 1n
+
+function snowflake(what, value) {
+  if (typeof value === 'string' && /^[0-9]{1,20}$/.test(value)) {
+    const n = BigInt(value)
+    if (n > 0n && n <= U64_MAX) return value
+  }
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value)
+  if (typeof value === 'bigint' && value > 0n && value <= U64_MAX) return value.toString()
+  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : typeof value === 'number' || typeof value === 'bigint' ? String(value) : typeof value
+  throw new DDiscordError(
+    codes.INVALID_ID,
+    `${what} ${shown} is not a snowflake: Discord ids are non-zero unsigned 64-bit integers; pass a decimal string such as "81384788765712384" or a bigint` +
+      (typeof value === 'number' ? ': numbers above 2^53 lose digits' : '')
+  )
+}
+
+function checkObject(what, value) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new DDiscordError(codes.INVALID_ARGUMENT, `${what} must be an object, got ${value === null ? 'null' : typeof value}`)
+  }
+  return value
+}
+
+function checkString(what, value) {
+  if (typeof value !== 'string') {
+    throw new DDiscordError(codes.INVALID_ARGUMENT, `${what} must be a string, got ${typeof value}`)
+  }
+  return value
+}
+
+/**
+ * One event: a Discord dispatch as the shard received it, with the topic it came on.
+ * The envelope is sliced from its batch and parsed only when read.
+ */
+class Event {
+  #data
+  #start
+  #end
+  #levels
+  #envelope
+
+  constructor(topic, data, start, end) {
+    /** The topic, `<root>/{shard}/{guild}/{EVENT}`. */
+    this.topic = topic
+    this.#data = data
+    this.#start = start
+    this.#end = end
+  }
+
+  #level(i) {
+    if (this.#levels === undefined) this.#levels = this.topic.split('/')
+    return this.#levels[i]
+  }
+
+  /** The shard that received it. */
+  get shard() {
+    return Number(this.#level(1))
+  }
+
+  /** The guild id (snowflake string), or `null` for events without a guild. */
+  get guildId() {
+    const g = this.#level(2)
+    return g === '-' ? null : g
+  }
+
+  /** The dispatch name (`t`), e.g. `MESSAGE_CREATE`. */
+  get name() {
+    return this.#level(3)
+  }
+
+  /** The envelope's bytes (a view into the batch, not a copy). */
+  get raw() {
+    return this.#data.subarray(this.#start, this.#end)
+  }
+
+  /** The envelope as JSON text. */
+  text() {
+    return this.#data.toString('utf8', this.#start, this.#end)
+  }
+
+  /** The parsed envelope: `{shard, session, received_ms, op, t, s, d}`. */
+  get envelope() {
+    if (this.#envelope === undefined) this.#envelope = JSON.parse(this.text())
+    return this.#envelope
+  }
+
+  /** The dispatch payload `d`, parsed. */
+  get data() {
+    return this.envelope.d
+  }
+
+  /** The sequence number `s` within the gateway session. */
+  get sequence() {
+    return this.envelope.s ?? null
+  }
+
+  /** The gateway session id the event belongs to. */
+  get session() {
+    return this.envelope.session ?? null
+  }
+
+  /** When ingest read the frame, Unix time in ms. */
+  get receivedMs() {
+    return this.envelope.received_ms ?? null
+  }
+
+  toJSON() {
+    return { topic: this.topic, shard: this.shard, guildId: this.guildId, name: this.name, sequence: this.sequence, data: this.data }
+  }
+}
+
+/** A work-queue job: an event to acknowledge once its work is done. */
+class Job extends Event {
+  #consumer
+  #id
+  #settled = false
+
+  constructor(topic, data, start, end, consumer, id, redelivered, deliveries) {
+    super(topic, data, start, end)
+    this.#consumer = consumer
+    this.#id = id
+    /** The broker delivered it before without an ack (an earlier owner crashed mid-work). */
+    this.redelivered = redelivered
+    /** Deliveries of this job to this replica so far (1 on the first; nacks add one). */
+    this.deliveries = deliveries
+  }
+
+  /** The partition (shard) it belongs to. */
+  get partition() {
+    return this.shard
+  }
+
+  /** Acknowledges the job after its work is done: the broker forgets it. Idempotent. */
+  async ack() {
+    if (this.#settled) return
+    this.#settled = true
+    await call(() => this.#consumer.ack(this.#id))
+  }
+
+  /**
+   * Gives the job back: it is delivered again after the queue's retry delay, and goes to the
+   * dead-letter topic `<root>-dead/<group>/<shard>` after `maxDeliveries`. Idempotent.
+   */
+  nack() {
+    if (this.#settled) return
+    this.#settled = true
+    callSync(() => this.#consumer.nack(this.#id))
+  }
+}
+
+/**
+ * One replica's membership of a work queue: iterate it with `for await` and `ack()` each job
+ * after its work is done. Leaving the loop or `close()` leaves the queue (the other replicas
+ * take its shards over at once; unacknowledged jobs stay with the broker for them).
+ */
+class Consumer {
+  #client
+  #native = null
+  #ready
+  #batchSize
+  #closed = false
+
+  constructor(client, group, pattern, opening, batchSize) {
+    this.#client = client
+    /** The queue (consumer group) name. */
+    this.group = group
+    /** The pattern as given. */
+    this.pattern = pattern
+    this.#batchSize = batchSize
+    this.#ready = opening.then(
+      async (n) => {
+        this.#native = n
+        if (this.#closed) await n.close().catch(() => {})
+        return this
+      },
+      (e) => {
+        throw translate(e)
+      }
+    )
+    this.#ready.catch(() => {})
+  }
+
+  /** Resolves once the replica has joined the queue. */
+  get ready() {
+    return this.#ready
+  }
+
+  /** The shards this replica holds now. */
+  async partitions() {
+    await this.#ready
+    return call(() => this.#native.partitions())
+  }
+
+  [Symbol.asyncIterator]() {
+    return new BatchIterator(
+      async () => {
+        await this.#ready
+        return this.#native.nextBatch(this.#batchSize)
+      },
+      (b, i, start, end) => new Job(b.topics[i], b.data, start, end, this.#native, b.deliveryIds[i], b.redelivered[i], b.deliveries[i]),
+      () => {
+        this.close().catch(() => {})
+      }
+    )
+  }
+
+  /** Leaves the queue. Idempotent. */
+  async close() {
+    this.#closed = true
+    if (this.#native) await call(() => this.#native.close())
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.close()
+  }
+}
+
+// An async iterator over native batches. `next()` resolves at once while the current batch
+// lasts, and crosses into native code once per batch.
+class BatchIterator {
+  #source
+  #make
+  #batch = null
+  #i = 0
+  #start = 0
+  #done = false
+  #onEnd
+
+  constructor(source, make, onEnd) {
+    this.#source = source
+    this.#make = make
+    this.#onEnd = onEnd
+  }
+
+  #take() {
+    const b = this.#batch
+    const i = this.#i++
+    const end = b.ends[i]
+    const ev = this.#make(b, i, this.#start, end)
+    this.#start = end
+    if (this.#i >= b.topics.length) this.#batch = null
+    return { value: ev, done: false }
+  }
+
+  async #fill() {
+    const batch = await this.#source()
+    if (batch === null) {
+      this.#finish()
+      return { value: undefined, done: true }
+    }
+    this.#batch = batch
+    this.#i = 0
+    this.#start = 0
+    return this.#take()
+  }
+
+  #finish() {
+    if (!this.#done) {
+      this.#done = true
+      this.#onEnd()
+    }
+  }
+
+  next() {
+    if (this.#batch !== null) return Promise.resolve(this.#take())
+    if (this.#done) return Promise.resolve({ value: undefined, done: true })
+    // An error (e.g. DDISCORD_CONNECTION_LOST) ends this loop but not the subscription:
+    // iterating it again continues once the client has reconnected.
+    return this.#fill().catch((e) => {
+      throw translate(e)
+    })
+  }
+
+  return() {
+    this.#batch = null
+    this.#finish()
+    return Promise.resolve({ value: undefined, done: true })
+  }
+
+  [Symbol.asyncIterator]() {
+    return this
+  }
+}
+
+/**
+ * A subscription: iterate it with `for await`. Leaving the loop (break, return, throw) or
+ * calling `close()` ends it.
+ */
+class Subscription {
+  #client
+  #native = null
+  #ready
+  #batchSize
+  #closed = false
+
+  constructor(client, pattern, opening, batchSize) {
+    this.#client = client // keeps the client (and its connection) alive while iterating
+    /** The pattern as given. */
+    this.pattern = pattern
+    this.#batchSize = batchSize
+    this.#ready = opening.then(
+      (n) => {
+        this.#native = n
+        if (this.#closed) n.close()
+        return this
+      },
+      (e) => {
+        throw translate(e)
+      }
+    )
+    // Errors surface where the script awaits `ready` or iterates, never as an unhandled rejection.
+    this.#ready.catch(() => {})
+  }
+
+  /** Resolves once the broker has the subscription (events published after it are delivered). */
+  get ready() {
+    return this.#ready
+  }
+
+  /** Waits for the next events already buffered (at least one); `null` once closed. */
+  async nextBatch() {
+    await this.#ready
+    const b = await call(() => this.#native.nextBatch(this.#batchSize))
+    if (b === null) return null
+    const out = new Array(b.topics.length)
+    let start = 0
+    for (let i = 0; i < b.topics.length; i++) {
+      out[i] = new Event(b.topics[i], b.data, start, b.ends[i])
+      start = b.ends[i]
+    }
+    return out
+  }
+
+  [Symbol.asyncIterator]() {
+    return new BatchIterator(
+      async () => {
+        await this.#ready
+        return this.#native.nextBatch(this.#batchSize)
+      },
+      (b, i, start, end) => new Event(b.topics[i], b.data, start, end),
+      () => this.close()
+    )
+  }
+
+  /** Ends the subscription; a pending iteration finishes. Idempotent. */
+  close() {
+    this.#closed = true
+    if (this.#native) this.#native.close()
+  }
+
+  async [Symbol.asyncDispose]() {
+    this.close()
+  }
+}
+
+const parse = (text) => (text == null ? null : JSON.parse(text))
+
+/**
+ * Reads of the Redis cache the state worker writes (key layout: docs/cache.md). Every read is
+ * one round trip and returns plain objects in Discord's JSON shape (snowflakes as strings), or
+ * `null` when the entity is not cached.
+ */
+class Cache {
+  #n
+
+  constructor(nativeClient) {
+    this.#n = nativeClient
+  }
+
+  /** A guild without its collections (read those with the other methods). */
+  async guild(guildId) {
+    const g = snowflake('guild_id', guildId)
+    return parse(await call(() => this.#n.cacheGuild(g)))
+  }
+
+  /** A guild's cache marker and counters: `{shard, generation, complete, membersChunked, memberCount, unavailable}`. */
+  async guildState(guildId) {
+    const g = snowflake('guild_id', guildId)
+    return (await call(() => this.#n.cacheGuildState(g))) ?? null
+  }
+
+  /** A channel or thread. */
+  async channel(channelId) {
+    const c = snowflake('channel_id', channelId)
+    return parse(await call(() => this.#n.cacheChannel(c)))
+  }
+
+  /** Every channel of a guild. */
+  async channels(guildId) {
+    const g = snowflake('guild_id', guildId)
+    return parse(await call(() => this.#n.cacheChannels(g)))
+  }
+
+  /** A role of a guild. */
+  async role(guildId, roleId) {
+    const g = snowflake('guild_id', guildId)
+    const r = snowflake('role_id', roleId)
+    return parse(await call(() => this.#n.cacheRole(g, r)))
+  }
+
+  /** Every role of a guild. */
+  async roles(guildId) {
+    const g = snowflake('guild_id', guildId)
+    return parse(await call(() => this.#n.cacheRoles(g)))
+  }
+
+  /** A member of a guild, with its `user`. */
+  async member(guildId, userId) {
+    const g = snowflake('guild_id', guildId)
+    const u = snowflake('user_id', userId)
+    return parse(await call(() => this.#n.cacheMember(g, u)))
+  }
+
+  /** Members by user id in one round trip, in the order asked (`null` where not cached). */
+  async members(guildId, userIds) {
+    const g = snowflake('guild_id', guildId)
+    if (!Array.isArray(userIds)) throw new DDiscordError(codes.INVALID_ARGUMENT, 'userIds must be an array of snowflakes')
+    const us = userIds.map((u) => snowflake('user_id', u))
+    return parse(await call(() => this.#n.cacheMembers(g, us)))
+  }
+
+  /** The user ids of every cached member of a guild. */
+  async memberIds(guildId) {
+    const g = snowflake('guild_id', guildId)
+    return call(() => this.#n.cacheMemberIds(g))
+  }
+
+  /** A user. */
+  async user(userId) {
+    const u = snowflake('user_id', userId)
+    return parse(await call(() => this.#n.cacheUser(u)))
+  }
+
+  /** The bot's own user (from READY). */
+  async currentUser() {
+    return parse(await call(() => this.#n.cacheCurrentUser()))
+  }
+
+  /** A member's presence. */
+  async presence(guildId, userId) {
+    const g = snowflake('guild_id', guildId)
+    const u = snowflake('user_id', userId)
+    return parse(await call(() => this.#n.cachePresence(g, u)))
+  }
+
+  /** A member's voice state. */
+  async voiceState(guildId, userId) {
+    const g = snowflake('guild_id', guildId)
+    const u = snowflake('user_id', userId)
+    return parse(await call(() => this.#n.cacheVoiceState(g, u)))
+  }
+
+  /** Every voice state of a guild. */
+  async voiceStates(guildId) {
+    const g = snowflake('guild_id', guildId)
+    return parse(await call(() => this.#n.cacheVoiceStates(g)))
+  }
+
+  /** Up to `limit` (default 50) cached messages of a channel, newest first. */
+  async recentMessages(channelId, limit = 50) {
+    const c = snowflake('channel_id', channelId)
+    if (!Number.isInteger(limit) || limit < 0) throw new DDiscordError(codes.INVALID_ARGUMENT, `limit must be a non-negative integer, got ${limit}`)
+    return parse(await call(() => this.#n.cacheRecentMessages(c, limit)))
+  }
+}
+
+/** A connection to the event mesh and the cache. Create it with `connect()`. */
+class Client {
+  #native
+
+  constructor(nativeClient) {
+    this.#native = nativeClient
+    /** Cache reads (Redis, connected on first use). */
+    this.cache = new Cache(nativeClient)
+  }
+
+  /** The topic root (`DDISCORD_TOPIC_ROOT`, default `discord`). */
+  get topicRoot() {
+    return this.#native.topicRoot
+  }
+
+  /** The shard count used to route gateway commands. */
+  get shards() {
+    return this.#native.shards
+  }
+
+  /** Whether `close()` was called. */
+  get closed() {
+    return this.#native.closed
+  }
+
+  /**
+   * Every event matching `pattern` (Solace syntax: `*` is one level or a prefix within a
+   * level, `>` one or more trailing levels), e.g. `discord/*\/*\/MESSAGE_CREATE`.
+   * Throws `DDISCORD_INVALID_PATTERN` at once for a bad pattern.
+   */
+  subscribe(pattern, options = {}) {
+    checkString('pattern', pattern)
+    callSync(() => this.#native.checkPattern(pattern, false))
+    return new Subscription(this, pattern, this.#native.subscribe(pattern), options.batchSize ?? 1024)
+  }
+
+  /**
+   * Like `subscribe`, on `<root>-state/…`: events published after the state worker applied
+   * them, so a cache read in the loop sees their effect. The pattern may name either tree.
+   */
+  subscribeState(pattern, options = {}) {
+    checkString('pattern', pattern)
+    callSync(() => this.#native.checkPattern(pattern, true))
+    return new Subscription(this, pattern, this.#native.subscribeState(pattern), options.batchSize ?? 1024)
+  }
+
+  /**
+   * Joins the work queue `group` for dispatches matching `pattern` (its shard level must be
+   * `*` or `>`): replicas with the same group share the events, each shard to one replica at a
+   * time, in order, at least once. Options: `maxDeliveries` (5), `retryDelayMs` (1 000),
+   * `leaseTtlMs` (10 000), `batchSize` (1024).
+   */
+  consume(group, pattern, options = {}) {
+    checkString('group', group)
+    checkString('pattern', pattern)
+    callSync(() => this.#native.checkPattern(pattern, false))
+    const native = { maxDeliveries: options.maxDeliveries, retryDelayMs: options.retryDelayMs, leaseTtlMs: options.leaseTtlMs }
+    return new Consumer(this, group, pattern, this.#native.consume(group, pattern, native), options.batchSize ?? 1024)
+  }
+
+  /** The cache key prefix (`DDISCORD_KEY_PREFIX`, default `dd:`). */
+  get keyPrefix() {
+    return this.#native.keyPrefix
+  }
+
+  /** The shard that owns a guild: `(guild_id >> 22) % shards`. */
+  shardFor(guildId) {
+    return callSync(() => this.#native.shardFor(snowflake('guild_id', guildId)))
+  }
+
+  /**
+   * Sends a gateway command's `d` object to a shard (guaranteed delivery: resolves once the
+   * broker has it). Prefer the helpers below.
+   */
+  async sendCommand(shard, command, body) {
+    if (!Number.isInteger(shard) || shard < 0) {
+      throw new DDiscordError(codes.INVALID_ARGUMENT, `shard must be a non-negative integer, got ${shard}`)
+    }
+    checkString('command', command)
+    checkObject('the command body', body)
+    return call(() => this.#native.sendCommand(shard, command, JSON.stringify(body)))
+  }
+
+  /** Joins, moves or leaves (`channelId` null) a voice channel (opcode 4, to the guild's shard). */
+  async updateVoiceState(guildId, channelId, options = {}) {
+    const guild = snowflake('guild_id', guildId)
+    const channel = channelId === null || channelId === undefined ? null : snowflake('channel_id', channelId)
+    return call(() => this.#native.updateVoiceState(guild, channel, !!options.selfMute, !!options.selfDeaf))
+  }
+
+  /** Sets the bot's presence on every shard (opcode 3). */
+  async updatePresence(options = {}) {
+    checkObject('the presence', options)
+    const body = {
+      status: options.status ?? 'online',
+      activities: [...(options.activities ?? [])],
+      afk: !!options.afk,
+      since: options.since ?? null,
+    }
+    return call(() => this.#native.updatePresence(JSON.stringify(body)))
+  }
+
+  /**
+   * Sends REQUEST_GUILD_MEMBERS (opcode 8) to the guild's shard and iterates over the
+   * GUILD_MEMBERS_CHUNK events that answer it (matched by nonce); ends after the last chunk.
+   * Without `query` and `userIds` every member is requested. Iterating throws
+   * `DDISCORD_TIMEOUT` when a chunk does not come in time (`chunkTimeoutMs`).
+   */
+  requestGuildMembers(guildId, options = {}) {
+    const guild = snowflake('guild_id', guildId)
+    const native = {
+      query: options.query,
+      limit: options.limit,
+      presences: options.presences,
+      userIds: options.userIds ? [...options.userIds].map((u) => snowflake('user_id', u)) : undefined,
+      nonce: options.nonce,
+    }
+    return new Subscription(this, `GUILD_MEMBERS_CHUNK of ${guild}`, this.#native.requestGuildMembers(guild, native), 1024)
+  }
+
+  /** Ends every subscription and consumer of this client and disconnects. Idempotent. */
+  async close() {
+    return call(() => this.#native.close())
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.close()
+  }
+}
+
+/**
+ * Connects to the event mesh (`options.meshUrl` or `DDISCORD_MESH_URL`) and the cache
+ * (`options.redisUrl` or `DDISCORD_REDIS_URL`).
+ */
+async function connect(options = {}) {
+  if (options === null || typeof options !== 'object') {
+    throw new DDiscordError(codes.INVALID_ARGUMENT, 'connect() takes an options object')
+  }
+  const n = await call(() => native.connect(options))
+  return new Client(n)
+}
+
+module.exports = { connect, Client, Cache, Subscription, Consumer, Event, Job, DDiscordError, codes, nativeVersion: native.nativeVersion }

@@ -1,0 +1,182 @@
+//! `connect()` and the `Client`: the Node face of [`ddiscord::Client`].
+
+use ddiscord::client::ClientError;
+use futures::StreamExt as _;
+use napi_derive::napi;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ConnectOptions;
+use crate::error::{NodeError, Result};
+use crate::subscription::Subscription;
+
+/// A connection to the event mesh and (on first cache read) Redis.
+///
+/// Closing it, or letting it be garbage-collected, ends its subscriptions and releases its
+/// connections.
+#[napi]
+pub struct Client {
+    inner: ddiscord::Client,
+    /// The runtime the client's connections live on, to close them from a GC finalizer.
+    runtime: tokio::runtime::Handle,
+    closed: CancellationToken,
+}
+
+/// Connects with the configuration from the `DDISCORD_*` environment variables, overridden by
+/// `options`.
+///
+/// Errors: `DDISCORD_CONFIG` (bad variable, root or shard count), `DDISCORD_MESH` (bad mesh
+/// URL), `DDISCORD_TIMEOUT` (the broker did not accept the connection within
+/// `connectTimeoutMs`).
+#[napi]
+pub async fn connect(options: Option<ConnectOptions>) -> napi::Result<Client> {
+    let config = options.unwrap_or_default().resolve()?;
+    let inner = ddiscord::Client::connect(config)
+        .await
+        .map_err(NodeError::from)?;
+    Ok(Client {
+        inner,
+        runtime: tokio::runtime::Handle::current(),
+        closed: CancellationToken::new(),
+    })
+}
+
+impl Client {
+    /// The core client.
+    pub(crate) fn core(&self) -> &ddiscord::Client {
+        &self.inner
+    }
+
+    /// `DDISCORD_CLOSED` once `close()` was called.
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.is_cancelled() {
+            return Err(NodeError::closed("client"));
+        }
+        Ok(())
+    }
+
+    /// A token cancelled by `close()` of the client.
+    pub(crate) fn child_token(&self) -> CancellationToken {
+        self.closed.child_token()
+    }
+
+    /// A subscription over a core stream, ended by `close()` of either.
+    pub(crate) fn wrap<S>(&self, pattern: String, stream: S) -> Subscription
+    where
+        S: futures::Stream<Item = std::result::Result<ddiscord::Event, ClientError>>
+            + Send
+            + 'static,
+    {
+        Subscription::new(pattern, stream.boxed(), self.child_token())
+    }
+}
+
+#[napi]
+impl Client {
+    /// Subscribes to dispatches on `<root>/{shard}/{guild}/{EVENT}` matching `pattern` (Solace
+    /// syntax: `*` one level or a prefix within a level, `>` one or more trailing levels). Every
+    /// subscriber gets every matching event.
+    ///
+    /// Errors: `DDISCORD_INVALID_PATTERN`, `DDISCORD_CLOSED`, `DDISCORD_MESH`.
+    #[napi]
+    pub async fn subscribe(&self, pattern: String) -> napi::Result<Subscription> {
+        self.check_open()?;
+        let stream = self
+            .inner
+            .subscribe(&pattern)
+            .await
+            .map_err(NodeError::from)?;
+        Ok(self.wrap(pattern, stream))
+    }
+
+    /// As `subscribe`, on `<root>-state/…`: events published after the state worker applied
+    /// them, so a cache read in the handler sees their effect. The pattern may name either tree.
+    ///
+    /// Errors: as `subscribe`.
+    #[napi]
+    pub async fn subscribe_state(&self, pattern: String) -> napi::Result<Subscription> {
+        self.check_open()?;
+        let stream = self
+            .inner
+            .subscribe_state(&pattern)
+            .await
+            .map_err(NodeError::from)?;
+        Ok(self.wrap(pattern, stream))
+    }
+
+    /// Checks a pattern for `subscribe` (`state` false) or `subscribeState` (`state` true)
+    /// without subscribing, so the JS entry throws before returning the iterator.
+    ///
+    /// Errors: `DDISCORD_INVALID_PATTERN` naming the level and the rule.
+    #[napi]
+    pub fn check_pattern(&self, pattern: String, state: bool) -> napi::Result<()> {
+        let parsed = ddiscord::TopicPattern::new(pattern.as_str())
+            .map_err(|e| NodeError::from(ClientError::from(e)))?;
+        let topics = self.inner.topics();
+        let root = topics.root();
+        let state_root = topics.tree_root(ddiscord::topic::Tree::State);
+        let first = match parsed.levels().first() {
+            Some(ddiscord::topic::Level::Literal(l)) => l.as_str(),
+            _ => "",
+        };
+        let ok = if state {
+            first == state_root || (first == root && pattern.contains('/'))
+        } else {
+            first == root
+        };
+        if !ok {
+            let want = if state { state_root } else { root };
+            return Err(NodeError::new(
+                crate::error::ErrorCode::InvalidPattern,
+                format!(
+                    "invalid pattern `{pattern}`: it must start with `{want}/`, the topic root, followed by {{shard}}/{{guild}}/{{event}} levels or wildcards, e.g. `{want}/*/*/MESSAGE_CREATE` or `{want}/>`"
+                ),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The topic root (`DDISCORD_TOPIC_ROOT`, default `discord`).
+    #[napi(getter)]
+    pub fn topic_root(&self) -> String {
+        self.inner.topics().root().to_owned()
+    }
+
+    /// The cache key prefix (`DDISCORD_KEY_PREFIX`, default `dd:`).
+    #[napi(getter)]
+    pub fn key_prefix(&self) -> String {
+        self.inner.config().key_prefix.clone()
+    }
+
+    /// The shard count used to route gateway commands.
+    #[napi(getter)]
+    pub fn shards(&self) -> u32 {
+        self.inner.config().shards
+    }
+
+    /// Whether `close()` was called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    /// Ends every subscription of this client and disconnects. Idempotent.
+    #[napi]
+    pub async fn close(&self) {
+        self.closed.cancel();
+        self.inner.close().await;
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // Garbage-collected without close(): release the connections in the background. At
+        // process exit the runtime is already shut down; spawning then drops the task instead
+        // of panicking, and the process is ending anyway.
+        if !self.closed.is_cancelled() {
+            self.closed.cancel();
+            let inner = self.inner.clone();
+            drop(self.runtime.spawn(async move { inner.close().await }));
+        }
+    }
+}

@@ -1,0 +1,56 @@
+"""Writes envelopes into Redis with the state worker's projection (the Rust example
+`project_envelopes` of this crate, built by scripts/test-python.sh or on first use)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from discord import FIXTURES, envelope
+from servers import REPO
+
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache" / "ddiscord" / "target"))
+BINARY = TARGET / "debug" / "examples" / "project_envelopes"
+
+
+_built = False
+
+
+def binary() -> Path:
+    """Builds the helper once per test session (incremental: a no-op when up to date)."""
+    global _built
+    if not _built or not BINARY.exists():
+        subprocess.run(
+            ["cargo", "build", "-q", "-p", "ddiscord-python", "--example", "project_envelopes"],
+            cwd=REPO,
+            check=True,
+            env={**os.environ, "CARGO_TARGET_DIR": str(TARGET)},
+        )
+        _built = True
+    return BINARY
+
+
+def session_v10() -> list[bytes]:
+    """A consistent session from events_v10.jsonl: READY, the GUILD_CREATEs, then the other
+    dispatches, numbered 1..n (the fixture README says how)."""
+    lines = [json.loads(l) for l in (FIXTURES / "events_v10.jsonl").read_text().splitlines() if l.strip()]
+    dispatches = [f for f in lines if f.get("op") == 0]
+    order = {"READY": 0, "GUILD_CREATE": 1}
+    dispatches.sort(key=lambda f: order.get(f["t"], 2))
+    out = []
+    for seq, frame in enumerate(dispatches, start=1):
+        frame["s"] = seq
+        out.append(envelope(json.dumps(frame, separators=(",", ":")).encode(), session="fixture-session"))
+    return out
+
+
+def project(redis_url: str, envelopes: list[bytes], prefix: str = "dd:") -> str:
+    result = subprocess.run(
+        [str(binary()), redis_url, prefix],
+        input=b"\n".join(envelopes) + b"\n",
+        capture_output=True,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode().strip()

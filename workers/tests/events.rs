@@ -1,0 +1,144 @@
+//! Dispatches the captures do not contain, built from Discord's documented shapes: member
+//! chunks, thread members, stage instances, scheduled events, stickers, emojis, unavailable
+//! guilds, and malformed payloads.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use ddiscord::cache::{CacheReader, Keys};
+use ddiscord_testkit::RedisServer;
+use ddiscord_workers::{Outcome, ProjectionConfig, Projector};
+use serde_json::{Value, json};
+
+const G: u64 = V10_GUILD_A;
+
+fn member(user: u64) -> Value {
+    json!({"user": {"id": user.to_string(), "username": format!("u{user}"), "discriminator": "0", "avatar": null, "global_name": null},
+           "roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0, "nick": null, "pending": false})
+}
+
+fn dispatch(t: &str, d: Value) -> Value {
+    json!({"op": 0, "t": t, "s": 0, "d": d})
+}
+
+async fn hlen(conn: &redis::aio::ConnectionManager, key: String) -> usize {
+    redis::cmd("HLEN")
+        .arg(key)
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn documented_shapes_are_projected() {
+    let server = RedisServer::start().unwrap();
+    let conn = redis(&server.url()).await;
+    let keys = Keys::default();
+    let fixtures = Fixtures::load();
+    let g = G.to_string();
+    let frames = vec![
+        fixtures.ready_for("e", &[G]),
+        fixtures.guild_create(G),
+        dispatch(
+            "GUILD_MEMBERS_CHUNK",
+            json!({"guild_id": g, "members": [member(71), member(72)], "chunk_index": 0, "chunk_count": 2, "not_found": []}),
+        ),
+        dispatch(
+            "GUILD_MEMBERS_CHUNK",
+            json!({"guild_id": g, "members": [member(73)], "chunk_index": 1, "chunk_count": 2, "not_found": []}),
+        ),
+        dispatch(
+            "THREAD_MEMBERS_UPDATE",
+            json!({"id": "500", "guild_id": g, "member_count": 2,
+            "added_members": [{"id": "500", "user_id": "71", "join_timestamp": "2024-01-01T00:00:00.000000+00:00", "flags": 0},
+                              {"id": "500", "user_id": "72", "join_timestamp": "2024-01-01T00:00:00.000000+00:00", "flags": 0}],
+            "removed_member_ids": ["72"]}),
+        ),
+        dispatch(
+            "STAGE_INSTANCE_CREATE",
+            json!({"id": "600", "guild_id": g, "channel_id": "601", "topic": "t", "privacy_level": 2, "discoverable_disabled": false, "guild_scheduled_event_id": null}),
+        ),
+        dispatch(
+            "STAGE_INSTANCE_CREATE",
+            json!({"id": "602", "guild_id": g, "channel_id": "603", "topic": "t", "privacy_level": 2, "discoverable_disabled": false, "guild_scheduled_event_id": null}),
+        ),
+        dispatch(
+            "STAGE_INSTANCE_DELETE",
+            json!({"id": "602", "guild_id": g, "channel_id": "603", "topic": "t", "privacy_level": 2, "discoverable_disabled": false, "guild_scheduled_event_id": null}),
+        ),
+        dispatch(
+            "GUILD_SCHEDULED_EVENT_CREATE",
+            json!({"id": "700", "guild_id": g, "channel_id": "601", "creator_id": "71", "name": "e", "description": null,
+            "scheduled_start_time": "2026-12-01T00:00:00.000000+00:00", "scheduled_end_time": null, "privacy_level": 2, "status": 1, "entity_type": 1, "entity_id": null, "entity_metadata": null, "image": null}),
+        ),
+        dispatch(
+            "GUILD_STICKERS_UPDATE",
+            json!({"guild_id": g, "stickers": [{"id": "800", "name": "s", "description": null, "tags": "x", "type": 2, "format_type": 1, "available": true, "guild_id": g}]}),
+        ),
+        dispatch("GUILD_EMOJIS_UPDATE", json!({"guild_id": g, "emojis": []})),
+        dispatch(
+            "GUILD_MEMBER_UPDATE",
+            json!({"guild_id": g, "user": {"id": "71", "username": "renamed", "discriminator": "0", "avatar": null, "global_name": null},
+            "roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "nick": "n71", "pending": false, "premium_since": null, "avatar": null, "communication_disabled_until": null, "flags": 0}),
+        ),
+        dispatch(
+            "GUILD_MEMBER_ADD",
+            json!({"guild_id": g, "user": {"id": "74", "username": "u74", "discriminator": "0", "avatar": null, "global_name": null},
+            "roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": true, "mute": false, "flags": 0, "nick": null, "pending": false}),
+        ),
+        dispatch(
+            "GUILD_MEMBER_REMOVE",
+            json!({"guild_id": g, "user": {"id": "73", "username": "u73", "discriminator": "0", "avatar": null, "global_name": null}}),
+        ),
+        dispatch(
+            "GUILD_ROLE_CREATE",
+            json!({"guild_id": "not a snowflake", "role": {}}),
+        ),
+        dispatch("GUILD_DELETE", json!({"id": g, "unavailable": true})),
+    ];
+    let envs = parse(&envelopes(&frames, 0, "e", 1));
+    let mut projector = Projector::new(conn.clone(), keys.clone(), ProjectionConfig::default());
+    let outcomes = projector.apply_batch(&envs).await.unwrap();
+    let rejected: Vec<usize> = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| matches!(o, Outcome::Rejected(_)))
+        .map(|(i, _)| i)
+        .collect();
+    // Only the malformed GUILD_ROLE_CREATE is rejected; it changes nothing.
+    assert_eq!(rejected, [14], "{outcomes:?}");
+
+    let reader = CacheReader::new(conn.clone(), keys.clone());
+    let state = reader.guild_state(G).await.unwrap().unwrap();
+    assert!(state.members_chunked);
+    assert!(
+        state.unavailable,
+        "GUILD_DELETE unavailable keeps the guild, flagged"
+    );
+    assert!(reader.guild(G).await.unwrap().unwrap().unavailable == Some(true));
+    let m = reader.members(G, &[71, 72, 73, 74]).await.unwrap();
+    assert_eq!(m[0].as_ref().unwrap().nick.as_deref(), Some("n71"));
+    assert!(
+        !m[0].as_ref().unwrap().deaf,
+        "deaf kept from the cached member"
+    );
+    assert_eq!(m[0].as_ref().unwrap().user.name, "renamed");
+    assert!(m[1].is_some());
+    assert!(m[2].is_none(), "removed");
+    assert!(m[3].as_ref().unwrap().deaf);
+    assert_eq!(hlen(&conn, keys.thread_members(G, 500)).await, 1);
+    assert_eq!(hlen(&conn, keys.guild_stage_instances(G)).await, 1);
+    assert_eq!(hlen(&conn, keys.guild_scheduled_events(G)).await, 1);
+    assert_eq!(hlen(&conn, keys.guild_stickers(G)).await, 1);
+    assert_eq!(hlen(&conn, keys.guild_emojis(G)).await, 0);
+    // GUILD_DELETE without `unavailable`: the bot left; nothing of the guild remains.
+    let left = envelopes(&[dispatch("GUILD_DELETE", json!({"id": g}))], 0, "e", 100);
+    projector.apply_batch(&parse(&left)).await.unwrap();
+    let remaining: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("dd:guild:{G}*"))
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap();
+    assert!(remaining.is_empty(), "{remaining:?}");
+}
