@@ -47,6 +47,8 @@ async fn invalid_urls_and_names_are_typed_errors() {
         let e = mesh.durable(name, &p).await.unwrap_err();
         assert!(matches!(e.kind(), MeshErrorKind::InvalidName { .. }), "{e}");
     }
+    let e = mesh.durable("ok", &[]).await.unwrap_err();
+    assert_eq!(e.kind(), &MeshErrorKind::NoPatterns);
 }
 
 #[tokio::test]

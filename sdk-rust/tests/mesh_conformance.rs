@@ -405,8 +405,10 @@ async fn broker_restart(kind: Kind) {
             break;
         }
     }
+    assert!(!mesh.is_connected());
     broker.start_again().unwrap();
     timeout(WAIT, pending).await.unwrap().unwrap().unwrap();
+    assert!(mesh.is_connected());
     let m = timeout(WAIT, durable.next()).await.unwrap().unwrap();
     assert_eq!(&m.message.payload[..], b"2");
     m.ack().await.unwrap();

@@ -49,6 +49,8 @@ pub enum MeshErrorKind {
         /// What is wrong with it.
         reason: String,
     },
+    /// A durable subscription was asked for with no pattern.
+    NoPatterns,
     /// The embedded broker could not start (port taken, bad address).
     Embedded {
         /// The address it should listen on.
@@ -120,6 +122,9 @@ impl fmt::Display for MeshError {
             )?,
             MeshErrorKind::InvalidName { name, reason } => {
                 write!(f, "invalid durable subscription name `{name}`: {reason}")?;
+            }
+            MeshErrorKind::NoPatterns => {
+                f.write_str("a durable subscription needs at least one pattern")?;
             }
             MeshErrorKind::Embedded { addr } => write!(
                 f,

@@ -358,7 +358,8 @@ impl Mesh {
     ///
     /// # Errors
     /// [`MeshErrorKind::InvalidName`] for an empty name, one over 128 bytes, or with
-    /// whitespace, control characters, `+` or `#`; [`MeshErrorKind::Connect`] when the broker
+    /// whitespace, control characters, `+` or `#`; [`MeshErrorKind::NoPatterns`] for an empty
+    /// `patterns`; [`MeshErrorKind::Connect`] when the broker
     /// refuses the session; [`MeshErrorKind::Backend`] when it refuses a subscription.
     pub async fn durable(
         &self,
@@ -366,6 +367,9 @@ impl Mesh {
         patterns: &[TopicPattern],
     ) -> Result<DurableSubscription, MeshError> {
         check_durable_name(name)?;
+        if patterns.is_empty() {
+            return Err(MeshError::new(MeshErrorKind::NoPatterns));
+        }
         match &self.inner.backend {
             Backend::Mqtt(_, target) => {
                 MqttBackend::durable(
@@ -380,6 +384,16 @@ impl Mesh {
             }
             #[cfg(feature = "solace")]
             Backend::Solace(b) => b.durable(name, patterns).await,
+        }
+    }
+
+    /// Whether the main connection to the broker is up right now (for readiness probes,
+    /// `/readyz`). Durable subscriptions have their own connections.
+    pub fn is_connected(&self) -> bool {
+        match &self.inner.backend {
+            Backend::Mqtt(b, _) => b.is_connected(),
+            #[cfg(feature = "solace")]
+            Backend::Solace(b) => b.is_connected(),
         }
     }
 

@@ -30,6 +30,7 @@
 //! <https://docs.solace.com/API/API-Developer-Guide/Acknowledging-Published-.htm>.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -56,6 +57,7 @@ type Waiters = Arc<Mutex<VecDeque<oneshot::Sender<Result<(), MeshError>>>>>;
 /// A connected SMF session.
 pub(crate) struct SolaceBackend {
     session: Arc<Mutex<Option<SolSession>>>,
+    connected: Arc<AtomicBool>,
     waiters: Waiters,
     max_payload: usize,
 }
@@ -95,15 +97,19 @@ impl SolaceBackend {
             router.dispatch(&topic, &payload);
         });
         let ev_waiters = waiters.clone();
+        let connected = Arc::new(AtomicBool::new(false));
+        let ev_connected = connected.clone();
         let ev_url = url.clone();
         let on_event: OnEvent = Box::new(move |ev: SessionEvent| match ev {
             SessionEvent::UpNotice | SessionEvent::ReconnectedNotice => {
+                ev_connected.store(true, Ordering::Release);
                 tracing::info!(url = %ev_url, "mesh connected (Solace)");
                 let _ = events.send(MeshEvent::Connected);
             }
             SessionEvent::DownError
             | SessionEvent::ConnectFailedError
             | SessionEvent::ReconnectingNotice => {
+                ev_connected.store(false, Ordering::Release);
                 metrics::counter!(m::RECONNECTS, "connection" => "main").increment(1);
                 tracing::warn!(url = %ev_url, event = %ev, "Solace session down; the API reconnects");
                 let _ = events.send(MeshEvent::Disconnected {
@@ -162,6 +168,7 @@ impl SolaceBackend {
         .map_err(|e| MeshError::with_source(MeshErrorKind::Connect { url: url.clone() }, e))??;
         Ok(Self {
             session: Arc::new(Mutex::new(Some(session))),
+            connected,
             waiters,
             max_payload,
         })
@@ -271,7 +278,12 @@ impl SolaceBackend {
         }))
     }
 
+    pub(crate) fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
     pub(crate) async fn close(&self) {
+        self.connected.store(false, Ordering::Release);
         let session = self.session.clone();
         let _ = tokio::task::spawn_blocking(move || {
             if let Some(s) = lock(&session).take() {

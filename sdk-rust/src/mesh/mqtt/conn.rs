@@ -246,6 +246,11 @@ impl<W: Wire> Conn<W> {
         Ok(())
     }
 
+    /// Whether the connection is up (a CONNACK was received and no error since).
+    pub(crate) fn is_connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Acquire)
+    }
+
     pub(crate) async fn close(&self) {
         if self.shared.closed.swap(true, Ordering::AcqRel) {
             return;

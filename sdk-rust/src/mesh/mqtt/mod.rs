@@ -112,6 +112,13 @@ impl MqttBackend {
         }
     }
 
+    pub(crate) fn is_connected(&self) -> bool {
+        match self {
+            Self::V4(c) => c.is_connected(),
+            Self::V5(c) => c.is_connected(),
+        }
+    }
+
     pub(crate) async fn close(&self) {
         match self {
             Self::V4(c) => c.close().await,
