@@ -138,13 +138,15 @@ impl Screen {
         println!("  mesh      {}", i.mesh_url);
         println!("  redis     {} (key prefix {})", i.redis_url, i.key_prefix);
         println!("  metrics   http://{}/metrics", i.http_addr);
-        println!("Attach a script in another terminal:");
+        println!(
+            "Attach a script in another terminal (after `pip install ./sdk-python`, or `npm install ./sdk-node` for Node):"
+        );
         println!(
             "  DDISCORD_MESH_URL={} DDISCORD_REDIS_URL={} python examples/python/moderation.py",
             i.mesh_url, i.redis_url
         );
         println!(
-            "  DDISCORD_MESH_URL={} DDISCORD_REDIS_URL={} node examples/node/moderation.mjs",
+            "  DDISCORD_MESH_URL={} DDISCORD_REDIS_URL={} node examples/node/moderation.js",
             i.mesh_url, i.redis_url
         );
         println!(
