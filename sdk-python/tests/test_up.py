@@ -1,0 +1,75 @@
+"""The main job with a script attached: `ddiscord up` on the simulator (ingest, embedded mesh,
+state worker, private Redis), and `examples/python/moderation.py` attached with the URLs `up`
+prints, as the README tells a newcomer to do. What the script read from the cache must be what the
+cache holds: every role it counted is a role of that guild in Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from projection import TARGET
+from servers import REPO, free_port
+
+BINARY = TARGET / "debug" / "ddiscord"
+EVENTS = 40
+
+
+@pytest.fixture
+def up() -> Iterator[dict[str, str]]:
+    subprocess.run(
+        ["cargo", "build", "-q", "-p", "ddiscord-cli"],
+        cwd=REPO,
+        check=True,
+        env={**os.environ, "CARGO_TARGET_DIR": str(TARGET)},
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DDISCORD_REDIS_URL", "DDISCORD_MESH_URL", "DISCORD_TOKEN")}
+    proc = subprocess.Popen(
+        [str(BINARY), "up", "--plain", "--run-secs", "120", "--shards", "2", "--guilds", "4",
+         "--events-per-sec", "200", "--http-addr", f"127.0.0.1:{free_port()}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    urls: dict[str, str] = {}
+    while "mesh" not in urls or "redis" not in urls:
+        line = proc.stdout.readline()
+        assert line, "ddiscord up exited before printing where scripts attach"
+        words = line.split()
+        if len(words) >= 2 and words[0] in ("mesh", "redis"):
+            urls[words[0]] = words[1]
+    yield {"DDISCORD_MESH_URL": urls["mesh"], "DDISCORD_REDIS_URL": urls["redis"]}
+    proc.terminate()
+    proc.wait(30)
+
+
+def test_moderation_example_attached_to_up(up: dict[str, str]) -> None:
+    script = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "python" / "moderation.py"), "--max-events", str(EVENTS)],
+        env={**os.environ, **up},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert script.returncode == 0, script.stdout + script.stderr
+    lines = script.stdout.strip().splitlines()
+    assert lines[0] == "ready"
+    counts: dict[str, int] = json.loads(lines[-1])
+    assert 0 < sum(counts.values())
+
+    store = redis.Redis.from_url(up["DDISCORD_REDIS_URL"], decode_responses=True)
+    cached_roles: set[str] = set()
+    for shard in range(2):
+        for guild in store.hkeys(f"dd:shard:{shard}:guilds"):
+            cached_roles.update(store.hkeys(f"dd:guild:{guild}:roles"))
+    assert cached_roles, "the state worker cached no roles"
+    counted = set(counts) - {"@everyone"}
+    assert counted <= cached_roles, f"roles the script read that the cache does not hold: {counted - cached_roles}"
