@@ -1,0 +1,79 @@
+'use strict'
+// The main job with a script attached: `ddiscord up` on the simulator (ingest, embedded mesh,
+// state worker, private Redis), and examples/node/moderation.js attached with the URLs `up`
+// prints. What the script read from the cache must be what the cache holds: every role it
+// counted is a role of a cached guild, or one the simulator's traffic deleted since (the test
+// watches GUILD_ROLE_DELETE on the dispatch tree while the script runs).
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const { spawn } = require('node:child_process')
+const readline = require('node:readline')
+const Redis = require('ioredis')
+
+const { connect } = require('..')
+const { ddiscordBinary } = require('../testkit/pipeline')
+const { runExample } = require('../testkit/examples')
+const { freePort } = require('../testkit/servers')
+
+async function startUp() {
+  const env = { ...process.env }
+  for (const k of ['DDISCORD_REDIS_URL', 'DDISCORD_MESH_URL', 'DISCORD_TOKEN']) delete env[k]
+  const port = await freePort()
+  const child = spawn(
+    ddiscordBinary(),
+    ['up', '--plain', '--run-secs', '120', '--shards', '2', '--guilds', '4', '--events-per-sec', '200', '--http-addr', `127.0.0.1:${port}`],
+    { env, stdio: ['ignore', 'pipe', 'ignore'] },
+  )
+  const urls = {}
+  const lines = readline.createInterface({ input: child.stdout })
+  for await (const line of lines) {
+    const [name, url] = line.trim().split(/\s+/)
+    if (name === 'mesh' || name === 'redis') urls[name] = url
+    if (urls.mesh && urls.redis) break
+  }
+  assert.ok(urls.mesh && urls.redis, 'ddiscord up exited before printing where scripts attach')
+  // Keep draining its output so it never blocks on a full pipe.
+  child.stdout.resume()
+  return { child, urls }
+}
+
+test('moderation.js attached to ddiscord up reads what the cache holds', { timeout: 180_000 }, async () => {
+  const { child, urls } = await startUp()
+  const store = new Redis(urls.redis)
+  const client = await connect({ meshUrl: urls.mesh, redisUrl: urls.redis })
+  try {
+    const deletes = client.subscribe('discord/*/*/GUILD_ROLE_DELETE')
+    await deletes.ready
+    const deleted = new Set()
+    const watching = (async () => {
+      for await (const event of deletes) deleted.add(String(event.data.role_id))
+    })()
+    const script = runExample('moderation.js', { DDISCORD_MESH_URL: urls.mesh, DDISCORD_REDIS_URL: urls.redis }, ['--max-events', '40'])
+    await script.waitFor(/^ready$/, 60_000)
+    const line = await script.waitFor(/^\{/, 90_000)
+    assert.equal(await script.exited, 0, script.stderr)
+    const counts = JSON.parse(line)
+    assert.ok(Object.values(counts).reduce((a, b) => a + b, 0) > 0)
+
+    const cachedRoles = new Set()
+    for (const shard of [0, 1]) {
+      for (const guild of await store.hkeys(`dd:shard:${shard}:guilds`)) {
+        for (const role of await store.hkeys(`dd:guild:${guild}:roles`)) cachedRoles.add(role)
+      }
+    }
+    assert.ok(cachedRoles.size > 0, 'the state worker cached no roles')
+    // A role missing from Redis was deleted by a dispatch published before the read above;
+    // give this subscription a moment to have received it too.
+    await new Promise((r) => setTimeout(r, 1000))
+    deletes.close()
+    await watching
+    for (const role of Object.keys(counts)) {
+      if (role === '@everyone') continue
+      assert.ok(cachedRoles.has(role) || deleted.has(role), `role ${role} read by the script is neither cached nor deleted`)
+    }
+  } finally {
+    await client.close()
+    store.disconnect()
+    child.kill('SIGTERM')
+  }
+})
