@@ -20,11 +20,9 @@ pub const WORLD_START_UNIX_MS: u64 = 1_795_219_200_000;
 /// Most messages remembered per guild for updates, deletes and reactions.
 pub(crate) const MESSAGES_PER_GUILD_PUB: usize = 500;
 
-/// The shard that owns `guild_id` among `shard_count` shards: `(guild_id >> 22) % shard_count`.
-pub fn shard_of(guild_id: u64, shard_count: u32) -> u32 {
-    let count = u64::from(shard_count.max(1));
-    u32::try_from((guild_id >> 22) % count).unwrap_or(0)
-}
+/// The shard that owns `guild_id` among `shard_count` shards: `(guild_id >> 22) % shard_count`
+/// (the core's routing, so the simulator and ingest can never disagree).
+pub use ddiscord::shard_for_guild as shard_of;
 
 /// Formats Unix ms as Discord's ISO 8601 timestamps (`2026-11-21T00:00:00.000000+00:00`).
 pub fn iso8601(unix_ms: u64) -> String {

@@ -30,6 +30,16 @@ pub enum CliError {
     /// The private Redis of `ddiscord up` could not start.
     #[error(transparent)]
     LocalRedis(#[from] crate::up::LocalRedisError),
+    /// A local resource `ddiscord up` needs (a temporary directory, a signal handler) could
+    /// not be set up.
+    #[error("cannot set up {what}: {source}")]
+    Setup {
+        /// What was being set up.
+        what: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Writing to standard output failed (for example a closed pipe).
     #[error("cannot write to standard output: {0}")]
     Stdout(#[source] std::io::Error),

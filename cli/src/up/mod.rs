@@ -68,8 +68,8 @@ pub struct UpArgs {
 /// # Errors
 /// [`CliError`] when a component cannot start (Redis missing, a port taken, …).
 pub async fn run(args: UpArgs) -> Result<(), CliError> {
-    let data = tempfile::tempdir().map_err(|source| CliError::Read {
-        path: "a temporary directory".into(),
+    let data = tempfile::tempdir().map_err(|source| CliError::Setup {
+        what: "a temporary directory for Redis",
         source,
     })?;
 
@@ -165,8 +165,8 @@ pub async fn run(args: UpArgs) -> Result<(), CliError> {
         .then(|| tokio::time::Instant::now() + Duration::from_secs(args.run_secs));
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|source| CliError::Read {
-            path: "the SIGTERM handler".into(),
+        .map_err(|source| CliError::Setup {
+            what: "the SIGTERM handler",
             source,
         })?;
     loop {
