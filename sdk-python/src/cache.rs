@@ -27,7 +27,7 @@ where
     Fut: Future<Output = Result<T, ddiscord::cache::CacheError>> + Send,
 {
     let client = client.clone();
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::runtime::future_into_py(py, async move {
         let reader = client.cache().await.map_err(to_py)?;
         let value = read(reader)
             .await

@@ -48,7 +48,7 @@ pub(crate) fn connect(
             ))
         })?;
     }
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::runtime::future_into_py(py, async move {
         let client = ddiscord::Client::connect(config).await.map_err(to_py)?;
         Ok(NativeClient { inner: client })
     })
@@ -104,7 +104,7 @@ impl NativeClient {
     /// Subscribes to `pattern` on the dispatch tree; resolves to a `NativeStream`.
     fn subscribe<'py>(&self, py: Python<'py>, pattern: String) -> PyResult<Bound<'py, PyAny>> {
         let client = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             let stream = client.subscribe(&pattern).await.map_err(to_py)?;
             Ok(NativeStream::new(stream))
         })
@@ -117,7 +117,7 @@ impl NativeClient {
         pattern: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         let client = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             let stream = client.subscribe_state(&pattern).await.map_err(to_py)?;
             Ok(NativeStream::new(stream))
         })
@@ -144,7 +144,7 @@ impl NativeClient {
             ))
         })?;
         let client = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             client
                 .send_command(shard, &command, &d)
                 .await
@@ -169,7 +169,7 @@ impl NativeClient {
             self_deaf,
         };
         let client = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             client.update_voice_state(&request).await.map_err(to_py)
         })
     }
@@ -184,7 +184,7 @@ impl NativeClient {
             ))
         })?;
         let client = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             client.update_presence(&d).await.map_err(to_py)
         })
     }
@@ -222,7 +222,7 @@ impl NativeClient {
             nonce,
         };
         let client = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             let chunks = client
                 .request_guild_members(&request)
                 .await
@@ -234,7 +234,7 @@ impl NativeClient {
     /// Disconnects; open streams end.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let client = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             client.close().await;
             Ok(())
         })

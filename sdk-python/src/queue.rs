@@ -38,7 +38,7 @@ impl NativeClient {
             lease_ttl: seconds("lease_ttl", lease_ttl)?,
         };
         let client = self.client().clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             let queue = client
                 .consume_with(&group, &pattern, options)
                 .await
@@ -66,7 +66,7 @@ impl NativeQueue {
     fn next_batch<'py>(&self, py: Python<'py>, max: usize) -> PyResult<Bound<'py, PyAny>> {
         let inner = Arc::clone(&self.inner);
         let mut closed = self.closed.subscribe();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             let mut guard = inner.lock().await;
             let Some(queue) = guard.as_mut() else {
                 return Ok(Vec::new());
@@ -102,7 +102,7 @@ impl NativeQueue {
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = Arc::clone(&self.inner);
         self.closed.send_replace(true);
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             let queue = inner.lock().await.take();
             if let Some(queue) = queue {
                 queue.shutdown().await.map_err(to_py)?;
@@ -176,16 +176,13 @@ impl NativeJob {
     /// Acknowledges the job after the work is done.
     fn ack<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let job = self.take()?;
-        pyo3_async_runtimes::tokio::future_into_py(
-            py,
-            async move { job.ack().await.map_err(to_py) },
-        )
+        crate::runtime::future_into_py(py, async move { job.ack().await.map_err(to_py) })
     }
 
     /// Gives the job back for another delivery (dead-lettered after `max_deliveries`).
     fn nack<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let job = self.take()?;
         let result = job.nack().map_err(to_py);
-        pyo3_async_runtimes::tokio::future_into_py(py, async move { result })
+        crate::runtime::future_into_py(py, async move { result })
     }
 }

@@ -40,7 +40,7 @@ impl NativeStream {
     fn next_batch<'py>(&self, py: Python<'py>, max: usize) -> PyResult<Bound<'py, PyAny>> {
         let inner = Arc::clone(&self.inner);
         let mut closed = self.closed.subscribe();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             let mut guard = inner.lock().await;
             let Some(stream) = guard.as_mut() else {
                 return Ok(Vec::new());
@@ -88,7 +88,7 @@ impl NativeStream {
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = Arc::clone(&self.inner);
         self.closed.send_replace(true);
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             inner.lock().await.take();
             Ok(())
         })

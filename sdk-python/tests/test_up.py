@@ -1,0 +1,102 @@
+"""The main job with a script attached: `ddiscord up` on the simulator (ingest, embedded mesh,
+state worker, private Redis), and `examples/python/moderation.py` attached with the URLs `up`
+prints, as the README tells a newcomer to do. What the script read from the cache must be what the
+cache holds: every role it counted is a role of a cached guild, or one the simulator's traffic
+deleted since (the test watches GUILD_ROLE_DELETE on the dispatch tree while the script runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+import ddiscord
+from projection import TARGET
+from servers import REPO, free_port
+
+BINARY = TARGET / "debug" / "ddiscord"
+EVENTS = 40
+
+
+@pytest.fixture
+def up() -> Iterator[dict[str, str]]:
+    subprocess.run(
+        ["cargo", "build", "-q", "-p", "ddiscord-cli"],
+        cwd=REPO,
+        check=True,
+        env={**os.environ, "CARGO_TARGET_DIR": str(TARGET)},
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DDISCORD_REDIS_URL", "DDISCORD_MESH_URL", "DISCORD_TOKEN")}
+    proc = subprocess.Popen(
+        [str(BINARY), "up", "--plain", "--run-secs", "180", "--shards", "2", "--guilds", "4",
+         "--events-per-sec", "200", "--http-addr", f"127.0.0.1:{free_port()}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    urls: dict[str, str] = {}
+    while "mesh" not in urls or "redis" not in urls:
+        line = proc.stdout.readline()
+        assert line, "ddiscord up exited before printing where scripts attach"
+        words = line.split()
+        if len(words) >= 2 and words[0] in ("mesh", "redis"):
+            urls[words[0]] = words[1]
+    # `up --plain` prints a summary every second; drop it so `up` never blocks on a full pipe.
+    proc.stdout.close()
+    yield {"DDISCORD_MESH_URL": urls["mesh"], "DDISCORD_REDIS_URL": urls["redis"]}
+    proc.terminate()
+    proc.wait(30)
+
+
+async def run_moderation(env: dict[str, str]) -> tuple[int, str, str]:
+    script = await asyncio.create_subprocess_exec(
+        sys.executable, str(REPO / "examples" / "python" / "moderation.py"), "--max-events", str(EVENTS),
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(script.communicate(), 90)
+    assert script.returncode is not None
+    return script.returncode, out.decode(), err.decode()
+
+
+async def test_moderation_example_attached_to_up(up: dict[str, str]) -> None:
+    deleted: set[str] = set()
+    async with ddiscord.connect(mesh_url=up["DDISCORD_MESH_URL"], redis_url=up["DDISCORD_REDIS_URL"]) as client:
+        deletes = await client.subscribe("discord/*/*/GUILD_ROLE_DELETE")
+
+        async def watch() -> None:
+            async for event in deletes:
+                deleted.add(str(event.data["role_id"]))
+
+        watching = asyncio.create_task(watch())
+        code, out, err = await run_moderation(up)
+        assert code == 0, out + err
+        lines = out.strip().splitlines()
+        assert lines[0] == "ready"
+        counts: dict[str, int] = json.loads(lines[-1])
+        assert 0 < sum(counts.values())
+
+        store = redis.Redis.from_url(up["DDISCORD_REDIS_URL"], decode_responses=True)
+        cached_roles: set[str] = set()
+        for shard in range(2):
+            for guild in store.hkeys(f"dd:shard:{shard}:guilds"):
+                cached_roles.update(store.hkeys(f"dd:guild:{guild}:roles"))
+        assert cached_roles, "the state worker cached no roles"
+        # A role missing from Redis was deleted by a dispatch published before the read above;
+        # give this subscription a moment to have received it too.
+        await asyncio.sleep(1)
+        await deletes.close()
+        await watching
+
+    counted = set(counts) - {"@everyone"}
+    unknown = counted - cached_roles - deleted
+    assert not unknown, f"roles the script read that are neither cached nor deleted: {unknown}"
