@@ -139,24 +139,20 @@ async fn up_projects_the_simulated_world_into_redis() {
         assert_eq!(members, expected_members, "members of {}", guild.id);
     }
 
-    // The health and metrics endpoints of the process answer.
+    // The health and metrics endpoints of the process answer: ready once ingest and the
+    // state worker both are, and metrics from both.
+    let ready = http_get(http, "/readyz").await;
+    assert!(ready.starts_with("HTTP/1.0 200"), "{ready}");
     let metrics = http_get(http, "/metrics").await;
     assert!(
-        metrics.contains("ddiscord_ingest_events_out_total"),
+        metrics.contains("ddiscord_ingest_events_out_total")
+            && metrics.contains("ddiscord_state_events_applied_total"),
         "{metrics}"
     );
 }
 
-/// A bare HTTP/1.1 GET over TCP, enough for `/metrics`.
 async fn http_get(port: u16, path: &str) -> String {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+    ddiscord_testkit::http_get(("127.0.0.1", port), path)
         .await
-        .unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
+        .unwrap()
 }

@@ -85,10 +85,17 @@ impl fmt::Display for IngestErrorKind {
             ),
             Self::Coord => f.write_str("shard lease coordination failed"),
             Self::Http => f.write_str(
-                "the HTTP listener could not start; check that DDISCORD_HTTP_ADDR is free",
+                "the listener for /healthz, /readyz and /metrics could not start; \
+                 choose a free address with DDISCORD_HTTP_ADDR",
             ),
             Self::Task { task } => write!(f, "background task {task} failed"),
         }
+    }
+}
+
+impl From<ddiscord_ops::BindError> for IngestError {
+    fn from(e: ddiscord_ops::BindError) -> Self {
+        Self::with_source(IngestErrorKind::Http, e)
     }
 }
 

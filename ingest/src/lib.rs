@@ -24,7 +24,6 @@ pub mod command;
 mod config;
 mod error;
 pub mod gateway_info;
-pub mod http;
 pub mod identify;
 pub mod lifecycle;
 mod metrics;

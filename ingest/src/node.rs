@@ -49,7 +49,18 @@ pub struct NodeStatus {
 impl NodeStatus {
     /// Connected to Redis and the mesh, leases running, no shard failed for good.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed) && !self.fatal.load(Ordering::Relaxed)
+        self.check().is_ok()
+    }
+
+    /// [`NodeStatus::is_ready`], with the reason when not: what `/readyz` answers.
+    pub fn check(&self) -> Result<(), ddiscord_ops::NotReady> {
+        if self.fatal.load(Ordering::Relaxed) {
+            Err("ingest: a shard failed for good (see the log)".into())
+        } else if !self.ready.load(Ordering::Relaxed) {
+            Err("ingest: connecting to Redis and the mesh".into())
+        } else {
+            Ok(())
+        }
     }
 }
 

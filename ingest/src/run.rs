@@ -2,40 +2,39 @@
 
 use crate::config::{IngestArgs, IngestConfig};
 use crate::error::IngestError;
-use crate::http;
 use crate::node::IngestNode;
 
 /// Runs an ingest node until SIGTERM (or Ctrl-C), then shuts it down gracefully: shards drain,
 /// persist their sessions and close with 4000, and the leases are released, so a rolling
 /// restart costs no IDENTIFY.
 ///
-/// Installs the Prometheus recorder if none is installed yet. Logging is the caller's (the
-/// `ddiscord` binary sets up `tracing-subscriber`).
+/// Serves `/healthz`, `/readyz` and `/metrics` (`ddiscord-ops`) on `args.http_addr`, with the
+/// process-wide Prometheus recorder. Logging is the caller's (the `ddiscord` binary sets up
+/// `tracing-subscriber`).
 ///
 /// # Errors
 /// [`IngestError`] when the node cannot start or the HTTP address cannot be bound.
 pub async fn run(args: IngestArgs) -> Result<(), IngestError> {
     let http_addr = args.http_addr;
     let config = IngestConfig::from(args);
-    let prometheus = match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()
-    {
-        Ok(h) => Some(h),
-        Err(e) => {
-            tracing::warn!(error = %e, "Prometheus recorder not installed (another is); /metrics is empty");
-            None
-        }
-    };
+    // Installed before the node starts, so that nothing it counts is lost.
+    let _ = ddiscord_ops::prometheus();
     let node = IngestNode::start(config).await?;
+    let status = node.status();
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = http::serve(http_addr, node.status(), prometheus, async move {
-        let _ = http_stopped.await;
-    })
+    let server = ddiscord_ops::serve(
+        http_addr,
+        move || std::future::ready(status.check()),
+        async move {
+            let _ = http_stopped.await;
+        },
+    )
     .await?;
     wait_for_signal().await;
     tracing::info!("shutting down: draining shards, persisting sessions, closing with 4000");
     let result = node.shutdown().await;
     let _ = stop_http.send(());
-    let _ = server.await;
+    server.stopped().await;
     result
 }
 

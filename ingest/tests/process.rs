@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use common::{Collector, Env, TOKEN, assert_no_gap, env, until};
 use redis::aio::ConnectionManager;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn spawn_node(env: &Env, node: &str, http_port: u16, ttl_ms: u64) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ingest-node"))
@@ -62,15 +61,9 @@ async fn count_owned(redis: &mut ConnectionManager, shards: u32, node: &str) -> 
 
 /// The whole HTTP/1.0 response to `GET path`.
 async fn get(port: u16, path: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+    ddiscord_testkit::http_get(("127.0.0.1", port), path)
         .await
-        .unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).await.unwrap();
-    body
+        .unwrap()
 }
 
 /// `ddiscord_ingest_events_out_total` per shard from a node's `/metrics`.

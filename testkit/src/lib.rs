@@ -45,6 +45,25 @@ pub fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
+/// `GET path` over a fresh connection to `addr` (HTTP/1.0, so the server closes it); the whole
+/// answer, status line, headers and body. For the `/healthz`, `/readyz` and `/metrics`
+/// endpoints of the processes under test.
+///
+/// # Errors
+/// The I/O error when `addr` cannot be reached or the answer is not UTF-8.
+pub async fn http_get(
+    addr: impl tokio::net::ToSocketAddrs,
+    path: &str,
+) -> Result<String, std::io::Error> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await?;
+    Ok(answer)
+}
+
 /// The captured Discord payloads, `<repo>/../shared/fixtures/discord`, or `DDISCORD_FIXTURES`.
 pub fn fixtures_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("DDISCORD_FIXTURES") {

@@ -18,16 +18,10 @@ pub enum WorkerError {
     /// The mesh could not be reached (check DDISCORD_MESH_URL).
     #[error("cannot connect to the mesh (check DDISCORD_MESH_URL): {0}")]
     Mesh(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The HTTP listener for `/healthz`, `/readyz` and `/metrics` could not bind
-    /// (check DDISCORD_HTTP_ADDR).
-    #[error("cannot listen on {addr} for health and metrics (check DDISCORD_HTTP_ADDR): {source}")]
-    Http {
-        /// The address.
-        addr: std::net::SocketAddr,
-        /// The bind error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The listener for `/healthz`, `/readyz` and `/metrics` could not bind (check
+    /// DDISCORD_HTTP_ADDR).
+    #[error(transparent)]
+    Http(#[from] ddiscord_ops::BindError),
     /// The worker task panicked or was cancelled.
     #[error("the state worker task ended abnormally: {0}")]
     Task(String),

@@ -12,12 +12,13 @@
 
 mod config;
 mod error;
-pub mod http;
+mod health;
 pub mod projection;
 mod worker;
 
 pub use config::{StateWorkerArgs, StateWorkerConfig};
 pub use error::WorkerError;
+pub use health::Readiness;
 pub use projection::{Fencing, Outcome, ProjectionConfig, ProjectionError, Projector};
 pub use worker::{StateWorker, StateWorkerHandle};
 

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::StateWorkerConfig;
 use crate::error::WorkerError;
-use crate::http;
+use crate::health::Readiness;
 use crate::projection::{Fencing, Outcome, ProjectionError, Projector};
 
 /// A running state worker.
@@ -26,6 +26,7 @@ pub struct StateWorkerHandle {
     stop: watch::Sender<bool>,
     task: JoinHandle<Result<(), WorkerError>>,
     http_addr: Option<SocketAddr>,
+    readiness: Readiness,
 }
 
 impl std::fmt::Debug for StateWorkerHandle {
@@ -40,6 +41,12 @@ impl StateWorkerHandle {
     /// The bound address of `/healthz`, `/readyz`, `/metrics`, if served.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http_addr
+    }
+
+    /// The worker's readiness check (what its `/readyz` answers), for a program that serves
+    /// its own endpoints, as `ddiscord up` does.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
     }
 
     /// Stops gracefully: finishes the batch in hand, closes the sessions (unacked messages stay
@@ -124,9 +131,23 @@ impl StateWorker {
         group_config.capacity = config.batch.saturating_mul(4).max(64);
         let (stop, stop_rx) = watch::channel(false);
         let ready = Arc::new(AtomicBool::new(false));
+        let readiness = Readiness::new(ready.clone(), redis.clone());
         let http_addr = match config.http_addr {
             Some(addr) => {
-                Some(http::serve(addr, ready.clone(), redis.clone(), stop_rx.clone()).await?)
+                let check = readiness.clone();
+                let mut stop = stop_rx.clone();
+                let server = ddiscord_ops::serve(
+                    addr,
+                    move || {
+                        let check = check.clone();
+                        async move { check.check().await }
+                    },
+                    async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    },
+                )
+                .await?;
+                Some(server.local_addr())
             }
             None => None,
         };
@@ -151,6 +172,7 @@ impl StateWorker {
             stop,
             task,
             http_addr,
+            readiness,
         })
     }
 }

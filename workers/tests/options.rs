@@ -12,7 +12,6 @@ use ddiscord::{Envelope, Topics};
 use ddiscord_testkit::{Mosquitto, RedisServer};
 use ddiscord_workers::{ProjectionConfig, Projector, StateWorker, StateWorkerConfig};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn message_cache_is_bounded_per_channel() {
@@ -105,13 +104,7 @@ async fn presences_are_cached_when_enabled() {
 }
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
+    ddiscord_testkit::http_get(addr, path).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

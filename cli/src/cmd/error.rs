@@ -27,6 +27,9 @@ pub enum CliError {
     /// The state worker failed.
     #[error("state worker: {0}")]
     Worker(#[from] ddiscord_workers::WorkerError),
+    /// The listener for `/healthz`, `/readyz` and `/metrics` could not bind.
+    #[error(transparent)]
+    Http(#[from] ddiscord_ops::BindError),
     /// The private Redis of `ddiscord up` could not start.
     #[error(transparent)]
     LocalRedis(#[from] crate::up::LocalRedisError),

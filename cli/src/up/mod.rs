@@ -117,7 +117,6 @@ pub async fn run(args: UpArgs) -> Result<(), CliError> {
     let mut worker_config = StateWorkerConfig::new(&redis_url, &mesh_url);
     worker_config.key_prefix.clone_from(&args.key_prefix);
     worker_config.topic_root.clone_from(&args.topic_root);
-    worker_config.http_addr = Some(args.http_addr);
     let mut ingest_config = IngestConfig::new(token, &redis_url, &mesh_url);
     ingest_config.gateway_url = gateway_url;
     ingest_config.shards = shards;
@@ -129,7 +128,7 @@ pub async fn run(args: UpArgs) -> Result<(), CliError> {
     }
 
     // Install the process-wide Prometheus recorder before the components count anything.
-    let prometheus = ddiscord_workers::http::prometheus();
+    let prometheus = ddiscord_ops::prometheus();
 
     // The state worker needs the shard count (its partitions) before ingest publishes, so that
     // its durable sessions exist when the first dispatch arrives.
@@ -144,6 +143,27 @@ pub async fn run(args: UpArgs) -> Result<(), CliError> {
     ingest_config.shards = Some(worker_config.shards);
     let worker = StateWorker::start(worker_config).await?;
     let ingest = IngestNode::start(ingest_config).await?;
+    // One listener for the whole pipeline: ready when ingest and the state worker both are.
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = {
+        let status = ingest.status();
+        let worker = worker.readiness();
+        ddiscord_ops::serve(
+            args.http_addr,
+            move || {
+                let ingest = status.check();
+                let worker = worker.clone();
+                async move {
+                    ingest?;
+                    worker.check().await
+                }
+            },
+            async move {
+                let _ = http_stopped.await;
+            },
+        )
+        .await?
+    };
 
     let info = display::Info {
         gateway: sim.as_ref().map_or_else(
@@ -152,7 +172,7 @@ pub async fn run(args: UpArgs) -> Result<(), CliError> {
         ),
         mesh_url: mesh_url.clone(),
         redis_url: redis_url.clone(),
-        http_addr: args.http_addr,
+        http_addr: http.local_addr(),
         key_prefix: args.key_prefix.clone(),
     };
     let mut screen = display::Screen::new(info, args.plain);
@@ -199,6 +219,8 @@ pub async fn run(args: UpArgs) -> Result<(), CliError> {
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
+    let _ = stop_http.send(());
+    http.stopped().await;
     drop(local_redis);
     eprintln!("stopped");
     Ok(())
