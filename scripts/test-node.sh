@@ -22,8 +22,7 @@ step "npm install (builds the native addon)"
 # `npm install` rather than `npm ci`: npm's lockfile omits the other platforms' optional
 # packages of @napi-rs/cli's dependencies, which `npm ci` then refuses.
 npm install --no-audit --no-fund
-step "test helpers: the projection helper and the ddiscord binary (state worker)"
-cargo build --quiet -p ddiscord-node --example node_project_envelopes
+step "the ddiscord binary the tests run (project, state-worker, up)"
 cargo build --quiet -p ddiscord-cli
 step "tsc --noEmit on the typed example"
 npx tsc --noEmit -p tsconfig.json

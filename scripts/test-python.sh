@@ -21,8 +21,8 @@ python3 -m venv "$fresh/venv"
 "$fresh/venv/bin/python" -m pip install -q --disable-pip-version-check ./sdk-python
 "$fresh/venv/bin/python" -c 'import ddiscord; print("imported ddiscord", ddiscord.__version__)'
 
-step "test helpers (state projection, state worker)"
-cargo build -q -p ddiscord-python --example project_envelopes --example state_worker
+step "the ddiscord binary the tests run (project, state-worker, up)"
+cargo build -q -p ddiscord-cli
 
 step "pytest"
 (cd sdk-python && python -m pytest -q)

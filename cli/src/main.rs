@@ -23,6 +23,9 @@ enum Command {
     Tail(cmd::tail::TailArgs),
     /// Publish a file's bytes on a topic.
     Publish(cmd::publish::PublishArgs),
+    /// Apply captured envelopes (`ddiscord tail --json`) to the Redis cache with the state
+    /// worker's projection.
+    Project(cmd::project::ProjectArgs),
     /// Run the Discord gateway simulator: develop and load-test without a bot token.
     Sim(ddiscord_sim::SimArgs),
     /// Run the whole pipeline on this machine: simulator (or Discord), ingest, an embedded
@@ -51,6 +54,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Tail(args) => cmd::tail::run(args).await,
         Command::Publish(args) => cmd::publish::run(args).await,
+        Command::Project(args) => cmd::project::run(args).await,
         Command::Sim(args) => ddiscord_sim::run(args).await.map_err(Into::into),
         Command::Up(args) => up::run(*args).await,
         Command::Ingest(args) => ddiscord_ingest::run(args).await.map_err(Into::into),

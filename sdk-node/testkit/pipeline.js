@@ -1,6 +1,6 @@
 'use strict'
-// The pipeline's processes for tests: `ddiscord state-worker` (built by cargo from cli/),
-// consuming from a test's Mosquitto and writing a test's Redis.
+// The `ddiscord` binary (built by cargo from cli/) for tests: `ddiscord state-worker` consuming
+// from a test's Mosquitto and writing a test's Redis, and `ddiscord project` (testkit/session.js).
 const { spawn, spawnSync } = require('node:child_process')
 const http = require('node:http')
 const os = require('node:os')

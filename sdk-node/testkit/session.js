@@ -3,11 +3,11 @@
 // do): READY listing the guilds, their GUILD_CREATEs, then the other dispatches, numbered.
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
 
-const { fixturesDir, fixtureEvents, repo } = require('./servers')
+const { fixturesDir, fixtureEvents } = require('./servers')
 const { envelope, topicOf } = require('./feed')
+const { ddiscordBinary } = require('./pipeline')
 
 const LARGE_GUILD = '81384788765712384'
 const V10_GUILD_A = '900000000000000008'
@@ -40,25 +40,13 @@ function envelopes(frames, { shard = 0, session = 'session-1', first = 1 } = {})
   })
 }
 
-let built = null
-/** The projection helper (`cargo build -p ddiscord-node --example node_project_envelopes`). */
-function projectionHelper() {
-  if (built) return built
-  const target = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache', 'ddiscord', 'target')
-  const r = spawnSync('cargo', ['build', '--quiet', '-p', 'ddiscord-node', '--example', 'node_project_envelopes'], {
-    cwd: repo,
-    env: { ...process.env, CARGO_TARGET_DIR: target },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  })
-  if (r.status !== 0) throw new Error('building the projection helper failed; see the cargo output')
-  built = path.join(target, 'debug', 'examples', 'node_project_envelopes')
-  return built
-}
-
-/** Applies envelopes to Redis with the state worker's projection; returns the outcomes. */
+/**
+ * Applies envelopes to Redis with the state worker's projection (`ddiscord project`); returns
+ * one outcome per envelope (`applied`, `duplicate`, `skipped`, `rejected: …`).
+ */
 function project(redisUrl, pairs, env = {}) {
   const input = pairs.map(([, e]) => e).join('\n') + '\n'
-  const r = spawnSync(projectionHelper(), [], {
+  const r = spawnSync(ddiscordBinary(), ['project'], {
     input,
     env: { ...process.env, DDISCORD_REDIS_URL: redisUrl, ...env },
     maxBuffer: 64 << 20,

@@ -1,5 +1,6 @@
-"""Writes envelopes into Redis with the state worker's projection (the Rust example
-`project_envelopes` of this crate, built by scripts/test-python.sh or on first use)."""
+"""The `ddiscord` binary for the tests (built by scripts/test-python.sh or on first use):
+`ddiscord project` writes envelopes into Redis with the state worker's projection, and
+`ddiscord state-worker` runs the state worker itself."""
 
 from __future__ import annotations
 
@@ -12,18 +13,18 @@ from discord import FIXTURES, envelope
 from servers import REPO
 
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache" / "ddiscord" / "target"))
-BINARY = TARGET / "debug" / "examples" / "project_envelopes"
+BINARY = TARGET / "debug" / "ddiscord"
 
 
 _built = False
 
 
 def binary() -> Path:
-    """Builds the helper once per test session (incremental: a no-op when up to date)."""
+    """Builds `ddiscord` once per test session (incremental: a no-op when up to date)."""
     global _built
     if not _built or not BINARY.exists():
         subprocess.run(
-            ["cargo", "build", "-q", "-p", "ddiscord-python", "--example", "project_envelopes"],
+            ["cargo", "build", "-q", "-p", "ddiscord-cli"],
             cwd=REPO,
             check=True,
             env={**os.environ, "CARGO_TARGET_DIR": str(TARGET)},
@@ -46,11 +47,20 @@ def session_v10() -> list[bytes]:
     return out
 
 
-def project(redis_url: str, envelopes: list[bytes], prefix: str = "dd:") -> str:
+def project(redis_url: str, envelopes: list[bytes], prefix: str = "dd:") -> list[str]:
+    """Applies `envelopes` in order with presences and 50 messages per channel cached;
+    returns one outcome per envelope (`applied`, `duplicate`, `skipped`, `rejected: …`)."""
     result = subprocess.run(
-        [str(binary()), redis_url, prefix],
+        [str(binary()), "project"],
         input=b"\n".join(envelopes) + b"\n",
         capture_output=True,
+        env={
+            **os.environ,
+            "DDISCORD_REDIS_URL": redis_url,
+            "DDISCORD_KEY_PREFIX": prefix,
+            "DDISCORD_CACHE_PRESENCES": "true",
+            "DDISCORD_MESSAGE_CACHE": "50",
+        },
     )
     assert result.returncode == 0, result.stderr.decode()
-    return result.stdout.decode().strip()
+    return result.stdout.decode().splitlines()

@@ -1,12 +1,13 @@
 """The pipeline on real servers: dispatches published on the mesh, the state worker
-(`ddiscord-workers`) projecting them into Redis and republishing them on `discord-state/…`, and
+(`ddiscord state-worker`) projecting them into Redis and republishing them on `discord-state/…`, and
 a script that reads the cache on that tree seeing each event applied."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -14,30 +15,32 @@ import redis
 
 import ddiscord
 from discord import Publisher, topic_of
-from projection import TARGET, session_v10
-from servers import REPO, Mosquitto, Redis
-
-WORKER = TARGET / "debug" / "examples" / "state_worker"
+from projection import binary, session_v10
+from servers import Mosquitto, Redis, free_port
 
 
 @pytest.fixture
-def state_worker(mosquitto: Mosquitto, redis_server: Redis) -> Iterator[subprocess.Popen[str]]:
-    subprocess.run(
-        ["cargo", "build", "-q", "-p", "ddiscord-python", "--example", "state_worker"],
-        cwd=REPO,
-        check=True,
-        env={**os.environ, "CARGO_TARGET_DIR": str(TARGET)},
-    )
+def state_worker(mosquitto: Mosquitto, redis_server: Redis) -> Iterator[subprocess.Popen[bytes]]:
+    """`ddiscord state-worker` for one shard, once its `/readyz` answers 200."""
+    port = free_port()
     proc = subprocess.Popen(
-        [str(WORKER), mosquitto.url, redis_server.url, "1"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+        [str(binary()), "state-worker", "--mesh-url", mosquitto.url, "--redis-url", redis_server.url,
+         "--shards", "1", "--http-addr", f"127.0.0.1:{port}"],
+        stderr=subprocess.DEVNULL,
     )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, "ddiscord state-worker exited"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "ddiscord state-worker did not become ready"
+        time.sleep(0.05)
     yield proc
-    assert proc.stdin is not None
-    proc.stdin.close()
+    proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
@@ -45,7 +48,7 @@ def state_worker(mosquitto: Mosquitto, redis_server: Redis) -> Iterator[subproce
 
 
 async def test_subscribe_state_sees_the_cache_updated(
-    state_worker: subprocess.Popen[str], mosquitto: Mosquitto, redis_server: Redis, publisher: Publisher
+    state_worker: subprocess.Popen[bytes], mosquitto: Mosquitto, redis_server: Redis, publisher: Publisher
 ) -> None:
     store = redis.Redis(port=redis_server.port)
     async with ddiscord.connect(mesh_url=mosquitto.url, redis_url=redis_server.url) as client:

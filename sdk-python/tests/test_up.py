@@ -17,24 +17,17 @@ import pytest
 import redis
 
 import ddiscord
-from projection import TARGET
+from projection import binary
 from servers import REPO, free_port
 
-BINARY = TARGET / "debug" / "ddiscord"
 EVENTS = 40
 
 
 @pytest.fixture
 def up() -> Iterator[dict[str, str]]:
-    subprocess.run(
-        ["cargo", "build", "-q", "-p", "ddiscord-cli"],
-        cwd=REPO,
-        check=True,
-        env={**os.environ, "CARGO_TARGET_DIR": str(TARGET)},
-    )
     env = {k: v for k, v in os.environ.items() if k not in ("DDISCORD_REDIS_URL", "DDISCORD_MESH_URL", "DISCORD_TOKEN")}
     proc = subprocess.Popen(
-        [str(BINARY), "up", "--plain", "--run-secs", "180", "--shards", "2", "--guilds", "4",
+        [str(binary()), "up", "--plain", "--run-secs", "180", "--shards", "2", "--guilds", "4",
          "--events-per-sec", "200", "--http-addr", f"127.0.0.1:{free_port()}"],
         env=env,
         stdout=subprocess.PIPE,

@@ -43,6 +43,20 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// Redis could not be reached (the URL is not printed: it may hold a password).
+    #[error("cannot connect to Redis ({0:?}); check DDISCORD_REDIS_URL and that Redis is up")]
+    Redis(redis::ErrorKind),
+    /// Applying envelopes to the cache failed; nothing after the failed pipeline was applied.
+    #[error("projection: {0}")]
+    Projection(#[from] ddiscord_workers::ProjectionError),
+    /// Some input lines were not envelopes (each is reported as `invalid: …` on stdout).
+    #[error(
+        "{lines} input lines were not envelopes (see the `invalid:` lines); every other line was applied"
+    )]
+    NotEnvelopes {
+        /// How many.
+        lines: usize,
+    },
     /// Writing to standard output failed (for example a closed pipe).
     #[error("cannot write to standard output: {0}")]
     Stdout(#[source] std::io::Error),

@@ -2,5 +2,6 @@
 
 pub mod error;
 pub mod mesh_args;
+pub mod project;
 pub mod publish;
 pub mod tail;
