@@ -59,6 +59,6 @@ python_env() {
   step "Python tools (maturin, pytest, mypy, paho-mqtt, redis)"
   python -m pip install -q --disable-pip-version-check --upgrade \
     'maturin>=1.9,<2' 'pytest>=8' 'pytest-asyncio>=0.24' 'mypy>=1.10' 'paho-mqtt>=2' 'redis>=5'
-  step "building ddiscord-sdk (maturin develop --release)"
-  (cd sdk-python && maturin develop --release --quiet)
+  step "building ddiscord-sdk (maturin develop, profile dist: release without debug info)"
+  (cd sdk-python && maturin develop --quiet)
 }

@@ -4,7 +4,7 @@
 //
 //   node build-native.js            build unless a current addon exists (install step)
 //   node build-native.js --force    always build (npm run build)
-//   node build-native.js --debug    debug profile instead of release
+//   node build-native.js --debug    debug profile instead of `dist` (release, no debug info)
 //
 // Cargo output goes to $CARGO_TARGET_DIR (default ~/.cache/ddiscord/target), shared with the
 // rest of the workspace so repeated installs are incremental.
@@ -47,7 +47,8 @@ try {
 const env = { ...process.env }
 env.CARGO_TARGET_DIR = env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache', 'ddiscord', 'target')
 const napiArgs = [cli, 'build', '--platform', '--js', 'native.js', '--dts', 'native.d.ts']
-if (!debug) napiArgs.push('--release')
+// Cargo profile `dist` (the workspace Cargo.toml): release without debug information.
+if (!debug) napiArgs.push('--profile', 'dist')
 if (!force && prebuilt.length > 0 && process.env.npm_lifecycle_event !== 'install') {
   process.exit(0)
 }

@@ -8,7 +8,9 @@ environment (``DDISCORD_MESH_URL``, ``DDISCORD_REDIS_URL``, ...).
     python examples/python/moderation.py [--max-events N]
 
 Prints ``ready`` once subscribed, a running count every 100 messages, and the final counts as
-JSON (``{"<role id or @everyone>": messages}``) when it stops (after N events, or Ctrl-C).
+JSON (``{"<role id or @everyone>": messages}``) when it stops (after N events, or Ctrl-C). A lost
+mesh connection is reported on stderr and reading goes on: the client reconnects and
+resubscribes by itself.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from collections import Counter
 from typing import Optional
 
@@ -27,19 +30,24 @@ async def count_messages_per_role(client: ddiscord.Client, max_events: Optional[
     seen = 0
     async with client.subscribe_state("discord/*/*/MESSAGE_CREATE") as messages:
         print("ready", flush=True)
-        async for event in messages:
-            seen += 1
-            author = event.data.get("author", {})
-            if event.guild_id is not None and not author.get("bot"):
-                member = await client.cache.member(event.guild_id, author["id"])
-                roles = [str(r) for r in member.roles] if member is not None else []
-                for role in roles or ["@everyone"]:
-                    counts[role] += 1
-            if seen % 100 == 0:
-                print(f"{seen} messages: {dict(counts.most_common(5))}", flush=True)
-            if max_events is not None and seen >= max_events:
-                break
-    return counts
+        while True:
+            try:
+                async for event in messages:
+                    seen += 1
+                    author = event.data.get("author", {})
+                    if event.guild_id is not None and not author.get("bot"):
+                        member = await client.cache.member(event.guild_id, author["id"])
+                        roles = [str(r) for r in member.roles] if member is not None else []
+                        for role in roles or ["@everyone"]:
+                            counts[role] += 1
+                    if seen % 100 == 0:
+                        print(f"{seen} messages: {dict(counts.most_common(5))}", flush=True)
+                    if max_events is not None and seen >= max_events:
+                        return counts
+                return counts  # the client was closed
+            except ddiscord.ConnectionLostError as lost:
+                # The client reconnects and resubscribes by itself; keep reading.
+                print(lost, file=sys.stderr, flush=True)
 
 
 async def main() -> None:

@@ -52,8 +52,9 @@ pub enum ClientErrorKind {
         /// The dispatch name.
         event: String,
     },
-    /// The connection to the mesh was lost while a stream was open; reconnecting continues in
-    /// the background, the stream ended.
+    /// The connection to the mesh was lost while a stream was open. The client reconnects and
+    /// resubscribes in the background and the stream stays open: keep reading it. Events
+    /// published while the connection was down are lost for direct subscriptions.
     ConnectionLost {
         /// Why, as the mesh reported it.
         reason: String,
@@ -142,7 +143,7 @@ impl fmt::Display for ClientError {
             }
             ClientErrorKind::ConnectionLost { reason } => write!(
                 f,
-                "connection to the event mesh lost ({reason}); the stream ended, subscribe again once it reconnects"
+                "connection to the event mesh lost ({reason}); the client reconnects and resubscribes in the background, keep reading the stream (events published meanwhile are lost for direct subscriptions)"
             ),
             ClientErrorKind::Closed => f.write_str("the client is closed"),
             ClientErrorKind::Timeout { what } => write!(f, "timed out waiting for {what}"),
