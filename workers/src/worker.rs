@@ -75,11 +75,6 @@ impl StateWorkerHandle {
             .await
             .map_err(|e| WorkerError::Task(e.to_string()))?
     }
-
-    /// Aborts the worker without releasing anything (as a crash would, for tests).
-    pub fn abort(&self) {
-        self.task.abort();
-    }
 }
 
 /// The state worker.

@@ -1,5 +1,5 @@
 //! The state worker end to end over Mosquitto and Redis: consumer group, projection,
-//! republish; a replica crash mid-stream; a Redis restart mid-stream.
+//! republish; a replica process killed mid-stream; a Redis restart mid-stream.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -161,15 +161,82 @@ async fn worker_projects_and_republishes() {
     worker.shutdown().await.unwrap();
 }
 
+/// Replica A of `killed_replica_process_loses_nothing`: this test binary run again as a child
+/// process (`--ignored --exact replica_process`), with the URLs in the environment. Prints
+/// `replica ready` once it joined the group, then runs until it is killed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crashed_replica_loses_nothing() {
+#[ignore = "a child process of killed_replica_process_loses_nothing"]
+async fn replica_process() {
+    let (Ok(redis), Ok(mesh)) = (
+        std::env::var("DDISCORD_TEST_REPLICA_REDIS"),
+        std::env::var("DDISCORD_TEST_REPLICA_MESH"),
+    ) else {
+        return;
+    };
+    let _worker = StateWorker::start(config(&redis, &mesh)).await.unwrap();
+    println!("replica ready");
+    std::future::pending::<()>().await;
+}
+
+/// Starts [`replica_process`] and waits until it joined the consumer group.
+fn spawn_replica(redis: &str, mesh: &str) -> std::process::Child {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "replica_process", "--nocapture"])
+        .env("DDISCORD_TEST_REPLICA_REDIS", redis)
+        .env("DDISCORD_TEST_REPLICA_MESH", mesh)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("the replica exited before joining")
+            .unwrap();
+        if line.contains("replica ready") {
+            break;
+        }
+    }
+    // Keep draining its output so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
+
+/// Waits until the two partitions' leases have different owners (each replica holds one).
+async fn await_one_partition_each(url: &str) {
+    let mut conn = redis(url).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut owners = Vec::new();
+        for partition in 0..2 {
+            let owner: Option<String> = redis::cmd("HGET")
+                .arg(format!("w:lease:group:state:{partition}"))
+                .arg("owner")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            owners.push(owner);
+        }
+        if owners[0].is_some() && owners[1].is_some() && owners[0] != owners[1] {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the partitions were not shared: {owners:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_replica_process_loses_nothing() {
     let redis_server = RedisServer::start().unwrap();
     let broker = broker();
     let (s0, s1) = traffic();
-    // Two replicas share the two shards.
-    let a = StateWorker::start(config(&redis_server.url(), &broker.url()))
-        .await
-        .unwrap();
+    // Two replicas share the two shards: A in its own process, B in this one.
+    let mut a = spawn_replica(&redis_server.url(), &broker.url());
     let b = StateWorker::start(config(&redis_server.url(), &broker.url()))
         .await
         .unwrap();
@@ -185,9 +252,11 @@ async fn crashed_replica_loses_nothing() {
     publish(&mesh, h0).await;
     publish(&mesh, h1).await;
     await_state(&mut state, &[h0, h1]).await;
-    // Replica A dies without releasing anything (as with kill -9); the rest of the stream is
-    // published while its shards have no consumer.
-    a.abort();
+    await_one_partition_each(&redis_server.url()).await;
+    // SIGKILL: A releases nothing, its leases expire; the rest of the stream is published
+    // while its shards have no consumer.
+    a.kill().unwrap();
+    a.wait().unwrap();
     publish(&mesh, t0).await;
     publish(&mesh, t1).await;
     await_state(&mut state, &[t0, t1]).await;
