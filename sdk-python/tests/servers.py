@@ -45,10 +45,11 @@ class Server:
         self.start_again()
 
     def start_again(self) -> None:
-        log = open(self.dir / "server.log", "ab")
-        self.proc = subprocess.Popen(
-            self.argv, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log
-        )
+        # The server writes to its own copy of the descriptor; this one closes at once.
+        with open(self.dir / "server.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:

@@ -87,6 +87,8 @@ def replicas(mosquitto: Mosquitto, redis_server: Redis) -> Iterator[list[subproc
         if p.poll() is None:
             p.terminate()
             p.wait(10)
+        if p.stdout is not None:
+            p.stdout.close()
 
 
 def publish_events(publisher: Publisher, start: int, count: int) -> None:

@@ -31,14 +31,15 @@ def up(tmp_path: Path) -> Iterator[dict[str, str]]:
     # The embedded broker's connection log too, to tell why a script's connection dropped.
     env["DDISCORD_LOG"] = "info,rumqttd=info"
     log = tmp_path / "up.log"
-    proc = subprocess.Popen(
-        [str(binary()), "up", "--plain", "--run-secs", "180", "--shards", "2", "--guilds", "4",
-         "--events-per-sec", "200", "--http-addr", f"127.0.0.1:{free_port()}"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=log.open("w"),
-        text=True,
-    )
+    with log.open("w") as log_file:
+        proc = subprocess.Popen(
+            [str(binary()), "up", "--plain", "--run-secs", "180", "--shards", "2", "--guilds", "4",
+             "--events-per-sec", "200", "--http-addr", f"127.0.0.1:{free_port()}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            text=True,
+        )
     assert proc.stdout is not None
     urls: dict[str, str] = {}
     while "mesh" not in urls or "redis" not in urls:
