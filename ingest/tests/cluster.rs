@@ -20,14 +20,7 @@ async fn two_nodes_split_and_a_crash_is_resumed_without_identify() {
     let a = env.node("a").await;
     let b = env.node("b").await;
     until(20, "4/4 split and every shard connected", || {
-        a.held().len() == 4
-            && b.held().len() == 4
-            && env
-                .sim
-                .record()
-                .shards
-                .iter()
-                .all(|s| s.identifies + s.resumes > 0)
+        a.held().len() == 4 && b.held().len() == 4 && env.all_shards_connected()
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -53,14 +46,7 @@ async fn rolling_restart_costs_zero_identifies() {
     let a = env.node("a1").await;
     let b = env.node("b1").await;
     until(20, "2/2 split, all shards connected", || {
-        a.held().len() == 2
-            && b.held().len() == 2
-            && env
-                .sim
-                .record()
-                .shards
-                .iter()
-                .all(|s| s.identifies + s.resumes > 0)
+        a.held().len() == 2 && b.held().len() == 2 && env.all_shards_connected()
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -104,13 +104,7 @@ async fn kill_9_of_a_process_is_resumed_by_the_other_node() {
     }
     let b = env.node("b").await;
     until(20, "4/4 split, every shard connected", || {
-        b.held().len() == 4
-            && env
-                .sim
-                .record()
-                .shards
-                .iter()
-                .all(|s| s.identifies + s.resumes > 0)
+        b.held().len() == 4 && env.all_shards_connected()
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -144,13 +138,7 @@ async fn a_node_paused_past_its_lease_publishes_nothing_for_lost_shards() {
     cfg.lease_ttl = Duration::from_millis(3000);
     let b = ddiscord_ingest::IngestNode::start(cfg).await.unwrap();
     until(20, "2/2 split and every shard connected", || {
-        b.held().len() == 2
-            && env
-                .sim
-                .record()
-                .shards
-                .iter()
-                .all(|s| s.identifies + s.resumes > 0)
+        b.held().len() == 2 && env.all_shards_connected()
     })
     .await;
     let child_shards: Vec<String> = owners(&mut redis, 4)

@@ -49,19 +49,19 @@ where
 pub(crate) fn shutdown(py: Python<'_>) {
     let state = tracker();
     {
-        let mut live = state.lock();
-        live.closing = true;
+        // Under the lock, so that no task is counted after this.
+        let _tasks = state.lock();
+        state.closing.send_replace(true);
     }
-    state.closing.send_replace(true);
     py.detach(|| {
         let deadline = Instant::now() + Duration::from_millis(SHUTDOWN_WAIT_MS);
-        let mut live = state.lock();
-        while live.tasks > 0 {
+        let mut tasks = state.lock();
+        while *tasks > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
-            live = match state.idle.wait_timeout(live, left) {
+            tasks = match state.idle.wait_timeout(tasks, left) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
@@ -85,32 +85,25 @@ fn runtime() -> &'static Runtime {
 
 /// How many tasks are alive, and whether the runtime is closing.
 struct Tracker {
-    live: Mutex<Live>,
+    /// Tasks alive.
+    tasks: Mutex<usize>,
     /// Signalled whenever `tasks` drops to zero.
     idle: Condvar,
-    /// Becomes `true` when [`shutdown`] starts; pending tasks watch it.
+    /// Becomes `true` (under the `tasks` lock) when [`shutdown`] starts; pending tasks watch it.
     closing: watch::Sender<bool>,
 }
 
-struct Live {
-    tasks: usize,
-    closing: bool,
-}
-
 impl Tracker {
-    fn lock(&self) -> MutexGuard<'_, Live> {
-        // A panic while holding this lock leaves plain integers behind: still consistent.
-        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, usize> {
+        // A panic while holding this lock leaves a plain integer behind: still consistent.
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 fn tracker() -> &'static Tracker {
     static TRACKER: OnceLock<Tracker> = OnceLock::new();
     TRACKER.get_or_init(|| Tracker {
-        live: Mutex::new(Live {
-            tasks: 0,
-            closing: false,
-        }),
+        tasks: Mutex::new(0),
         idle: Condvar::new(),
         closing: watch::Sender::new(false),
     })
@@ -121,11 +114,12 @@ struct TaskGuard(());
 
 impl TaskGuard {
     fn enter() -> Option<Self> {
-        let mut live = tracker().lock();
-        if live.closing {
+        let state = tracker();
+        let mut tasks = state.lock();
+        if *state.closing.borrow() {
             return None;
         }
-        live.tasks += 1;
+        *tasks += 1;
         Some(Self(()))
     }
 }
@@ -133,9 +127,9 @@ impl TaskGuard {
 impl Drop for TaskGuard {
     fn drop(&mut self) {
         let state = tracker();
-        let mut live = state.lock();
-        live.tasks = live.tasks.saturating_sub(1);
-        if live.tasks == 0 {
+        let mut tasks = state.lock();
+        *tasks = tasks.saturating_sub(1);
+        if *tasks == 0 {
             state.idle.notify_all();
         }
     }

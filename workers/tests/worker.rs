@@ -125,6 +125,36 @@ fn assert_same(
     );
 }
 
+/// A client of `broker` to publish dispatches with, and its subscription to the state tree.
+async fn publisher_and_state_tree(broker: &Mosquitto) -> (Mesh, ddiscord::mesh::Subscription) {
+    let mesh = Mesh::connect(MeshConfig::new(broker.url()).with_max_payload_bytes(16 << 20))
+        .await
+        .unwrap();
+    let state = mesh
+        .subscribe(&TopicPattern::new("discord-state/>").unwrap())
+        .await
+        .unwrap();
+    (mesh, state)
+}
+
+/// Asserts that the worker's cache (prefix `w:`) equals the projection of the two shards'
+/// streams applied directly, in either shard order; returns the worker's cache.
+async fn assert_equals_reference(
+    url: &str,
+    s0: &[Bytes],
+    s1: &[Bytes],
+) -> std::collections::BTreeMap<String, String> {
+    reference(url, "ref:", &[s0, s1]).await;
+    reference(url, "ref2:", &[s1, s0]).await;
+    let ours = cache_snapshot(url, "w:").await;
+    assert_same(
+        &ours,
+        &cache_snapshot(url, "ref:").await,
+        &cache_snapshot(url, "ref2:").await,
+    );
+    ours
+}
+
 async fn cache_snapshot(url: &str, prefix: &str) -> std::collections::BTreeMap<String, String> {
     let mut s = snapshot(&mut redis(url).await, prefix).await;
     s.retain(|k, _| !k.starts_with("lease:"));
@@ -139,25 +169,12 @@ async fn worker_projects_and_republishes() {
     let worker = StateWorker::start(config(&redis_server.url(), &broker.url()))
         .await
         .unwrap();
-    let mesh = Mesh::connect(MeshConfig::new(broker.url()).with_max_payload_bytes(16 << 20))
-        .await
-        .unwrap();
-    let mut state = mesh
-        .subscribe(&TopicPattern::new("discord-state/>").unwrap())
-        .await
-        .unwrap();
+    let (mesh, mut state) = publisher_and_state_tree(&broker).await;
     publish(&mesh, &s0).await;
     publish(&mesh, &s1).await;
     await_state(&mut state, &[&s0, &s1]).await;
-    reference(&redis_server.url(), "ref:", &[&s0, &s1]).await;
-    reference(&redis_server.url(), "ref2:", &[&s1, &s0]).await;
-    let ours = cache_snapshot(&redis_server.url(), "w:").await;
+    let ours = assert_equals_reference(&redis_server.url(), &s0, &s1).await;
     assert!(ours.len() > 9_000);
-    assert_same(
-        &ours,
-        &cache_snapshot(&redis_server.url(), "ref:").await,
-        &cache_snapshot(&redis_server.url(), "ref2:").await,
-    );
     worker.shutdown().await.unwrap();
 }
 
@@ -240,13 +257,7 @@ async fn killed_replica_process_loses_nothing() {
     let b = StateWorker::start(config(&redis_server.url(), &broker.url()))
         .await
         .unwrap();
-    let mesh = Mesh::connect(MeshConfig::new(broker.url()).with_max_payload_bytes(16 << 20))
-        .await
-        .unwrap();
-    let mut state = mesh
-        .subscribe(&TopicPattern::new("discord-state/>").unwrap())
-        .await
-        .unwrap();
+    let (mesh, mut state) = publisher_and_state_tree(&broker).await;
     let (h0, t0) = s0.split_at(s0.len() / 2);
     let (h1, t1) = s1.split_at(s1.len() / 2);
     publish(&mesh, h0).await;
@@ -260,32 +271,19 @@ async fn killed_replica_process_loses_nothing() {
     publish(&mesh, t0).await;
     publish(&mesh, t1).await;
     await_state(&mut state, &[t0, t1]).await;
-    reference(&redis_server.url(), "ref:", &[&s0, &s1]).await;
-    reference(&redis_server.url(), "ref2:", &[&s1, &s0]).await;
-    assert_same(
-        &cache_snapshot(&redis_server.url(), "w:").await,
-        &cache_snapshot(&redis_server.url(), "ref:").await,
-        &cache_snapshot(&redis_server.url(), "ref2:").await,
-    );
+    assert_equals_reference(&redis_server.url(), &s0, &s1).await;
     b.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart_mid_stream() {
     let mut redis_server = RedisServer::start().unwrap();
-    let _ = &mut redis_server;
     let broker = broker();
     let (s0, s1) = traffic();
     let worker = StateWorker::start(config(&redis_server.url(), &broker.url()))
         .await
         .unwrap();
-    let mesh = Mesh::connect(MeshConfig::new(broker.url()).with_max_payload_bytes(16 << 20))
-        .await
-        .unwrap();
-    let mut state = mesh
-        .subscribe(&TopicPattern::new("discord-state/>").unwrap())
-        .await
-        .unwrap();
+    let (mesh, mut state) = publisher_and_state_tree(&broker).await;
     let (h0, t0) = s0.split_at(s0.len() / 2);
     publish(&mesh, h0).await;
     await_state(&mut state, &[h0]).await;
@@ -306,12 +304,6 @@ async fn redis_restart_mid_stream() {
     publish(&mesh, &s1).await;
     let redis_server = restart.await.unwrap();
     await_state(&mut state, &[t0, &s1]).await;
-    reference(&redis_server.url(), "ref:", &[&s0, &s1]).await;
-    reference(&redis_server.url(), "ref2:", &[&s1, &s0]).await;
-    assert_same(
-        &cache_snapshot(&redis_server.url(), "w:").await,
-        &cache_snapshot(&redis_server.url(), "ref:").await,
-        &cache_snapshot(&redis_server.url(), "ref2:").await,
-    );
+    assert_equals_reference(&redis_server.url(), &s0, &s1).await;
     worker.shutdown().await.unwrap();
 }

@@ -79,6 +79,15 @@ impl Env {
             .collect()
     }
 
+    /// Every shard has connected at least once (IDENTIFY or RESUME accepted).
+    pub fn all_shards_connected(&self) -> bool {
+        self.sim
+            .record()
+            .shards
+            .iter()
+            .all(|s| s.identifies + s.resumes > 0)
+    }
+
     pub fn resumes(&self) -> u64 {
         self.sim.record().shards.iter().map(|s| s.resumes).sum()
     }
