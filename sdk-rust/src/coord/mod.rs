@@ -1,5 +1,7 @@
 //! Coordination in Redis: partition leases with fencing tokens.
 //!
+//! Also the bot's recorded gateway [`Topology`] and the [`GroupRegistry`] of consumer groups.
+//!
 //! Ingest nodes lease shards (`group = "ingest"`), consumer-group members lease partitions
 //! (`group = "group:<name>"`), both through [`Leases`]. Every live node claims up to its fair
 //! share `ceil(partitions / live nodes)`, renews every `renew_interval`, and takes over leases
@@ -14,9 +16,13 @@ mod error;
 mod fence;
 pub mod keys;
 mod leases;
+mod registry;
 mod scripts;
+mod topology;
 
 pub use config::{DEFAULT_KEY_PREFIX, DEFAULT_TTL, LeaseConfig, default_node_id};
 pub use error::{CoordError, CoordErrorKind};
 pub use fence::{FENCED_CODE, Fence, FencedScript};
 pub use leases::{Lease, LeaseEvent, LeaseGuard, Leases};
+pub use registry::{GroupRegistry, RegisteredGroup, groups_key};
+pub use topology::{Topology, topology_key};

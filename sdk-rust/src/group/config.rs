@@ -11,7 +11,7 @@ use super::error::GroupError;
 #[derive(Debug, Clone)]
 pub struct GroupConfig {
     /// The group's name: members with the same name share the partitions. Also names the
-    /// durable sessions (`<name>-<shard>`) and the leases (`group:<name>`). Letters, digits,
+    /// durable sessions (`<root>-<name>-<shard>`) and the leases (`group:<name>`). Letters, digits,
     /// `-` and `_` only.
     pub name: String,
     /// What the group consumes: a pattern of the dispatch tree whose shard level is `*` or `>`
@@ -103,9 +103,16 @@ impl GroupConfig {
             .map_err(|e| GroupError::InvalidConfig(format!("pattern {text:?}: {e}")))
     }
 
-    /// The durable session name of partition `shard`: `<name>-<shard>`.
+    /// The durable session name of partition `shard`: `<root>-<name>-<shard>`, where
+    /// `<root>` is the pattern's first level (the topic root), so that two bots sharing a
+    /// broker never take each other's sessions over.
     pub fn session_name(&self, shard: u32) -> String {
-        format!("{}-{shard}", self.name)
+        format!("{}-{}-{shard}", self.root(), self.name)
+    }
+
+    /// The topic root the group consumes: the pattern's first level (`discord`).
+    pub fn root(&self) -> &str {
+        self.pattern.as_str().split('/').next().unwrap_or("discord")
     }
 
     /// The lease group: `group:<name>`.
