@@ -31,8 +31,12 @@ use crate::topic::Topics;
 /// partition and resumes its session, receiving every unacknowledged message. With more
 /// members than partitions the extra members are hot standbys.
 ///
-/// On join the member first creates the session of every partition nobody holds (open and
-/// close), so the broker keeps messages for partitions before anyone claims them.
+/// On join the member registers the group in Redis ([`crate::coord::GroupRegistry`]): ingest
+/// then creates the group's session of each shard before that shard publishes anything, so a
+/// group registered before ingest starts misses nothing. A group registered while shards are
+/// already publishing starts from "now". The member also creates the session of every
+/// partition nobody holds (open and close), so the broker keeps messages for partitions before
+/// anyone claims them.
 pub struct ConsumerGroup {
     rx: mpsc::Receiver<GroupMessage>,
     leases: Arc<Mutex<Option<Leases>>>,
@@ -69,6 +73,7 @@ impl ConsumerGroup {
             renew_interval: config.lease_ttl / 3,
         };
         lease_config.validate()?;
+        register(&mut redis.clone(), &config).await?;
         precreate_sessions(&source, &mut redis.clone(), &config).await?;
         let (leases, events) = Leases::start(redis, lease_config).await?;
         let (tx, rx) = mpsc::channel(config.capacity);
@@ -119,6 +124,27 @@ impl Stream for ConsumerGroup {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<GroupMessage>> {
         self.rx.poll_recv(cx)
     }
+}
+
+/// Registers the group ([`crate::coord::GroupRegistry`]), so that ingest creates its sessions
+/// before any shard's first publish from now on.
+async fn register(redis: &mut ConnectionManager, config: &GroupConfig) -> Result<(), GroupError> {
+    let new = crate::coord::GroupRegistry::register(
+        redis,
+        &config.key_prefix,
+        &config.name,
+        &config.pattern,
+    )
+    .await
+    .map_err(GroupError::Leases)?;
+    if new {
+        tracing::info!(
+            group = %config.name,
+            pattern = %config.pattern.as_str(),
+            "consumer group registered: ingest creates its durable sessions before each shard's first publish; shards already publishing deliver to it from now on"
+        );
+    }
+    Ok(())
 }
 
 /// Creates the durable session of every partition whose lease nobody holds.
