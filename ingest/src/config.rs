@@ -71,11 +71,25 @@ pub struct IngestArgs {
     pub session_persist_ms: u64,
     /// Largest envelope published, in bytes. GUILD_CREATE of a large guild is several MB, so
     /// the broker's limit (Mosquitto `max_packet_size`, Solace max message size) must be at
-    /// least this; larger dispatches are dropped with an error log and
-    /// `ddiscord_ingest_dropped_too_large_total`.
+    /// least this; larger dispatches go to the dead-letter stream `{prefix}dead:ingest`
+    /// (`ddiscord_ingest_publish_refused_total{reason="payload_too_large"}`).
     #[arg(long, env = "DDISCORD_MAX_PAYLOAD_BYTES", default_value_t = DEFAULT_MAX_PAYLOAD_BYTES)]
     pub max_payload_bytes: usize,
+    /// Consumer groups registered at startup (comma-separated names) with the pattern
+    /// `<root>/>`, so that their durable sessions exist before the first dispatch is
+    /// published. Groups registered by others (`{prefix}groups` in Redis) get their sessions
+    /// too; an empty value registers none.
+    #[arg(
+        long,
+        env = "DDISCORD_GROUPS",
+        value_delimiter = ',',
+        default_value = DEFAULT_GROUP
+    )]
+    pub groups: Vec<String>,
 }
+
+/// The consumer group ingest registers by default: the state worker's.
+pub const DEFAULT_GROUP: &str = "state";
 
 /// Default largest envelope: 16 MiB.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
@@ -124,6 +138,12 @@ pub struct IngestConfig {
     pub publish_window: usize,
     /// Session persistence interval.
     pub session_persist: Duration,
+    /// Consumer groups registered at startup with the pattern `<root>/>` (default
+    /// `["state"]`); see [`IngestArgs::groups`].
+    pub groups: Vec<String>,
+    /// How often each shard reads the group registry again to create the sessions of groups
+    /// registered later (default 5 s).
+    pub groups_refresh: Duration,
 }
 
 impl std::fmt::Debug for IngestConfig {
@@ -135,6 +155,7 @@ impl std::fmt::Debug for IngestConfig {
             .field("gateway_url", &self.gateway_url)
             .field("shards", &self.shards)
             .field("node_id", &self.node_id)
+            .field("groups", &self.groups)
             .finish_non_exhaustive()
     }
 }
@@ -164,6 +185,8 @@ impl IngestConfig {
             lease_ttl: Duration::from_secs(10),
             publish_window: 1024,
             session_persist: Duration::from_secs(1),
+            groups: vec![DEFAULT_GROUP.to_owned()],
+            groups_refresh: Duration::from_secs(5),
         }
     }
 
@@ -180,8 +203,13 @@ impl IngestConfig {
             "DDISCORD_PUBLISH_WINDOW must be at least 1"
         } else if self.lease_ttl < Duration::from_millis(300) {
             "DDISCORD_LEASE_TTL_MS must be at least 300"
-        } else if self.session_persist.is_zero() {
+        } else if self.session_persist.is_zero() || self.groups_refresh.is_zero() {
             "DDISCORD_SESSION_PERSIST_MS must be above 0"
+        } else if self.groups.iter().any(|g| {
+            !g.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        }) {
+            "DDISCORD_GROUPS must be comma-separated names of letters, digits, '-' and '_'"
         } else {
             return Ok(());
         };
@@ -207,6 +235,12 @@ impl From<IngestArgs> for IngestConfig {
         c.publish_window = a.publish_window;
         c.session_persist = Duration::from_millis(a.session_persist_ms);
         c.mesh.max_payload_bytes = a.max_payload_bytes;
+        c.groups = a
+            .groups
+            .into_iter()
+            .map(|g| g.trim().to_owned())
+            .filter(|g| !g.is_empty())
+            .collect();
         c
     }
 }

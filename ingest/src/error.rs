@@ -58,6 +58,16 @@ pub enum IngestErrorKind {
     GatewayInfo,
     /// The lease claimer failed.
     Coord,
+    /// `DDISCORD_SHARDS` contradicts the topology recorded in Redis by earlier ingest nodes
+    /// (and Discord's recommendation has not changed since it was recorded).
+    Topology {
+        /// The explicit `DDISCORD_SHARDS`.
+        explicit: u32,
+        /// The shard count recorded in Redis.
+        recorded: u32,
+        /// The Redis key of the recorded topology.
+        key: String,
+    },
     /// The HTTP listener for `/healthz`, `/readyz` and `/metrics` could not bind
     /// (`DDISCORD_HTTP_ADDR`).
     Http,
@@ -84,6 +94,16 @@ impl fmt::Display for IngestErrorKind {
                 "GET /gateway/bot failed; check DISCORD_TOKEN and DDISCORD_GATEWAY_URL, or set DDISCORD_SHARDS",
             ),
             Self::Coord => f.write_str("shard lease coordination failed"),
+            Self::Topology {
+                explicit,
+                recorded,
+                key,
+            } => write!(
+                f,
+                "DDISCORD_SHARDS is {explicit} but the bot's recorded topology ({key}) has {recorded} shards; \
+                 set DDISCORD_SHARDS={recorded} (or unset it to follow Discord), or, to re-shard on purpose, \
+                 stop every ingest node and consumer group, delete {key} and start again"
+            ),
             Self::Http => f.write_str(
                 "the listener for /healthz, /readyz and /metrics could not start; \
                  choose a free address with DDISCORD_HTTP_ADDR",

@@ -24,6 +24,7 @@ pub mod command;
 mod config;
 mod error;
 pub mod gateway_info;
+mod groups;
 pub mod identify;
 pub mod lifecycle;
 mod metrics;
@@ -32,7 +33,9 @@ mod run;
 pub mod session;
 mod shard;
 
-pub use config::{DEFAULT_INTENTS, DEFAULT_MAX_PAYLOAD_BYTES, IngestArgs, IngestConfig};
+pub use config::{
+    DEFAULT_GROUP, DEFAULT_INTENTS, DEFAULT_MAX_PAYLOAD_BYTES, IngestArgs, IngestConfig,
+};
 pub use error::{IngestError, IngestErrorKind};
 pub use lifecycle::LifecycleEvent;
 pub use node::{IngestNode, LEASE_GROUP, NodeStatus};

@@ -28,6 +28,10 @@ pub enum LifecycleEvent {
     IdentifyRefused,
     /// A gateway command was not sent; `reason` says why.
     CommandRejected,
+    /// The broker refused a dispatch for good (or it is over the payload limit): it was
+    /// recorded as a dead letter (`{prefix}dead:ingest`) and skipped; `topic`, `reason` and
+    /// `bytes` say which and why.
+    PublishRefused,
 }
 
 impl LifecycleEvent {
@@ -42,8 +46,22 @@ impl LifecycleEvent {
             Self::Disconnected => "DISCONNECTED",
             Self::IdentifyRefused => "IDENTIFY_REFUSED",
             Self::CommandRejected => "COMMAND_REJECTED",
+            Self::PublishRefused => "PUBLISH_REFUSED",
         }
     }
+
+    /// Every event, in the order of `lifecycle_events` in `topics.yaml`.
+    pub const ALL: [LifecycleEvent; 9] = [
+        Self::LeaseAcquired,
+        Self::LeaseLost,
+        Self::Connecting,
+        Self::Identified,
+        Self::Resumed,
+        Self::Disconnected,
+        Self::IdentifyRefused,
+        Self::CommandRejected,
+        Self::PublishRefused,
+    ];
 }
 
 /// Publishes lifecycle events of one node.
@@ -92,4 +110,15 @@ pub(crate) fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LifecycleEvent;
+
+    #[test]
+    fn names_match_the_contract() {
+        let names: Vec<&str> = LifecycleEvent::ALL.iter().map(|e| e.name()).collect();
+        assert_eq!(names, ddiscord::contract::Contract::get().lifecycle_events);
+    }
 }

@@ -18,6 +18,8 @@
 //! | `ddiscord_ingest_fenced_total` | counter | `shard`: publishes or session writes refused because the lease was lost |
 //! | `ddiscord_ingest_session_saves_total` / `_session_save_errors_total` | counter | `shard` |
 //! | `ddiscord_ingest_commands_total` / `_commands_rejected_total` | counter | `shard`, `command` / `reason` |
+//! | `ddiscord_ingest_publish_refused_total` | counter | `reason`: dispatches the broker refused for good (or over the payload limit), sent to the dead-letter stream |
+//! | `ddiscord_ingest_dead_letter_errors_total` | counter | refused dispatches whose dead letter could not be written (lost) |
 //! | `ddiscord_ingest_shards_held` | gauge | shards this node runs |
 //! | `ddiscord_ingest_lease_events_total` | counter | `kind`: acquired, lost, released |
 
@@ -88,4 +90,12 @@ pub(crate) fn shards_held(n: usize) {
 
 pub(crate) fn lease_event(kind: &'static str) {
     counter!("ddiscord_ingest_lease_events_total", "kind" => kind).increment(1);
+}
+
+pub(crate) fn publish_refused(reason: &str) {
+    counter!("ddiscord_ingest_publish_refused_total", "reason" => reason.to_owned()).increment(1);
+}
+
+pub(crate) fn dead_letter_failed() {
+    counter!("ddiscord_ingest_dead_letter_errors_total").increment(1);
 }

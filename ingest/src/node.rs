@@ -3,10 +3,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use ddiscord::Topics;
-use ddiscord::coord::{LeaseConfig, LeaseEvent, Leases};
+use ddiscord::coord::{LeaseConfig, LeaseEvent, Leases, Topology};
 use ddiscord::mesh::Mesh;
+use ddiscord::topic::TopicPattern;
 use redis::aio::ConnectionManager;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -15,6 +17,7 @@ use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use crate::config::IngestConfig;
 use crate::error::{IngestError, IngestErrorKind};
 use crate::gateway_info::{self, GatewayInfo};
+use crate::groups::GroupSessions;
 use crate::identify::{IdentifyLimiter, IdentifyNotice, RedisQueue};
 use crate::lifecycle::{Lifecycle, LifecycleEvent};
 use crate::metrics;
@@ -39,11 +42,32 @@ pub struct IngestNode {
     held: watch::Receiver<Vec<u32>>,
 }
 
+/// Where the Discord gateway is when `DDISCORD_GATEWAY_URL` is unset, as recorded in the
+/// topology (<https://discord.com/developers/docs/events/gateway#connecting>).
+const DISCORD_GATEWAY_URL: &str = "wss://gateway.discord.gg";
+/// How often readiness checks the mesh connection and pings Redis.
+const HEALTH_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a Redis PING may take before Redis counts as down.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// What `/readyz` and tests read.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NodeStatus {
     ready: AtomicBool,
     fatal: AtomicBool,
+    mesh_up: AtomicBool,
+    redis_up: AtomicBool,
+}
+
+impl Default for NodeStatus {
+    fn default() -> Self {
+        Self {
+            ready: AtomicBool::new(false),
+            fatal: AtomicBool::new(false),
+            mesh_up: AtomicBool::new(true),
+            redis_up: AtomicBool::new(true),
+        }
+    }
 }
 
 impl NodeStatus {
@@ -52,16 +76,120 @@ impl NodeStatus {
         self.check().is_ok()
     }
 
-    /// [`NodeStatus::is_ready`], with the reason when not: what `/readyz` answers.
+    /// [`NodeStatus::is_ready`], with the reason when not: what `/readyz` answers. The mesh
+    /// connection ([`Mesh::is_connected`]) and a Redis `PING` (answered within 1 s) are
+    /// checked every 500 ms, so readiness goes false within about 1.5 s of either going down
+    /// and true again after recovery.
     pub fn check(&self) -> Result<(), ddiscord_ops::NotReady> {
         if self.fatal.load(Ordering::Relaxed) {
             Err("ingest: a shard failed for good (see the log)".into())
         } else if !self.ready.load(Ordering::Relaxed) {
             Err("ingest: connecting to Redis and the mesh".into())
+        } else if !self.mesh_up.load(Ordering::Relaxed) {
+            Err("ingest: the mesh connection is lost (reconnecting); check DDISCORD_MESH_URL and the broker".into())
+        } else if !self.redis_up.load(Ordering::Relaxed) {
+            Err("ingest: Redis does not answer PING; check DDISCORD_REDIS_URL and Redis".into())
         } else {
             Ok(())
         }
     }
+}
+
+/// Keeps [`NodeStatus`]'s view of the mesh and Redis current, until the node stops.
+async fn watch_health(status: Arc<NodeStatus>, mesh: Mesh, mut redis: ConnectionManager) {
+    let mut tick = tokio::time::interval(HEALTH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let mesh_up = mesh.is_connected();
+        let ping = tokio::time::timeout(
+            PING_TIMEOUT,
+            redis::cmd("PING").query_async::<String>(&mut redis),
+        )
+        .await;
+        let redis_up = matches!(ping, Ok(Ok(_)));
+        if status.mesh_up.swap(mesh_up, Ordering::Relaxed) != mesh_up {
+            tracing::info!(mesh_up, "readiness: mesh connection changed");
+        }
+        if status.redis_up.swap(redis_up, Ordering::Relaxed) != redis_up {
+            tracing::info!(redis_up, "readiness: Redis changed");
+        }
+    }
+}
+
+/// The shard count and topology to run with, reconciled with what is recorded in Redis
+/// (`{prefix}topology`), and recorded.
+///
+/// - No explicit `DDISCORD_SHARDS`: Discord's recommendation is recorded (a change is logged at
+///   WARN: Discord re-sharded the bot).
+/// - Explicit and nothing recorded, or the same count recorded: recorded as is.
+/// - Explicit and a different count recorded: refused ([`IngestErrorKind::Topology`]), unless
+///   what Discord recommends now differs from what is recorded (the record is stale): then
+///   the explicit count is recorded, with a WARN.
+async fn reconcile_topology(
+    redis: &mut ConnectionManager,
+    config: &IngestConfig,
+    info: Option<&GatewayInfo>,
+) -> Result<Topology, IngestError> {
+    let prefix = config.key_prefix.as_str();
+    let recorded = Topology::read(redis, prefix).await.map_err(|e| {
+        IngestError::with_source(
+            IngestErrorKind::Redis {
+                context: "reading the recorded topology",
+            },
+            e,
+        )
+    })?;
+    let gateway_url = config
+        .gateway_url
+        .clone()
+        .unwrap_or_else(|| DISCORD_GATEWAY_URL.to_owned());
+    let max_concurrency = info.map_or_else(
+        || recorded.as_ref().map_or(1, |r| r.max_concurrency),
+        |i| i.max_concurrency,
+    );
+    let shards = match (config.shards, info) {
+        (Some(n), _) => n,
+        (None, Some(i)) => i.shards.max(1),
+        (None, None) => recorded.as_ref().map_or(1, |r| r.shards),
+    };
+    let wanted = Topology {
+        shards,
+        max_concurrency,
+        gateway_url,
+    };
+    if let Some(r) = &recorded {
+        let discord_changed = info.is_some_and(|i| i.shards != r.shards);
+        match config.shards {
+            Some(n) if n != r.shards && !discord_changed => {
+                return Err(IngestError::new(IngestErrorKind::Topology {
+                    explicit: n,
+                    recorded: r.shards,
+                    key: ddiscord::coord::topology_key(prefix),
+                }));
+            }
+            _ if r.shards != wanted.shards => {
+                tracing::warn!(
+                    recorded = r.shards,
+                    shards = wanted.shards,
+                    discord = info.map(|i| i.shards),
+                    "the shard count changes (Discord changed its recommendation); recording the new topology: consumer groups follow it"
+                );
+            }
+            _ => {}
+        }
+    }
+    if recorded.as_ref() != Some(&wanted) {
+        wanted.record(redis, prefix).await.map_err(|e| {
+            IngestError::with_source(
+                IngestErrorKind::Redis {
+                    context: "recording the topology",
+                },
+                e,
+            )
+        })?;
+    }
+    Ok(wanted)
 }
 
 impl std::fmt::Debug for IngestNode {
@@ -93,7 +221,7 @@ impl IngestNode {
                 e,
             )
         })?;
-        let redis = ConnectionManager::new(client).await.map_err(|e| {
+        let mut redis = ConnectionManager::new(client).await.map_err(|e| {
             IngestError::with_source(
                 IngestErrorKind::Redis {
                     context: "connecting",
@@ -109,7 +237,8 @@ impl IngestNode {
             }
             Err(e) => return Err(e),
         };
-        let shard_count = config.shards.or(info.map(|i| i.shards)).unwrap_or(1).max(1);
+        let topology = reconcile_topology(&mut redis, &config, info.as_ref()).await?;
+        let shard_count = topology.shards;
         let max_concurrency = info.map_or(1, |i: GatewayInfo| i.max_concurrency);
         let limiter = IdentifyLimiter::new(
             redis.clone(),
@@ -137,7 +266,10 @@ impl IngestNode {
         }
         let mut mesh_config = config.mesh.clone();
         if mesh_config.client_id.is_none() {
-            mesh_config.client_id = Some(format!("ingest-{}", config.node_id));
+            // Carries the topic root: two bots sharing a broker never take each other's
+            // connection over.
+            mesh_config.client_id =
+                Some(format!("{}-ingest-{}", config.topic_root, config.node_id));
         }
         let mesh = Mesh::connect(mesh_config).await.map_err(|e| {
             IngestError::with_source(
@@ -155,6 +287,19 @@ impl IngestNode {
                 e,
             )
         })?;
+        let groups =
+            GroupSessions::new(redis.clone(), &config.key_prefix, mesh.clone(), shard_count);
+        if !config.groups.is_empty() {
+            let pattern = TopicPattern::new(format!("{}/>", topics.root())).map_err(|e| {
+                IngestError::with_source(
+                    IngestErrorKind::Config {
+                        reason: "DDISCORD_TOPIC_ROOT cannot start a pattern".to_owned(),
+                    },
+                    e,
+                )
+            })?;
+            groups.register(&config.groups, &pattern).await?;
+        }
         let (notice_tx, notice_rx) = mpsc::unbounded_channel();
         let queue = RedisQueue::new(limiter, config.node_id.clone(), notice_tx);
         let lifecycle = Lifecycle::new(mesh.clone(), topics.clone(), config.node_id.clone());
@@ -171,6 +316,8 @@ impl IngestNode {
             ),
             queue,
             lifecycle,
+            redis: redis.clone(),
+            groups,
         });
         let lease_config = LeaseConfig {
             key_prefix: config.key_prefix.clone(),
@@ -180,20 +327,28 @@ impl IngestNode {
             ttl: config.lease_ttl,
             renew_interval: config.lease_ttl / 3,
         };
+        let health_redis = redis.clone();
         let (leases, events) = Leases::start(redis, lease_config).await?;
         let status = Arc::new(NodeStatus::default());
         status.ready.store(true, Ordering::Relaxed);
+        let health = tokio::spawn(watch_health(status.clone(), mesh.clone(), health_redis));
         let (stop_tx, stop_rx) = oneshot::channel();
+        let status_for_task = status.clone();
         let (held_tx, held_rx) = watch::channel(Vec::new());
-        let task = tokio::spawn(supervise(
-            ctx,
-            leases,
-            events,
-            notice_rx,
-            stop_rx,
-            held_tx,
-            status.clone(),
-        ));
+        let task = tokio::spawn(async move {
+            let result = supervise(
+                ctx,
+                leases,
+                events,
+                notice_rx,
+                stop_rx,
+                held_tx,
+                status_for_task,
+            )
+            .await;
+            health.abort();
+            result
+        });
         Ok(IngestNode {
             node_id: config.node_id.clone(),
             shard_count,

@@ -8,14 +8,17 @@ use ddiscord::envelope::{EnvelopeMeta, wrap};
 use ddiscord::mesh::{Mesh, Message as MeshMessage};
 use ddiscord::topic::{TopicPattern, Tree};
 use ddiscord::{FrameHead, Topics};
+use futures::future::BoxFuture;
 use futures::stream::{FuturesOrdered, StreamExt};
+use redis::aio::ConnectionManager;
 use serde_json::json;
 use tokio::sync::watch;
 use twilight_gateway::{CloseFrame, ConfigBuilder, Intents, Message, Session, Shard, ShardId};
 
-use super::publish::{Done, PublishFailure, PublishFuture, publish};
+use super::publish::{Done, Outgoing, PublishFailure, PublishFuture, queue};
 use crate::command;
 use crate::config::IngestConfig;
+use crate::groups::GroupSessions;
 use crate::identify::RedisQueue;
 use crate::lifecycle::{Lifecycle, LifecycleEvent, now_ms};
 use crate::metrics::{self, ShardMetrics};
@@ -35,7 +38,14 @@ pub(crate) struct ShardCtx {
     pub sessions: SessionStore,
     pub queue: RedisQueue,
     pub lifecycle: Lifecycle,
+    /// Redis, for dead letters.
+    pub redis: ConnectionManager,
+    /// The durable sessions of the registered consumer groups.
+    pub groups: GroupSessions,
 }
+
+/// Largest wait between attempts at creating the groups' sessions before the first publish.
+const MAX_GROUPS_BACKOFF: Duration = Duration::from_secs(5);
 
 /// How a runner is asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +94,25 @@ pub(crate) async fn run_shard(
             }
         }
     };
+    // Every registered group's durable session must exist before the first dispatch is
+    // published, or the broker would not keep it for them.
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match ctx.groups.ensure(id, false).await {
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(shard = id, error = %e, retry_in_ms = backoff.as_millis() as u64, "could not create the consumer groups' sessions; the shard waits before reading the gateway");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => return ShardExit::Stopped,
+                }
+                backoff = (backoff * 2).min(MAX_GROUPS_BACKOFF);
+                if !guard.is_valid() {
+                    return ShardExit::Fenced;
+                }
+            }
+        }
+    }
     let mut builder = ConfigBuilder::new(
         ctx.config.token.clone(),
         Intents::from_bits_retain(ctx.config.intents),
@@ -116,6 +145,12 @@ pub(crate) async fn run_shard(
 
     let window = ctx.config.publish_window;
     let mut inflight: FuturesOrdered<PublishFuture> = FuturesOrdered::new();
+    // The dispatch being queued on the mesh: one at a time, so the broker gets them in read
+    // order; the shard reads on only once it is queued.
+    let mut queuing: Option<BoxFuture<'static, PublishFuture>> = None;
+    let mut groups_tick = tokio::time::interval(ctx.config.groups_refresh);
+    groups_tick.reset();
+    let mut groups_task: Option<tokio::task::JoinHandle<()>> = None;
     let mut session: Option<Arc<str>> = stored.as_ref().map(|s| Arc::from(s.session_id.as_str()));
     let mut acked: Option<(Arc<str>, u64)> = stored
         .as_ref()
@@ -126,8 +161,8 @@ pub(crate) async fn run_shard(
     let mut full = false;
 
     let exit = loop {
-        let can_read = inflight.len() < window;
-        if !can_read && !full {
+        let can_read = queuing.is_none() && inflight.len() < window;
+        if inflight.len() >= window && !full {
             full = true;
             m.buffer_full.increment(1);
             tracing::warn!(
@@ -173,6 +208,23 @@ pub(crate) async fn run_shard(
                     }
                 }
             }
+            out = poll_queuing(&mut queuing), if queuing.is_some() => {
+                queuing = None;
+                inflight.push_back(out);
+                #[allow(clippy::cast_precision_loss)]
+                m.buffer_fill.set(inflight.len() as f64);
+            }
+            _ = groups_tick.tick() => {
+                // Groups registered while the shard runs get their session from now on.
+                if groups_task.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
+                    let c = ctx.clone();
+                    groups_task = Some(tokio::spawn(async move {
+                        if let Err(e) = c.groups.ensure(id, true).await {
+                            tracing::warn!(shard = id, error = %e, "could not read the group registry or create a session; retrying at the next interval");
+                        }
+                    }));
+                }
+            }
             _ = persist.tick() => {
                 if acked != saved {
                     match save(&ctx, &guard, node, shard.resume_url().map(str::to_owned), acked.as_ref(), &m).await {
@@ -202,13 +254,17 @@ pub(crate) async fn run_shard(
                     }
                     Some(Ok(Message::Text(text))) => {
                         m.events_in.increment(1);
-                        if let Some(fut) = handle_frame(&ctx, &guard, &m, &shard, &mut session, &text) {
-                            if !guard.is_valid() {
-                                break Some(ShardExit::Fenced);
+                        match handle_frame(&ctx, &guard, &m, &shard, &mut session, &text) {
+                            None => {}
+                            Some(Frame::Skip(done)) => {
+                                inflight.push_back(Box::pin(futures::future::ready(Ok(done))));
                             }
-                            inflight.push_back(fut);
-                            #[allow(clippy::cast_precision_loss)]
-                            m.buffer_fill.set(inflight.len() as f64);
+                            Some(Frame::Publish(out)) => {
+                                if !guard.is_valid() {
+                                    break Some(ShardExit::Fenced);
+                                }
+                                queuing = Some(Box::pin(queue(ctx.clone(), guard.clone(), m.clone(), out)));
+                            }
                         }
                     }
                 }
@@ -219,6 +275,9 @@ pub(crate) async fn run_shard(
         }
     };
 
+    if let Some(t) = groups_task {
+        t.abort();
+    }
     match exit {
         Some(ShardExit::Fenced) => {
             // Stop at once: no persistence (it would be fenced anyway), no close frame; the
@@ -238,6 +297,9 @@ pub(crate) async fn run_shard(
             // Graceful: everything read reaches the mesh, the session is persisted, and the
             // connection closes with 4000 so the session stays resumable.
             let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+                if let Some(q) = queuing.take() {
+                    inflight.push_back(q.await);
+                }
                 while let Some(done) = inflight.next().await {
                     match done {
                         Ok(d) => {
@@ -331,7 +393,23 @@ async fn save(
     }
 }
 
-/// Reads the head of a frame and, for a dispatch, returns the future that publishes it.
+/// What to do with a frame read from the gateway.
+enum Frame {
+    /// A dispatch that cannot be published (skipped with a log line); it still counts as done.
+    Skip(Done),
+    /// A dispatch to publish.
+    Publish(Outgoing),
+}
+
+/// Polls the dispatch being queued; pending forever when there is none.
+async fn poll_queuing(queuing: &mut Option<BoxFuture<'static, PublishFuture>>) -> PublishFuture {
+    match queuing {
+        Some(q) => q.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads the head of a frame and, for a dispatch, returns what to publish.
 fn handle_frame(
     ctx: &ShardCtx,
     guard: &LeaseGuard,
@@ -339,7 +417,7 @@ fn handle_frame(
     shard: &Shard<RedisQueue>,
     session: &mut Option<Arc<str>>,
     text: &str,
-) -> Option<PublishFuture> {
+) -> Option<Frame> {
     let id = guard.lease().partition;
     let head = match FrameHead::parse(text.as_bytes()) {
         Ok(h) => h,
@@ -393,7 +471,7 @@ fn handle_frame(
         Err(e) => {
             m.malformed.increment(1);
             tracing::error!(shard = id, error = %e, "dispatch name cannot be a topic level; dispatch skipped");
-            return Some(Box::pin(futures::future::ready(Ok(done))));
+            return Some(Frame::Skip(done));
         }
     };
     let meta = EnvelopeMeta {
@@ -406,17 +484,14 @@ fn handle_frame(
         Err(e) => {
             m.malformed.increment(1);
             tracing::error!(shard = id, error = %e, "dispatch could not be wrapped; skipped");
-            return Some(Box::pin(futures::future::ready(Ok(done))));
+            return Some(Frame::Skip(done));
         }
     };
-    Some(publish(
-        ctx.mesh.clone(),
-        guard.clone(),
-        m.clone(),
+    Some(Frame::Publish(Outgoing {
         topic,
         payload,
         done,
-    ))
+    }))
 }
 
 async fn subscribe_commands(ctx: &ShardCtx, shard: u32) -> Option<ddiscord::mesh::Subscription> {

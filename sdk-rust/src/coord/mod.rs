@@ -1,6 +1,7 @@
 //! Coordination in Redis: partition leases with fencing tokens.
 //!
-//! Also the bot's recorded gateway [`Topology`] and the [`GroupRegistry`] of consumer groups.
+//! Also the bot's recorded gateway [`Topology`], the [`GroupRegistry`] of consumer groups and
+//! the [`DeadLetters`] streams.
 //!
 //! Ingest nodes lease shards (`group = "ingest"`), consumer-group members lease partitions
 //! (`group = "group:<name>"`), both through [`Leases`]. Every live node claims up to its fair
@@ -12,6 +13,7 @@
 //! Key layout: see [`keys`].
 
 mod config;
+mod dead;
 mod error;
 mod fence;
 pub mod keys;
@@ -21,6 +23,7 @@ mod scripts;
 mod topology;
 
 pub use config::{DEFAULT_KEY_PREFIX, DEFAULT_TTL, LeaseConfig, default_node_id};
+pub use dead::{DEAD_LETTER_MAXLEN, DeadLetter, DeadLetterEntry, DeadLetters, dead_letters_key};
 pub use error::{CoordError, CoordErrorKind};
 pub use fence::{FENCED_CODE, Fence, FencedScript};
 pub use leases::{Lease, LeaseEvent, LeaseGuard, Leases};

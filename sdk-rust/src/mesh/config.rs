@@ -15,6 +15,11 @@ pub const DEFAULT_SUBSCRIPTION_CAPACITY: usize = 65_536;
 /// GUILD_CREATE is several MB).
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 32 * 1024 * 1024;
 
+/// Default [`MeshConfig::max_inflight`]: 500 unacknowledged guaranteed publishes per
+/// connection, below Mosquitto's `max_inflight_messages` (1000 in the shipped config), which
+/// MQTT 5 clients see as the receive maximum.
+pub const DEFAULT_MAX_INFLIGHT: u16 = 500;
+
 /// How to reach the mesh.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeshConfig {
@@ -35,6 +40,10 @@ pub struct MeshConfig {
     pub subscription_capacity: usize,
     /// Largest payload in bytes accepted by [`crate::mesh::Mesh::publish`] (and received).
     pub max_payload_bytes: usize,
+    /// Guaranteed publishes of the main connection that may be unacknowledged at once (at
+    /// least 1; MQTT only). Beyond it [`crate::mesh::Mesh::publish_queued`] waits for an
+    /// acknowledgement (backpressure), still in call order.
+    pub max_inflight: u16,
 }
 
 impl MeshConfig {
@@ -45,6 +54,7 @@ impl MeshConfig {
             client_id: None,
             subscription_capacity: DEFAULT_SUBSCRIPTION_CAPACITY,
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            max_inflight: DEFAULT_MAX_INFLIGHT,
         }
     }
 
@@ -75,6 +85,13 @@ impl MeshConfig {
     #[must_use]
     pub fn with_max_payload_bytes(mut self, bytes: usize) -> Self {
         self.max_payload_bytes = bytes;
+        self
+    }
+
+    /// Sets the in-flight limit of guaranteed publishes (at least 1).
+    #[must_use]
+    pub fn with_max_inflight(mut self, publishes: u16) -> Self {
+        self.max_inflight = publishes.max(1);
         self
     }
 

@@ -63,14 +63,17 @@ mod router;
 mod solace;
 mod subscription;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot};
 
 pub use self::config::{
-    DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MESH_URL, DEFAULT_SUBSCRIPTION_CAPACITY, MESH_URL_ENV,
-    MeshConfig, MqttVersion,
+    DEFAULT_MAX_INFLIGHT, DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MESH_URL,
+    DEFAULT_SUBSCRIPTION_CAPACITY, MESH_URL_ENV, MeshConfig, MqttVersion,
 };
 pub use self::embedded::{EMBEDDED_MAX_INFLIGHT, EMBEDDED_MAX_PACKET_BYTES, EmbeddedBroker};
 pub use self::error::{MeshError, MeshErrorKind};
@@ -94,6 +97,53 @@ pub enum Delivery {
     /// At-least-once (MQTT QoS 1, Solace guaranteed/persistent): [`Mesh::publish`] resolves
     /// after the broker's acknowledgement; replayed after a reconnect.
     Guaranteed,
+}
+
+/// The broker's acknowledgement of a publish queued with [`Mesh::publish_queued`].
+///
+/// A future with output `Result<(), MeshError>`: for [`Delivery::Guaranteed`] it resolves when
+/// the broker has acknowledged the message (MQTT PUBACK, MQTT 5 §3.4,
+/// <https://docs.oasis-open.org/mqtt/mqtt/v5.0/os/mqtt-v5.0-os.html#_Toc3901121>; a Solace
+/// guaranteed-message acknowledgement,
+/// <https://docs.solace.com/API/API-Developer-Guide/Acknowledging-Published-.htm>); for
+/// [`Delivery::Direct`] it is ready at once. After a reconnect the connection replays an
+/// unacknowledged message (in its original order) and the future resolves on that copy's
+/// acknowledgement.
+///
+/// Dropping it does not cancel the publish: the message is already queued.
+///
+/// # Errors
+/// [`MeshErrorKind::Refused`] when the broker refused the message (MQTT 5 reason code),
+/// [`MeshErrorKind::Closed`] when the mesh was closed before the acknowledgement,
+/// [`MeshErrorKind::Backend`] when the broker dropped the connection every time the message
+/// was sent (larger than its packet limit?).
+#[derive(Debug)]
+#[must_use = "a PublishAck does nothing unless awaited; drop it to ignore the acknowledgement"]
+pub struct PublishAck {
+    rx: Option<oneshot::Receiver<Result<(), MeshError>>>,
+}
+
+impl PublishAck {
+    pub(crate) fn new(rx: Option<oneshot::Receiver<Result<(), MeshError>>>) -> Self {
+        Self { rx }
+    }
+}
+
+impl Future for PublishAck {
+    type Output = Result<(), MeshError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.rx.as_mut() {
+            None => Poll::Ready(Ok(())),
+            Some(rx) => match Pin::new(rx).poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(result) => {
+                    self.rx = None;
+                    Poll::Ready(result.unwrap_or_else(|_| Err(MeshError::closed())))
+                }
+            },
+        }
+    }
 }
 
 /// A received message.
@@ -188,6 +238,7 @@ impl Mesh {
                     &target,
                     client_id,
                     config.max_payload_bytes,
+                    config.max_inflight,
                     router.clone(),
                     events.clone(),
                 )
@@ -216,6 +267,7 @@ impl Mesh {
                     &target,
                     client_id,
                     config.max_payload_bytes,
+                    config.max_inflight,
                     router.clone(),
                     events.clone(),
                 )
@@ -265,28 +317,52 @@ impl Mesh {
         self.inner.embedded.as_ref()
     }
 
-    /// Publishes `payload` on `topic`.
+    /// Publishes `payload` on `topic` and waits for the broker: [`Mesh::publish_queued`]
+    /// followed by awaiting its [`PublishAck`].
     ///
     /// [`Delivery::Guaranteed`] resolves after the broker's acknowledgement (PUBACK); while
     /// the broker is unreachable it waits (and the message is sent after the reconnect).
     /// [`Delivery::Direct`] resolves once the message is queued for sending. Either waits
-    /// when 500 publishes are already unacknowledged (backpressure).
+    /// when [`MeshConfig::max_inflight`] publishes are already unacknowledged (backpressure).
     ///
     /// # Errors
-    /// [`MeshErrorKind::PayloadTooLarge`] over [`MeshConfig::max_payload_bytes`] (checked
-    /// before sending), [`MeshErrorKind::Closed`] after [`Mesh::close`],
-    /// [`MeshErrorKind::Backend`] when the broker refuses it.
+    /// As [`Mesh::publish_queued`] and [`PublishAck`].
     pub async fn publish(
         &self,
         topic: &Topic,
         payload: Bytes,
         delivery: Delivery,
     ) -> Result<(), MeshError> {
-        match &self.inner.backend {
-            Backend::Mqtt(b, _) => b.publish(topic.as_str(), payload, delivery).await,
+        self.publish_queued(topic, payload, delivery).await?.await
+    }
+
+    /// Queues `payload` on `topic`; returns once it is queued on the connection, in call
+    /// order, with the [`PublishAck`] that resolves on the broker's acknowledgement.
+    ///
+    /// Two-phase publishing keeps order under backpressure: awaiting one `publish_queued`
+    /// after the other puts the messages on the wire in that order (the broker then delivers
+    /// them to each subscriber and durable session in that order, MQTT 5 §4.6,
+    /// <https://docs.oasis-open.org/mqtt/mqtt/v5.0/os/mqtt-v5.0-os.html#_Toc3901240>), while
+    /// the acknowledgements are awaited concurrently. Concurrent callers are served first come,
+    /// first served. It waits while [`MeshConfig::max_inflight`] guaranteed publishes are
+    /// unacknowledged (MQTT; on Solace it waits for the C library to take the message).
+    ///
+    /// # Errors
+    /// [`MeshErrorKind::PayloadTooLarge`] over [`MeshConfig::max_payload_bytes`] (checked
+    /// before queuing), [`MeshErrorKind::Closed`] after [`Mesh::close`],
+    /// [`MeshErrorKind::Backend`] when the backend cannot take the message.
+    pub async fn publish_queued(
+        &self,
+        topic: &Topic,
+        payload: Bytes,
+        delivery: Delivery,
+    ) -> Result<PublishAck, MeshError> {
+        let rx = match &self.inner.backend {
+            Backend::Mqtt(b, _) => b.publish_queued(topic.as_str(), payload, delivery).await?,
             #[cfg(feature = "solace")]
-            Backend::Solace(b) => b.publish(topic.as_str(), payload, delivery).await,
-        }
+            Backend::Solace(b) => b.publish_queued(topic.as_str(), payload, delivery).await?,
+        };
+        Ok(PublishAck::new(rx))
     }
 
     /// Subscribes to `pattern` (Solace syntax): every message whose topic matches, from now

@@ -174,12 +174,14 @@ impl SolaceBackend {
         })
     }
 
-    pub(crate) async fn publish(
+    /// Hands the message to the C library (in call order when awaited one after the other);
+    /// the receiver resolves on the broker's acknowledgement of a guaranteed message.
+    pub(crate) async fn publish_queued(
         &self,
         topic: &str,
         payload: Bytes,
         delivery: Delivery,
-    ) -> Result<(), MeshError> {
+    ) -> Result<Option<oneshot::Receiver<Result<(), MeshError>>>, MeshError> {
         if payload.len() > self.max_payload {
             return Err(MeshError::new(MeshErrorKind::PayloadTooLarge {
                 bytes: payload.len(),
@@ -229,10 +231,7 @@ impl SolaceBackend {
         .map_err(|e| MeshError::backend("publishing to Solace", Some(Box::new(e))))??;
         metrics::counter!(m::PUBLISHED, "delivery" => if guaranteed { "guaranteed" } else { "direct" })
             .increment(1);
-        match rx {
-            Some(rx) => rx.await.map_err(|_| MeshError::closed())?,
-            None => Ok(()),
-        }
+        Ok(rx)
     }
 
     pub(crate) async fn add_subscription(&self, pattern: &TopicPattern) -> Result<(), MeshError> {

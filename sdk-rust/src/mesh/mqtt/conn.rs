@@ -21,6 +21,9 @@ use crate::mesh::metrics as m;
 use crate::mesh::router::Router;
 use crate::mesh::{Delivery, MeshEvent};
 
+/// Resolves on the broker's acknowledgement of one guaranteed publish.
+pub(crate) type AckRx = oneshot::Receiver<Result<(), MeshError>>;
+
 /// State shared by the callers and the driving task.
 pub(crate) struct Shared {
     tracker: Mutex<Tracker>,
@@ -50,6 +53,8 @@ impl Shared {
 pub(crate) struct Conn<W: Wire> {
     client: W::Client,
     shared: Arc<Shared>,
+    /// One publish queuing at a time, in call order (see [`Conn::publish_queued`]).
+    queue_lock: tokio::sync::Mutex<()>,
     /// Keeps the order of requests in rumqttc's channel equal to the tracker's order.
     send_lock: tokio::sync::Mutex<()>,
     /// One change of the broker's subscriptions at a time.
@@ -94,6 +99,7 @@ impl<W: Wire> Conn<W> {
         Ok(Arc::new(Self {
             client,
             shared,
+            queue_lock: tokio::sync::Mutex::new(()),
             send_lock: tokio::sync::Mutex::new(()),
             subs_lock: tokio::sync::Mutex::new(()),
             permits: Arc::new(Semaphore::new(usize::from(options.inflight))),
@@ -101,12 +107,16 @@ impl<W: Wire> Conn<W> {
         }))
     }
 
-    pub(crate) async fn publish(
+    /// Queues a publish on the connection and returns once it is in rumqttc's request channel,
+    /// behind every publish queued before it (callers are served in call order: one queuing at
+    /// a time, waiting for an in-flight slot while holding the queue). The receiver resolves on
+    /// the broker's PUBACK (`None` for direct publishes, which nobody waits for).
+    pub(crate) async fn publish_queued(
         &self,
         topic: &str,
         payload: Bytes,
         delivery: Delivery,
-    ) -> Result<(), MeshError> {
+    ) -> Result<Option<AckRx>, MeshError> {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(MeshError::closed());
         }
@@ -116,6 +126,10 @@ impl<W: Wire> Conn<W> {
                 max: self.max_payload,
             }));
         }
+        // The queue lock is fair (FIFO), so whoever asked first gets the next in-flight slot
+        // and the next place in the channel: publishes reach the broker in call order even
+        // when the window is full.
+        let _queue = self.queue_lock.lock().await;
         let permit = self
             .permits
             .clone()
@@ -143,10 +157,7 @@ impl<W: Wire> Conn<W> {
         }
         metrics::counter!(m::PUBLISHED, "delivery" => if guaranteed { "guaranteed" } else { "direct" })
             .increment(1);
-        match rx {
-            Some(rx) => rx.await.map_err(|_| MeshError::closed())?,
-            None => Ok(()),
-        }
+        Ok(rx)
     }
 
     /// Adds one use of `filter`; when needed, changes the broker's subscriptions and waits
@@ -372,11 +383,15 @@ fn handle<W: Wire>(ev: WireEvent<W::Incoming>, shared: &Shared, router: &Router)
             }
         },
         WireEvent::OutgoingPublish(pkid) => shared.tracker().sent_publish(pkid),
-        WireEvent::PubAck { pkid, failure } => {
-            if let Some(f) = &failure {
-                tracing::warn!(pkid, failure = %f, "the broker refused a publish");
+        WireEvent::PubAck { pkid, refused } => {
+            if let Some(code) = refused {
+                tracing::warn!(
+                    pkid,
+                    code,
+                    "the broker refused a publish (MQTT 5 PUBACK reason code)"
+                );
             }
-            shared.tracker().acked_publish(pkid, failure);
+            shared.tracker().acked_publish(pkid, refused);
         }
         WireEvent::OutgoingSubscribe(pkid) => shared.tracker().sent_subscribe(pkid),
         WireEvent::SubAck { pkid, failure } => {

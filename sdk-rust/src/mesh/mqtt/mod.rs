@@ -18,6 +18,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
+pub(crate) use self::conn::AckRx;
 use self::conn::Conn;
 use self::wire::{V4, V5, WireOptions};
 use super::config::MqttVersion;
@@ -27,10 +28,9 @@ use super::subscription::DurableSubscription;
 use super::{Delivery, MeshEvent};
 use crate::topic::TopicPattern;
 
-/// Unacknowledged outgoing QoS 1 publishes per connection. Below Mosquitto's
-/// `max_inflight_messages` (1000 in the shipped config), which MQTT 5 clients see as the
-/// receive maximum.
-pub(crate) const INFLIGHT: u16 = 500;
+/// Unacknowledged outgoing QoS 1 publishes per durable connection (which only publishes
+/// acknowledgements).
+const INFLIGHT: u16 = super::config::DEFAULT_MAX_INFLIGHT;
 /// rumqttc request channel capacity.
 const CHANNEL: usize = 1024;
 /// Room for the fixed header, topic and packet id on top of the payload.
@@ -52,7 +52,13 @@ pub(crate) struct MqttTarget {
 }
 
 impl MqttTarget {
-    fn options(&self, client_id: String, clean: bool, max_payload: usize) -> WireOptions {
+    fn options(
+        &self,
+        client_id: String,
+        clean: bool,
+        max_payload: usize,
+        inflight: u16,
+    ) -> WireOptions {
         WireOptions {
             client_id,
             host: self.host.clone(),
@@ -60,7 +66,7 @@ impl MqttTarget {
             clean,
             manual_acks: !clean,
             max_packet_bytes: max_payload.saturating_add(PACKET_OVERHEAD),
-            inflight: INFLIGHT,
+            inflight: inflight.max(1),
             channel_capacity: CHANNEL,
         }
     }
@@ -71,10 +77,11 @@ impl MqttBackend {
         target: &MqttTarget,
         client_id: String,
         max_payload: usize,
+        inflight: u16,
         router: Arc<Router>,
         events: broadcast::Sender<MeshEvent>,
     ) -> Result<Self, MeshError> {
-        let options = target.options(client_id, true, max_payload);
+        let options = target.options(client_id, true, max_payload, inflight);
         let url = target.url.clone();
         Ok(match target.version {
             MqttVersion::V311 => {
@@ -86,15 +93,15 @@ impl MqttBackend {
         })
     }
 
-    pub(crate) async fn publish(
+    pub(crate) async fn publish_queued(
         &self,
         topic: &str,
         payload: Bytes,
         delivery: Delivery,
-    ) -> Result<(), MeshError> {
+    ) -> Result<Option<AckRx>, MeshError> {
         match self {
-            Self::V4(c) => c.publish(topic, payload, delivery).await,
-            Self::V5(c) => c.publish(topic, payload, delivery).await,
+            Self::V4(c) => c.publish_queued(topic, payload, delivery).await,
+            Self::V5(c) => c.publish_queued(topic, payload, delivery).await,
         }
     }
 
@@ -134,7 +141,7 @@ impl MqttBackend {
         max_payload: usize,
         events: broadcast::Sender<MeshEvent>,
     ) -> Result<DurableSubscription, MeshError> {
-        let options = target.options(name.to_owned(), false, max_payload);
+        let options = target.options(name.to_owned(), false, max_payload, INFLIGHT);
         let url = target.url.clone();
         let patterns = patterns.to_vec();
         match target.version {

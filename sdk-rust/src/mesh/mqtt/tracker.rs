@@ -89,12 +89,13 @@ impl Tracker {
         }
     }
 
-    /// The broker acknowledged publish `pkid`.
-    pub(crate) fn acked_publish(&mut self, pkid: u16, failure: Option<String>) {
+    /// The broker acknowledged publish `pkid`, or refused it with MQTT 5 reason code
+    /// `refused`.
+    pub(crate) fn acked_publish(&mut self, pkid: u16, refused: Option<u8>) {
         if let Some(w) = self.inflight_pubs.remove(&pkid) {
-            w.finish(match failure {
+            w.finish(match refused.and_then(MeshError::from_puback_code) {
                 None => Ok(()),
-                Some(what) => Err(MeshError::backend(what, None)),
+                Some(e) => Err(e),
             });
         }
     }

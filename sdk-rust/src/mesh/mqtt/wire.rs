@@ -49,7 +49,9 @@ pub(crate) enum WireEvent<P> {
     },
     PubAck {
         pkid: u16,
-        failure: Option<String>,
+        /// The MQTT 5 reason code of a refusal (0x80 or above); `None` on success and on
+        /// MQTT 3.1.1, whose PUBACK has no reason code.
+        refused: Option<u8>,
     },
     SubAck {
         pkid: u16,
@@ -154,7 +156,7 @@ mod v4 {
             },
             Event::Incoming(Packet::PubAck(a)) => WireEvent::PubAck {
                 pkid: a.pkid,
-                failure: None,
+                refused: None,
             },
             Event::Incoming(Packet::SubAck(a)) => WireEvent::SubAck {
                 pkid: a.pkid,
@@ -313,11 +315,7 @@ mod v5 {
             },
             Event::Incoming(Packet::PubAck(a)) => WireEvent::PubAck {
                 pkid: a.pkid,
-                failure: (!matches!(
-                    a.reason,
-                    PubAckReason::Success | PubAckReason::NoMatchingSubscribers
-                ))
-                .then(|| format!("the broker refused the publish: {:?}", a.reason)),
+                refused: puback_code(&a.reason),
             },
             Event::Incoming(Packet::SubAck(a)) => WireEvent::SubAck {
                 pkid: a.pkid,
@@ -331,6 +329,20 @@ mod v5 {
             Event::Outgoing(Outgoing::Subscribe(pkid)) => WireEvent::OutgoingSubscribe(pkid),
             Event::Outgoing(Outgoing::Disconnect) => WireEvent::OutgoingDisconnect,
             _ => WireEvent::Other,
+        }
+    }
+
+    /// The reason code of a refusing PUBACK (MQTT 5 §3.4.2.1); `None` for the success codes.
+    fn puback_code(reason: &PubAckReason) -> Option<u8> {
+        match reason {
+            PubAckReason::Success | PubAckReason::NoMatchingSubscribers => None,
+            PubAckReason::UnspecifiedError => Some(0x80),
+            PubAckReason::ImplementationSpecificError => Some(0x83),
+            PubAckReason::NotAuthorized => Some(0x87),
+            PubAckReason::TopicNameInvalid => Some(0x90),
+            PubAckReason::PacketIdentifierInUse => Some(0x91),
+            PubAckReason::QuotaExceeded => Some(0x97),
+            PubAckReason::PayloadFormatInvalid => Some(0x99),
         }
     }
 
