@@ -23,6 +23,9 @@ enum Command {
     Tail(cmd::tail::TailArgs),
     /// Publish a file's bytes on a topic.
     Publish(cmd::publish::PublishArgs),
+    /// Show and re-publish dead letters: messages a consumer group gave up on, dispatches the
+    /// broker refused.
+    Dead(cmd::dead::DeadArgs),
     /// Apply captured envelopes (`ddiscord tail --json`) to the Redis cache with the state
     /// worker's projection.
     Project(cmd::project::ProjectArgs),
@@ -54,6 +57,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Tail(args) => cmd::tail::run(args).await,
         Command::Publish(args) => cmd::publish::run(args).await,
+        Command::Dead(args) => cmd::dead::run(args).await,
         Command::Project(args) => cmd::project::run(args).await,
         Command::Sim(args) => ddiscord_sim::run(args).await.map_err(Into::into),
         Command::Up(args) => up::run(*args).await,

@@ -206,6 +206,18 @@ async fn a_message_that_crashes_its_consumers_reaches_the_dead_letters() {
         .expect("dead-lettered after 3 deliveries")
         .unwrap();
     assert!(dead_letter.payload.starts_with(br#"{"shard":0"#));
+    // Kept durably in Redis with the reason, for `ddiscord dead list|replay`.
+    let letters = ddiscord::coord::DeadLetters::list(
+        &mut redis(&redis_server.url()).await,
+        "dd:",
+        "poison",
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].letter.reason, "redelivered_too_often");
+    assert_eq!(letters[0].letter.topic, "discord/0/-/MESSAGE_CREATE");
     // It is not handed out a fourth time.
     assert!(
         tokio::time::timeout(Duration::from_millis(500), last.next())

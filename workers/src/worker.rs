@@ -119,12 +119,6 @@ impl StateWorker {
             .map_err(WorkerError::Redis)?;
         let pattern = TopicPattern::new(format!("{}/>", topics.root()))
             .map_err(|e| WorkerError::Config(format!("DDISCORD_TOPIC_ROOT: {e}")))?;
-        let shards = shard_count(&mut redis.clone(), &config).await?;
-        let mut group_config = GroupConfig::new(config.group.clone(), pattern, shards);
-        group_config.key_prefix = config.key_prefix.clone();
-        group_config.node_id = config.node_id.clone();
-        group_config.lease_ttl = config.lease_ttl;
-        group_config.capacity = config.batch.saturating_mul(4).max(64);
         let (stop, stop_rx) = watch::channel(false);
         let ready = Arc::new(AtomicBool::new(false));
         let readiness = Readiness::new(ready.clone(), redis.clone());
@@ -147,6 +141,14 @@ impl StateWorker {
             }
             None => None,
         };
+        // Served first: `/healthz` answers (and `/readyz` says not ready) while the worker
+        // waits for ingest to record the shard count.
+        let shards = shard_count(&mut redis.clone(), &config).await?;
+        let mut group_config = GroupConfig::new(config.group.clone(), pattern, shards);
+        group_config.key_prefix = config.key_prefix.clone();
+        group_config.node_id = config.node_id.clone();
+        group_config.lease_ttl = config.lease_ttl;
+        group_config.capacity = config.batch.saturating_mul(4).max(64);
         let group =
             ConsumerGroup::join(source.clone(), redis.clone(), group_config.clone()).await?;
         ready.store(true, Ordering::Relaxed);
@@ -684,9 +686,29 @@ impl<S: DurableSource> Loop<S> {
         // Republish, then acknowledge: a script reading the cache on the state tree sees the
         // event applied. A failed republish leaves the event unacked (redelivered, skipped as a
         // duplicate, republished).
+        // In apply order, so the state tree carries each shard's events in sequence order.
         let targets: Vec<_> = done.iter().map(|m| self.state_topic(m)).collect();
-        let publishes = targets.into_iter().map(|t| self.republish(t));
-        let results = futures::future::join_all(publishes).await;
+        let messages: Vec<(String, bytes::Bytes)> = targets
+            .iter()
+            .flatten()
+            .map(|(t, b)| (t.as_str().to_owned(), b.clone()))
+            .collect();
+        let mut published = self.source.publish_in_order(messages).await.into_iter();
+        let results: Vec<bool> = targets
+            .iter()
+            .map(|t| match t {
+                None => true,
+                Some((topic, _)) => match published.next() {
+                    Some(Ok(())) => true,
+                    Some(Err(e)) => {
+                        metrics::counter!("ddiscord_state_republish_failures_total").increment(1);
+                        tracing::warn!(topic = %topic.as_str(), error = %e, "republishing on the state tree failed; left unacked");
+                        false
+                    }
+                    None => false,
+                },
+            })
+            .collect();
         for (message, ok) in done.into_iter().zip(results) {
             if !ok {
                 continue;
@@ -712,20 +734,6 @@ impl<S: DurableSource> Loop<S> {
                 metrics::counter!("ddiscord_state_republish_failures_total").increment(1);
                 tracing::warn!(error = %e, "no state topic for the event; not republished");
                 None
-            }
-        }
-    }
-
-    async fn republish(&self, target: Option<(ddiscord::Topic, bytes::Bytes)>) -> bool {
-        let Some((topic, body)) = target else {
-            return true;
-        };
-        match self.source.publish(topic.as_str(), body).await {
-            Ok(()) => true,
-            Err(e) => {
-                metrics::counter!("ddiscord_state_republish_failures_total").increment(1);
-                tracing::warn!(topic = %topic.as_str(), error = %e, "republishing on the state tree failed; left unacked");
-                false
             }
         }
     }

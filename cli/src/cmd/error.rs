@@ -46,6 +46,9 @@ pub enum CliError {
     /// Redis could not be reached (the URL is not printed: it may hold a password).
     #[error("cannot connect to Redis ({0:?}); check DDISCORD_REDIS_URL and that Redis is up")]
     Redis(redis::ErrorKind),
+    /// A Redis operation on coordination data (dead letters) failed.
+    #[error("redis: {0}")]
+    Coord(#[from] ddiscord::coord::CoordError),
     /// Applying envelopes to the cache failed; nothing after the failed pipeline was applied.
     #[error("projection: {0}")]
     Projection(#[from] ddiscord_workers::ProjectionError),

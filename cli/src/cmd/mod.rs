@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod dead;
 pub mod error;
 pub mod mesh_args;
 pub mod project;

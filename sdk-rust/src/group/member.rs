@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use redis::aio::ConnectionManager;
 use tokio::sync::{Mutex, mpsc};
@@ -352,12 +351,20 @@ async fn into_message<S: DurableSource>(
                 (1, None)
             };
             if deliveries > config.max_deliveries {
-                let reason = format!(
+                let detail = format!(
                     "delivered {deliveries} times without an ack (consumers stopped while handling it); max_deliveries is {}",
                     config.max_deliveries
                 );
-                tracing::warn!(group = %config.name, topic = %delivery.topic, deliveries, "message redelivered too often; dead-lettered");
-                dead_letter(source, config, lease.partition, delivery, &reason).await;
+                dead_letter(
+                    source,
+                    redis,
+                    config,
+                    lease.partition,
+                    delivery,
+                    "redelivered_too_often",
+                    &detail,
+                )
+                .await;
                 if let Some(c) = counted {
                     c.clear().await;
                 }
@@ -379,9 +386,17 @@ async fn into_message<S: DurableSource>(
             // Malformed: never handed out, never blocks the partition.
             metrics::counter!("ddiscord_group_malformed_total", "group" => config.name.clone())
                 .increment(1);
-            tracing::warn!(group = %config.name, topic = %delivery.topic, error = %e, "malformed envelope; dead-lettered");
-            let reason = format!("not an envelope: {e}");
-            dead_letter(source, config, lease.partition, delivery, &reason).await;
+            let detail = format!("not an envelope: {e}");
+            dead_letter(
+                source,
+                redis,
+                config,
+                lease.partition,
+                delivery,
+                "not_an_envelope",
+                &detail,
+            )
+            .await;
             None
         }
     }
@@ -403,12 +418,20 @@ async fn redeliver<S: DurableSource>(
             None => (retry.deliveries, None),
         };
     if failed >= config.max_deliveries {
-        tracing::warn!(group = %config.name, topic = %retry.delivery.topic, deliveries = failed, "message failed too often; dead-lettered");
-        let reason = format!(
+        let detail = format!(
             "failed {failed} deliveries (nacked); max_deliveries is {}",
             config.max_deliveries
         );
-        dead_letter(source, config, lease.partition, retry.delivery, &reason).await;
+        dead_letter(
+            source,
+            redis,
+            config,
+            lease.partition,
+            retry.delivery,
+            "max_deliveries",
+            &detail,
+        )
+        .await;
         if let Some(c) = counted {
             c.clear().await;
         }
@@ -447,29 +470,47 @@ pub fn dead_letter_topic(config: &GroupConfig, shard: u32) -> String {
     )
 }
 
+/// Gives up on `delivery`: records it in the group's dead-letter stream in Redis (durable,
+/// [`crate::coord::DeadLetters`]), publishes a copy on `<root>-dead/<group>/<shard>` for live
+/// watchers, then acknowledges it. `reason` is a stable snake_case name; `detail` goes to the
+/// log.
 async fn dead_letter<S: DurableSource>(
     source: &S,
+    redis: &ConnectionManager,
     config: &GroupConfig,
     shard: u32,
     delivery: Delivery,
     reason: &str,
+    detail: &str,
 ) {
-    tracing::debug!(group = %config.name, shard, reason, "dead letter");
+    let letter = crate::coord::DeadLetter {
+        topic: delivery.topic.clone(),
+        payload: delivery.payload.clone(),
+        reason: reason.to_owned(),
+        shard,
+        at_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+    };
+    let mut conn = redis.clone();
+    if let Err(e) =
+        crate::coord::DeadLetters::record(&mut conn, &config.key_prefix, &config.name, &letter)
+            .await
+    {
+        // Not acked: the broker redelivers it on the session's next connect.
+        metrics::counter!("ddiscord_group_dead_letter_failures_total", "group" => config.name.clone())
+            .increment(1);
+        tracing::error!(group = %config.name, error = %e, "recording a dead letter failed; the message stays unacked");
+        return;
+    }
+    metrics::counter!("ddiscord_group_dead_letters_total", "group" => config.name.clone())
+        .increment(1);
+    tracing::warn!(group = %config.name, shard, topic = %delivery.topic, reason, detail, "dead-lettered (see `ddiscord dead list`)");
     let topic = dead_letter_topic(config, shard);
-    let payload: Bytes = delivery.payload.clone();
-    match source.publish(&topic, payload).await {
-        Ok(()) => {
-            metrics::counter!("ddiscord_group_dead_letters_total", "group" => config.name.clone())
-                .increment(1);
-            if let Err(e) = (delivery.ack)().await {
-                tracing::warn!(error = %e, "ack after dead-lettering failed; it may be redelivered");
-            }
-        }
-        Err(e) => {
-            // Not acked: the broker redelivers it on the session's next connect.
-            metrics::counter!("ddiscord_group_dead_letter_failures_total", "group" => config.name.clone())
-                .increment(1);
-            tracing::error!(topic = %topic, error = %e, "dead-letter publish failed; the message stays unacked");
-        }
+    if let Err(e) = source.publish(&topic, delivery.payload.clone()).await {
+        tracing::debug!(topic = %topic, error = %e, "live copy of a dead letter not published (it is in Redis)");
+    }
+    if let Err(e) = (delivery.ack)().await {
+        tracing::warn!(error = %e, "ack after dead-lettering failed; it may be redelivered");
     }
 }

@@ -58,6 +58,36 @@ impl DurableSource for Mesh {
         .boxed()
     }
 
+    fn publish_in_order(
+        &self,
+        messages: Vec<(String, Bytes)>,
+    ) -> BoxFuture<'static, Vec<Result<(), GroupError>>> {
+        let mesh = self.clone();
+        async move {
+            // Queue every message in order first; the acknowledgements then come together.
+            let mut acks = Vec::with_capacity(messages.len());
+            for (topic, body) in messages {
+                let queued = match Topic::new(topic) {
+                    Ok(t) => mesh
+                        .publish_queued(&t, body, Qos::Guaranteed)
+                        .await
+                        .map_err(mesh_error),
+                    Err(e) => Err(mesh_error(e)),
+                };
+                acks.push(queued);
+            }
+            let mut results = Vec::with_capacity(acks.len());
+            for ack in acks {
+                results.push(match ack {
+                    Ok(ack) => ack.await.map_err(mesh_error),
+                    Err(e) => Err(e),
+                });
+            }
+            results
+        }
+        .boxed()
+    }
+
     fn publish(&self, topic: &str, payload: Bytes) -> BoxFuture<'static, Result<(), GroupError>> {
         let mesh = self.clone();
         let topic = Topic::new(topic);

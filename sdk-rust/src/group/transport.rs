@@ -56,4 +56,22 @@ pub trait DurableSource: Clone + Send + Sync + 'static {
 
     /// Publishes with guaranteed delivery (used for dead letters).
     fn publish(&self, topic: &str, payload: Bytes) -> BoxFuture<'static, Result<(), GroupError>>;
+
+    /// Publishes `messages` (topic, body) with guaranteed delivery so that the broker receives
+    /// them in this order; resolves when each is acknowledged, with one result per message.
+    /// The default publishes one after the other; [`crate::mesh::Mesh`] queues them all in
+    /// order and then waits for the acknowledgements together.
+    fn publish_in_order(
+        &self,
+        messages: Vec<(String, Bytes)>,
+    ) -> BoxFuture<'static, Vec<Result<(), GroupError>>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(messages.len());
+            for (topic, body) in messages {
+                results.push(this.publish(&topic, body).await);
+            }
+            results
+        })
+    }
 }
