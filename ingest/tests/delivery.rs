@@ -117,10 +117,8 @@ async fn refused_dispatches_are_dead_lettered_and_the_shard_goes_on() {
         assert_eq!(e.event(), Some("GUILD_CREATE"));
         assert!(l.letter.topic.starts_with("discord/0/"));
     }
-    until(5, "live copy on discord-dead/ingest/0", || {
-        live_dead.len() > 0
-    })
-    .await;
+    // The best-effort live copy on discord-dead/ingest/0 is over the same limit: not sent.
+    assert_eq!(live_dead.len(), 0);
     // Nothing refused is on the dispatch tree, and sequences after the refusals arrived.
     let max_refused = letters
         .iter()
