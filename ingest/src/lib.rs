@@ -35,5 +35,5 @@ mod shard;
 pub use config::{DEFAULT_INTENTS, DEFAULT_MAX_PAYLOAD_BYTES, IngestArgs, IngestConfig};
 pub use error::{IngestError, IngestErrorKind};
 pub use lifecycle::LifecycleEvent;
-pub use node::{IngestNode, LEASE_GROUP, NodeStatus};
+pub use node::{IngestNode, LEASE_GROUP, NodeStatus, SHUTDOWN_TIMEOUT};
 pub use run::run;
