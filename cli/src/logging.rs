@@ -79,9 +79,10 @@ pub fn init(target: &LogTarget) -> Result<(), CliError> {
 ///
 /// rumqttd 0.20 logs every connection that ends at ERROR: `router-drop` with
 /// `Recv(Disconnected)` after a client's clean DISCONNECT, `disconnected` when a client goes
-/// away without one, and `Error while handling MQTT connect packet` for a TCP connection that
-/// closes before its CONNECT (a port probe). None of them is a fault of the broker; every other
-/// rumqttd error still passes.
+/// away without one, `no-connection id N is already gone` when its router sees a connection end
+/// twice (a DISCONNECT, then the socket closing), and `Error while handling MQTT connect packet`
+/// for a TCP connection that closes before its CONNECT (a port probe). None of them is a fault of
+/// the broker; every other rumqttd error still passes.
 #[derive(Debug, Clone, Copy)]
 struct QuietDisconnects;
 
@@ -109,7 +110,9 @@ fn is_ordinary_disconnect(message: &str, error: &str) -> bool {
     let peer_gone = GONE.iter().any(|g| error.contains(g));
     match message {
         "router-drop" => error.contains("Disconnected"),
-        "connection-stop" => true,
+        "connection-stop" | "Connection is already disconnected" => true,
+        // A client's DISCONNECT and then its socket closing: the router sees it gone twice.
+        m if m.starts_with("no-connection id ") && m.ends_with(" is already gone") => true,
         "disconnected" | "Error while handling MQTT connect packet" => peer_gone,
         _ => false,
     }
