@@ -1,6 +1,7 @@
 //! `ddiscord`: one binary, one subcommand per component.
 
 mod cmd;
+mod logging;
 mod up;
 
 use std::process::ExitCode;
@@ -40,40 +41,76 @@ enum Command {
     StateWorker(ddiscord_workers::StateWorkerArgs),
 }
 
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("DDISCORD_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,rumqttc=warn,rumqttd=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+/// Exit status after a second SIGINT or SIGTERM cut a graceful stop short (128 + SIGINT).
+const EXIT_SECOND_SIGNAL: u8 = 130;
+
+/// For the long-running commands, which stop gracefully on the first SIGINT or SIGTERM: a
+/// second one ends the process at once (after killing the private Redis of `ddiscord up`).
+fn exit_on_second_signal() -> Result<(), cmd::error::CliError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let setup = |source| cmd::error::CliError::Setup {
+        what: "the signal handlers",
+        source,
+    };
+    let mut int = signal(SignalKind::interrupt()).map_err(setup)?;
+    let mut term = signal(SignalKind::terminate()).map_err(setup)?;
+    tokio::spawn(async move {
+        let mut seen = 0;
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            seen += 1;
+            if seen >= 2 {
+                up::kill_private_redis();
+                eprintln!("ddiscord: second signal; exiting without finishing the graceful stop");
+                std::process::exit(i32::from(EXIT_SECOND_SIGNAL));
+            }
+        }
+    });
+    Ok(())
+}
+
+fn report(err: &cmd::error::CliError) -> ExitCode {
+    eprintln!("ddiscord: {err}");
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        eprintln!("  caused by: {s}");
+        source = s.source();
+    }
+    ExitCode::FAILURE
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    let log = match &cli.command {
+        Command::Up(args) => up::log_target(args),
+        _ => logging::LogTarget::Stderr,
+    };
+    if let Err(err) = logging::init(&log) {
+        return report(&err);
+    }
+    if matches!(
+        cli.command,
+        Command::Up(_) | Command::Ingest(_) | Command::StateWorker(_) | Command::Sim(_)
+    ) && let Err(err) = exit_on_second_signal()
+    {
+        return report(&err);
+    }
     let result = match cli.command {
         Command::Tail(args) => cmd::tail::run(args).await,
         Command::Publish(args) => cmd::publish::run(args).await,
         Command::Dead(args) => cmd::dead::run(args).await,
         Command::Project(args) => cmd::project::run(args).await,
         Command::Sim(args) => ddiscord_sim::run(args).await.map_err(Into::into),
-        Command::Up(args) => up::run(*args).await,
+        Command::Up(args) => up::run(*args, log.file()).await,
         Command::Ingest(args) => ddiscord_ingest::run(args).await.map_err(Into::into),
         Command::StateWorker(args) => ddiscord_workers::run(args).await.map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("ddiscord: {err}");
-            let mut source = std::error::Error::source(&err);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
-            ExitCode::FAILURE
-        }
+        Err(err) => report(&err),
     }
 }

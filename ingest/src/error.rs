@@ -76,6 +76,12 @@ pub enum IngestErrorKind {
         /// Which task.
         task: &'static str,
     },
+    /// A graceful stop did not finish within its bound and was cut short (sessions not yet
+    /// persisted are resumed from the last saved sequence; the leases expire after their TTL).
+    ShutdownTimeout {
+        /// The bound.
+        after: std::time::Duration,
+    },
 }
 
 impl fmt::Display for IngestErrorKind {
@@ -109,6 +115,9 @@ impl fmt::Display for IngestErrorKind {
                  choose a free address with DDISCORD_HTTP_ADDR",
             ),
             Self::Task { task } => write!(f, "background task {task} failed"),
+            Self::ShutdownTimeout { after } => {
+                write!(f, "the graceful stop did not finish within {after:?}; aborted")
+            }
         }
     }
 }

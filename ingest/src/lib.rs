@@ -38,5 +38,5 @@ pub use config::{
 };
 pub use error::{IngestError, IngestErrorKind};
 pub use lifecycle::LifecycleEvent;
-pub use node::{IngestNode, LEASE_GROUP, NodeStatus};
+pub use node::{IngestNode, LEASE_GROUP, NodeStatus, SHUTDOWN_TIMEOUT};
 pub use run::run;

@@ -24,6 +24,10 @@ use crate::metrics;
 use crate::session::SessionStore;
 use crate::shard::{ShardCtx, ShardExit, StopMode, run_shard};
 
+/// Bound on [`IngestNode::shutdown`]: the shards' drain (5 s) and close (2 s) plus the lease
+/// release and the mesh's close. Well within the 30 s Kubernetes grants a pod.
+pub const SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(9);
+
 /// The lease group of ingest nodes.
 pub const LEASE_GROUP: &str = "ingest";
 
@@ -387,16 +391,28 @@ impl IngestNode {
     /// Graceful stop (what SIGTERM does): drain, persist sessions, close every shard with 4000,
     /// release the leases.
     ///
+    /// Bounded by [`SHUTDOWN_TIMEOUT`] even when the mesh or Redis is gone; after it every task
+    /// is aborted.
+    ///
     /// # Errors
-    /// [`IngestError`] when releasing the leases failed (they then expire after the TTL).
+    /// [`IngestError`] when releasing the leases failed (they then expire after the TTL), or
+    /// [`IngestErrorKind::ShutdownTimeout`] when the stop had to be cut short.
     pub async fn shutdown(mut self) -> Result<(), IngestError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         match self.task.take() {
-            Some(task) => task.await.map_err(|e| {
-                IngestError::with_source(IngestErrorKind::Task { task: "supervisor" }, e)
-            })?,
+            Some(mut task) => match tokio::time::timeout(SHUTDOWN_TIMEOUT, &mut task).await {
+                Ok(joined) => joined.map_err(|e| {
+                    IngestError::with_source(IngestErrorKind::Task { task: "supervisor" }, e)
+                })?,
+                Err(_) => {
+                    task.abort();
+                    Err(IngestError::new(IngestErrorKind::ShutdownTimeout {
+                        after: SHUTDOWN_TIMEOUT,
+                    }))
+                }
+            },
             None => Ok(()),
         }
     }

@@ -5,10 +5,19 @@
 //! server (broker outage, Redis restart) without disturbing other tests. The binaries are found on
 //! `PATH` (and `/usr/sbin`), or named by `DDISCORD_REDIS_SERVER` and `DDISCORD_MOSQUITTO`;
 //! `scripts/test` installs them when missing.
+//!
+//! A failing test leaves no server behind: a server is killed when its handle is dropped (also
+//! while a panicking test unwinds), and, on Linux, by the kernel when the test process dies
+//! without unwinding (killed, aborted): every server is started with a parent-death signal
+//! (`prctl(PR_SET_PDEATHSIG, SIGKILL)`) from one thread that lives as long as the process, since
+//! the kernel sends that signal when the *thread* that forked the server ends. On other systems
+//! only the drop kills them.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Why a test server could not be started or read.
@@ -118,6 +127,69 @@ fn wait_ready(
     ))
 }
 
+/// A request to the spawning thread: the command, and where to send the child.
+type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Starts `command` so that it dies with the test process: from the process-wide spawning
+/// thread (which never ends before the process does), with a parent-death signal on Linux.
+fn spawn_tied(mut command: Command) -> std::io::Result<Child> {
+    static SPAWNER: OnceLock<Option<Mutex<mpsc::Sender<SpawnRequest>>>> = OnceLock::new();
+    die_with_parent(&mut command);
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("testkit-spawner".to_owned())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .ok()
+            .map(|_| Mutex::new(tx))
+    });
+    let Some(spawner) = spawner else {
+        // No thread could be started: spawn here (the server then dies with this thread).
+        return command.spawn();
+    };
+    let (reply, child) = mpsc::channel();
+    let sent = spawner
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .send((command, reply));
+    match sent {
+        Ok(()) => child
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the spawning thread ended"))),
+        Err(mpsc::SendError((mut command, _))) => command.spawn(),
+    }
+}
+
+/// On Linux, has the kernel SIGKILL the child when the thread that forks it ends.
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt as _;
+        let parent = std::process::id();
+        // SAFETY: the closure runs in the child between fork and exec; it calls only
+        // prctl(2), getppid(2), getpid(2) and kill(2), which are async-signal-safe, and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent died before the signal was armed: follow it now.
+                if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                    libc::kill(libc::getpid(), libc::SIGKILL);
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
+}
+
 /// A server process with a fixed port and data directory, restartable.
 #[derive(Debug)]
 struct Server {
@@ -138,16 +210,21 @@ impl Server {
             .open(&log_path)
             .map_err(io("opening the server log"))?;
         let err = log.try_clone().map_err(io("opening the server log"))?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .args(&self.args)
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(err)
-            .spawn()
-            .map_err(io(format!("starting {}", self.binary.display())))?;
+            .stderr(err);
+        let child =
+            spawn_tied(command).map_err(io(format!("starting {}", self.binary.display())))?;
         let child = self.child.insert(child);
         wait_ready(self.name, self.port, &log_path, child)
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     fn signal(&mut self, signal: &str) {
@@ -231,6 +308,11 @@ impl RedisServer {
     /// The port.
     pub fn port(&self) -> u16 {
         self.0.port
+    }
+
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.0.pid()
     }
 
     /// Stops the server (SIGTERM; data is lost unless [`Self::restart`] is used).
@@ -326,6 +408,11 @@ impl Mosquitto {
     /// The port.
     pub fn port(&self) -> u16 {
         self.0.port
+    }
+
+    /// The broker's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.0.pid()
     }
 
     /// Stops the broker gracefully (SIGTERM: persistent sessions and queues are saved).

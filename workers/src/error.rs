@@ -22,6 +22,10 @@ pub enum WorkerError {
     /// DDISCORD_HTTP_ADDR).
     #[error(transparent)]
     Http(#[from] ddiscord_ops::BindError),
+    /// The worker did not stop within the bound and was aborted (its leases expire after their
+    /// TTL; unacknowledged messages are redelivered).
+    #[error("the state worker did not stop within {0:?}; aborted")]
+    ShutdownTimeout(std::time::Duration),
     /// The worker task panicked or was cancelled.
     #[error("the state worker task ended abnormally: {0}")]
     Task(String),

@@ -20,7 +20,7 @@ pub use config::{StateWorkerArgs, StateWorkerConfig};
 pub use error::WorkerError;
 pub use health::Readiness;
 pub use projection::{Fencing, Gaps, Outcome, ProjectionConfig, ProjectionError, Projector};
-pub use worker::{StateWorker, StateWorkerHandle};
+pub use worker::{BATCH_GRACE, LEAVE_TIMEOUT, SHUTDOWN_TIMEOUT, StateWorker, StateWorkerHandle};
 
 /// Runs the state worker until SIGTERM or Ctrl-C, then stops gracefully (the batch in hand is
 /// finished, the leases released). The `ddiscord state-worker` subcommand.

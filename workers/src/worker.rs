@@ -21,6 +21,16 @@ use crate::error::WorkerError;
 use crate::health::Readiness;
 use crate::projection::{Fencing, Gaps, Outcome, ProjectionError, Projector};
 
+/// How long a stopping worker keeps working on the batch in hand (applying, republishing,
+/// acknowledging) before it gives the batch up: it stays unacknowledged and is redelivered.
+/// Bounds the stop when the mesh or Redis is gone (a republish waits for a PUBACK).
+pub const BATCH_GRACE: Duration = Duration::from_secs(1);
+/// How long leaving the consumer group (closing the sessions, releasing the leases in Redis)
+/// may take before the worker stops without it (the leases then expire after their TTL).
+pub const LEAVE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Bound on [`StateWorkerHandle::shutdown`]: after it the worker task is aborted.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// A running state worker.
 pub struct StateWorkerHandle {
     stop: watch::Sender<bool>,
@@ -52,11 +62,22 @@ impl StateWorkerHandle {
     /// Stops gracefully: finishes the batch in hand, closes the sessions (unacked messages stay
     /// with the broker) and releases the leases so other replicas take over at once.
     ///
+    /// Bounded even when the mesh and Redis are gone: the batch in hand gets [`BATCH_GRACE`],
+    /// leaving the group [`LEAVE_TIMEOUT`], and after [`SHUTDOWN_TIMEOUT`] in all the task is
+    /// aborted (unacknowledged messages are redelivered, the leases expire after their TTL).
+    ///
     /// # Errors
-    /// What stopped the worker, if it failed.
-    pub async fn shutdown(self) -> Result<(), WorkerError> {
+    /// What stopped the worker, if it failed; [`WorkerError::ShutdownTimeout`] when it had to
+    /// be aborted.
+    pub async fn shutdown(mut self) -> Result<(), WorkerError> {
         let _ = self.stop.send(true);
-        self.wait().await
+        match tokio::time::timeout(SHUTDOWN_TIMEOUT, &mut self.task).await {
+            Ok(joined) => joined.map_err(|e| WorkerError::Task(e.to_string()))?,
+            Err(_) => {
+                self.task.abort();
+                Err(WorkerError::ShutdownTimeout(SHUTDOWN_TIMEOUT))
+            }
+        }
     }
 
     /// Waits until the worker stops.
@@ -395,11 +416,33 @@ impl<S: DurableSource> Loop<S> {
                 }
             }
             metrics::histogram!("ddiscord_state_pipeline_depth").record(batch.len() as f64);
-            self.process(batch, &mut stop).await;
+            // Once stopping, the batch in hand gets a grace period: a republish waiting for a
+            // broker that is gone must not hold the stop forever.
+            let mut grace = stop.clone();
+            let abandoned = tokio::select! {
+                () = self.process(batch, &mut stop) => false,
+                () = async {
+                    let _ = grace.wait_for(|s| *s).await;
+                    tokio::time::sleep(BATCH_GRACE).await;
+                } => true,
+            };
+            if abandoned {
+                tracing::warn!(
+                    grace_ms = BATCH_GRACE.as_millis() as u64,
+                    "stopping with a batch in hand unfinished (mesh or Redis not answering); it stays unacked and is redelivered"
+                );
+                break;
+            }
         }
         ready.store(false, Ordering::Relaxed);
         tracing::info!("state worker stopping: leaving the consumer group");
-        group.shutdown().await?;
+        match tokio::time::timeout(LEAVE_TIMEOUT, group.shutdown()).await {
+            Ok(left) => left?,
+            Err(_) => tracing::warn!(
+                timeout_ms = LEAVE_TIMEOUT.as_millis() as u64,
+                "leaving the consumer group timed out (Redis not answering); the leases expire after their TTL"
+            ),
+        }
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use ddiscord::cache::Keys;
@@ -26,6 +27,15 @@ pub struct Info {
     pub http_addr: SocketAddr,
     /// Cache key prefix.
     pub key_prefix: String,
+    /// The process id of the private `redis-server`, when `up` started one.
+    pub redis_pid: Option<u32>,
+    /// Where log lines go, when to a file.
+    pub log_file: Option<PathBuf>,
+}
+
+/// Whether the summary is redrawn in place: standard output is a terminal and `plain` is off.
+pub fn is_live(plain: bool) -> bool {
+    !plain && std::io::stdout().is_terminal()
 }
 
 /// One reading of the pipeline.
@@ -119,7 +129,7 @@ fn rate(now: f64, before: f64, secs: f64) -> f64 {
 impl Screen {
     /// A screen that redraws in place when standard output is a terminal and `plain` is false.
     pub fn new(info: Info, plain: bool) -> Self {
-        let live = !plain && std::io::stdout().is_terminal();
+        let live = is_live(plain);
         let screen = Self {
             info,
             live,
@@ -136,8 +146,17 @@ impl Screen {
         println!("DDiscord is up.");
         println!("  gateway   {}", i.gateway);
         println!("  mesh      {}", i.mesh_url);
-        println!("  redis     {} (key prefix {})", i.redis_url, i.key_prefix);
+        match i.redis_pid {
+            Some(pid) => println!(
+                "  redis     {} (key prefix {}; private redis-server, pid {pid})",
+                i.redis_url, i.key_prefix
+            ),
+            None => println!("  redis     {} (key prefix {})", i.redis_url, i.key_prefix),
+        }
         println!("  metrics   http://{}/metrics", i.http_addr);
+        if let Some(log) = &i.log_file {
+            println!("  logs      {}", log.display());
+        }
         println!(
             "Attach a script in another terminal (after `pip install ./sdk-python`, or `npm install ./sdk-node` for Node):"
         );

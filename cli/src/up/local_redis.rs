@@ -1,11 +1,17 @@
 //! A private `redis-server` for `ddiscord up` when no `DDISCORD_REDIS_URL` is given.
 //!
-//! It listens on a free loopback port, keeps its data in a directory of its own, and is stopped
-//! when `ddiscord up` exits (and when this handle is dropped).
+//! It listens on a free loopback port, keeps its data in a directory of its own, and runs in a
+//! process group of its own, so that Ctrl-C in a terminal (SIGINT to the foreground process
+//! group) reaches only `ddiscord`, which stops it last, after ingest and the state worker. It
+//! is killed when this handle is dropped, by [`kill_private_redis`] (a second Ctrl-C), and, on
+//! Linux, by the kernel when `ddiscord` dies (parent-death signal SIGKILL).
 
+use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Why the private Redis could not be started.
@@ -29,10 +35,28 @@ pub enum LocalRedisError {
     },
 }
 
+/// The running private servers, so that [`kill_private_redis`] can reach them from anywhere.
+static RUNNING: Mutex<BTreeMap<u64, Child>> = Mutex::new(BTreeMap::new());
+static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
+
+fn running() -> std::sync::MutexGuard<'static, BTreeMap<u64, Child>> {
+    RUNNING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Kills every private `redis-server` still running (SIGKILL), for an exit that cannot wait
+/// for the handles to be dropped (a second Ctrl-C).
+pub fn kill_private_redis() {
+    for (_, mut child) in std::mem::take(&mut *running()) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 /// A running private `redis-server`.
 #[derive(Debug)]
 pub struct LocalRedis {
-    child: Child,
+    key: u64,
+    pid: u32,
     port: u16,
 }
 
@@ -49,7 +73,8 @@ impl LocalRedis {
             .map_err(LocalRedisError::Spawn)?
             .port();
         let log = dir.join("redis.log");
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
@@ -58,14 +83,17 @@ impl LocalRedis {
             .arg(&log)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(LocalRedisError::Spawn)?;
-        let mut redis = Self { child, port };
+            .stderr(Stdio::null());
+        // Its own process group: a terminal's Ctrl-C does not reach it.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        die_with_parent(&mut command);
+        let mut child = command.spawn().map_err(LocalRedisError::Spawn)?;
+        let pid = child.id();
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline || matches!(redis.child.try_wait(), Ok(Some(_))) {
-                redis.stop();
+            if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+                let _ = child.kill();
+                let _ = child.wait();
                 return Err(LocalRedisError::NotReady {
                     port,
                     log: log.display().to_string(),
@@ -73,7 +101,9 @@ impl LocalRedis {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(redis)
+        let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+        running().insert(key, child);
+        Ok(Self { key, pid, port })
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -81,10 +111,18 @@ impl LocalRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Stops the server.
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Stops the server (SIGKILL: its data is temporary) and waits for it to exit.
     pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = running().remove(&self.key);
+        if let Some(mut child) = child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -92,6 +130,31 @@ impl Drop for LocalRedis {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// On Linux, asks the kernel to SIGKILL the child when the thread that spawned it ends: the
+/// process's main thread here (`ddiscord up` starts Redis before anything else, on the thread
+/// that runs `main`), so a `ddiscord` killed with SIGKILL leaves no Redis behind. Elsewhere it
+/// does nothing and the server is stopped only by [`LocalRedis`]'s drop and
+/// [`kill_private_redis`].
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt as _;
+        // SAFETY: the closure runs in the child between fork and exec; it only calls prctl(2),
+        // which is async-signal-safe, and allocates nothing.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
 }
 
 fn find_redis() -> Option<PathBuf> {

@@ -9,14 +9,21 @@
 //! is `DDISCORD_MESH_URL` or an embedded broker on `127.0.0.1:1883` (or a free port when that one
 //! is taken). Ctrl-C or SIGTERM shuts everything down in order: ingest first (sessions
 //! persisted, shards closed with 4000 so they can resume), then the state worker, the simulator,
-//! the broker and Redis.
+//! the broker and Redis. Every step is bounded, so the stop ends within about 10 s even when the
+//! broker or Redis is gone; a second Ctrl-C or SIGTERM exits at once.
+//!
+//! The private Redis runs in a process group of its own, so a terminal's Ctrl-C reaches only
+//! `ddiscord`. While the live summary is drawn, log lines go to a file
+//! (`<tmp>/ddiscord-up-<pid>.log`, or `--log-file`) whose path is the first line printed.
 
 mod display;
 mod local_redis;
 mod metrics_text;
 
+use std::io::Write as _;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use ddiscord::mesh::EmbeddedBroker;
@@ -24,9 +31,13 @@ use ddiscord_ingest::{IngestConfig, IngestNode};
 use ddiscord_sim::{SimArgs, Simulator};
 use ddiscord_workers::{StateWorker, StateWorkerConfig};
 
-pub use local_redis::{LocalRedis, LocalRedisError};
+pub use local_redis::{LocalRedis, LocalRedisError, kill_private_redis};
 
 use crate::cmd::error::CliError;
+use crate::logging::LogTarget;
+
+/// Bound on stopping the simulator, and on stopping the HTTP listener.
+const STEP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Run the simulator (or connect to Discord), ingest, the embedded mesh and the state worker in
 /// one process, with a live summary.
@@ -58,16 +69,48 @@ pub struct UpArgs {
     /// standard output is not a terminal).
     #[arg(long, env = "DDISCORD_UP_PLAIN")]
     pub plain: bool,
+    /// Write log lines to this file (appended). By default they go to standard error, or to
+    /// `<tmp>/ddiscord-up-<pid>.log` while the live summary is drawn on a terminal.
+    #[arg(long, env = "DDISCORD_UP_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
     /// The simulator's options (ignored with a bot token).
     #[command(flatten, next_help_heading = "Simulator")]
     pub sim: SimArgs,
 }
 
-/// Runs `ddiscord up`.
+/// Where `ddiscord up` writes its log lines: `--log-file`; else a file in the temporary
+/// directory while the live summary is drawn (log lines would break it up); else standard
+/// error.
+pub fn log_target(args: &UpArgs) -> LogTarget {
+    match &args.log_file {
+        Some(path) => LogTarget::File(path.clone()),
+        None if display::is_live(args.plain) => LogTarget::File(
+            std::env::temp_dir().join(format!("ddiscord-up-{}.log", std::process::id())),
+        ),
+        None => LogTarget::Stderr,
+    }
+}
+
+/// Runs `ddiscord up`; `log_file` is where the log lines go, when not to standard error.
 ///
 /// # Errors
 /// [`CliError`] when a component cannot start (Redis missing, a port taken, …).
-pub async fn run(args: UpArgs) -> Result<(), CliError> {
+pub async fn run(args: UpArgs, log_file: Option<&Path>) -> Result<(), CliError> {
+    if let Some(path) = log_file {
+        let _ = writeln!(std::io::stdout(), "logs: {}", path.display());
+    }
+    // Listening from the start, so that no Ctrl-C is lost between two ticks of the display.
+    let signal = |kind, what| {
+        tokio::signal::unix::signal(kind).map_err(|source| CliError::Setup { what, source })
+    };
+    let mut int = signal(
+        tokio::signal::unix::SignalKind::interrupt(),
+        "the SIGINT handler",
+    )?;
+    let mut term = signal(
+        tokio::signal::unix::SignalKind::terminate(),
+        "the SIGTERM handler",
+    )?;
     let data = tempfile::tempdir().map_err(|source| CliError::Setup {
         what: "a temporary directory for Redis",
         source,
@@ -174,6 +217,8 @@ pub async fn run(args: UpArgs) -> Result<(), CliError> {
         redis_url: redis_url.clone(),
         http_addr: http.local_addr(),
         key_prefix: args.key_prefix.clone(),
+        redis_pid: local_redis.as_ref().map(LocalRedis::pid),
+        log_file: log_file.map(Path::to_path_buf),
     };
     let mut screen = display::Screen::new(info, args.plain);
     let mut conn = match redis::Client::open(redis_url.as_str()) {
@@ -184,15 +229,10 @@ pub async fn run(args: UpArgs) -> Result<(), CliError> {
     let deadline = (args.run_secs > 0)
         .then(|| tokio::time::Instant::now() + Duration::from_secs(args.run_secs));
     let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|source| CliError::Setup {
-            what: "the SIGTERM handler",
-            source,
-        })?;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = tokio::signal::ctrl_c() => break,
+            _ = int.recv() => break,
             _ = term.recv() => break,
         }
         let snapshot = display::Snapshot::collect(
@@ -210,18 +250,45 @@ pub async fn run(args: UpArgs) -> Result<(), CliError> {
     }
 
     screen.finish("shutting down: ingest (sessions kept for RESUME), state worker, simulator");
-    if let Err(e) = ingest.shutdown().await {
-        tracing::warn!(error = %e, "ingest did not shut down cleanly");
+    let started = Instant::now();
+    // Each step is bounded (ingest and the state worker bound their own stops), so the whole
+    // stop ends within about 10 s even with the broker and Redis gone.
+    let step = Instant::now();
+    match ingest.shutdown().await {
+        Ok(()) => tracing::info!(ms = ms(step), "ingest stopped"),
+        Err(e) => tracing::warn!(error = %e, ms = ms(step), "ingest did not shut down cleanly"),
     }
-    if let Err(e) = worker.shutdown().await {
-        tracing::warn!(error = %e, "state worker did not shut down cleanly");
+    let step = Instant::now();
+    match worker.shutdown().await {
+        Ok(()) => tracing::info!(ms = ms(step), "state worker stopped"),
+        Err(e) => {
+            tracing::warn!(error = %e, ms = ms(step), "state worker did not shut down cleanly");
+        }
     }
-    if let Some(sim) = sim {
-        sim.shutdown().await;
+    if let Some(sim) = sim
+        && tokio::time::timeout(STEP_TIMEOUT, sim.shutdown())
+            .await
+            .is_err()
+    {
+        tracing::warn!("the simulator did not stop in time");
     }
     let _ = stop_http.send(());
-    http.stopped().await;
+    if tokio::time::timeout(STEP_TIMEOUT, http.stopped())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the HTTP listener did not stop in time");
+    }
     drop(local_redis);
-    eprintln!("stopped");
+    tracing::info!(ms = ms(started), "stopped");
+    let _ = writeln!(
+        std::io::stdout(),
+        "stopped in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
+}
+
+fn ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }

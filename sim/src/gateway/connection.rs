@@ -29,6 +29,9 @@ const BATCH: usize = 256;
 enum End {
     /// Close with a code.
     Close(CloseCode, Option<&'static str>),
+    /// The peer sent a close frame: answer it, as the gateway does, so the client's close
+    /// completes at once.
+    PeerClosed,
     /// The peer went away or an I/O error happened.
     Gone,
     /// Drop TCP without a close frame.
@@ -106,6 +109,10 @@ impl Connection {
                 let _ = conn.sink.send(Message::Close(Some(frame))).await;
                 let _ = conn.sink.flush().await;
             }
+            End::PeerClosed => {
+                // The websocket layer queued the answering close frame; closing the sink sends it.
+                let _ = tokio::time::timeout(Duration::from_secs(1), conn.sink.close()).await;
+            }
             End::Gone | End::Drop => {}
         }
         conn.cleanup();
@@ -144,7 +151,7 @@ impl Connection {
                         // Malformed websocket frames (bad UTF-8, over 1 MB, protocol errors):
                         // try to say so with 4002; a dead socket just ends.
                         Some(Err(_)) => Some(End::Close(CloseCode::DecodeError, Some("malformed websocket frame"))),
-                        Some(Ok(Message::Close(_))) => Some(End::Gone),
+                        Some(Ok(Message::Close(_))) => Some(End::PeerClosed),
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
                         Some(Ok(Message::Binary(_))) => Some(End::Close(CloseCode::DecodeError, Some("binary frames are not JSON"))),
                         Some(Ok(Message::Text(t))) => self.on_text(t.as_str()).await,
