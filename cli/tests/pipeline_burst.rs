@@ -127,9 +127,8 @@ async fn a_full_publish_window_keeps_order_and_loses_nothing() {
         if delivered >= sent {
             Ok(())
         } else if quiet > Duration::from_secs(5) {
-            Err(format!(
-                "quiet for {quiet:?} with {delivered} of {sent} on the state tree"
-            ))
+            // Nothing more is coming: what is missing is lost, which the checks report.
+            Ok(())
         } else {
             Err(format!("{delivered} of {sent} on the state tree"))
         }

@@ -213,7 +213,7 @@ async fn stats(State(s): State<Arc<Shared>>) -> Response {
     Json(snapshot(&s, false)).into_response()
 }
 
-/// Every recorded first send, one envelope per line (`{"shard":..,"session":..,"received_ms":0,`
+/// The first recorded send of every (session, seq), one envelope per line (`{"shard":..,"session":..,"received_ms":0,`
 /// then the frame as sent), in record order: the stream a lossless pipeline delivers.
 async fn frames(State(s): State<Arc<Shared>>) -> Response {
     if !s.record.keeps_frames() {

@@ -122,8 +122,11 @@ pub struct Record {
 #[derive(Debug, Default)]
 struct Entries {
     sent: Vec<SentDispatch>,
-    /// The frame of each entry of `sent` (same index) when frames are kept.
+    /// The frame of each entry of `sent` (same index) when frames are kept: on the first
+    /// entry of each (session, seq) only.
     frames: Vec<Option<Utf8Bytes>>,
+    /// (session, seq) whose frame is kept.
+    framed: std::collections::HashSet<(String, u64)>,
 }
 
 impl Record {
@@ -165,7 +168,11 @@ impl Record {
         };
         for (item, frame) in items {
             if e.sent.len() < self.limit {
-                let frame = frame.filter(|_| self.keep_frames && !item.replayed);
+                // A dispatch whose first write failed is recorded only as a RESUME replay, so
+                // the frame kept is the first of each (session, seq), replayed or not.
+                let frame = frame.filter(|_| {
+                    self.keep_frames && e.framed.insert((item.session_id.clone(), item.seq))
+                });
                 e.sent.push(item);
                 e.frames.push(frame);
             } else {
@@ -184,7 +191,7 @@ impl Record {
         (e, self.dropped.load(Ordering::Relaxed))
     }
 
-    /// The first sends whose frames were kept, in record order, with their frames.
+    /// The first entry of each (session, seq), in record order, with its frame.
     pub(crate) fn frames(&self) -> Vec<(SentDispatch, Utf8Bytes)> {
         let Ok(e) = self.entries.lock() else {
             return Vec::new();

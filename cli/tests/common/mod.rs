@@ -262,7 +262,7 @@ impl Drop for Harness {
                     p.name,
                     p.pid(),
                     p.exit,
-                    p.log_tail(40)
+                    p.log_tail(15)
                 );
             }
         }

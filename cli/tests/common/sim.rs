@@ -52,9 +52,11 @@ impl Record {
         self.dispatches.iter().filter(|d| !d.replayed)
     }
 
-    /// Event name of each (shard, session, seq) first sent.
+    /// Event name of each (shard, session, seq) sent (a dispatch whose first write failed
+    /// appears only as a RESUME replay).
     pub fn events(&self) -> HashMap<(u32, String, u64), String> {
-        self.first_sends()
+        self.dispatches
+            .iter()
             .map(|d| ((d.shard, d.session_id.clone(), d.seq), d.event.clone()))
             .collect()
     }
