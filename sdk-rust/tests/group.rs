@@ -164,3 +164,53 @@ async fn nacked_messages_are_retried_then_dead_lettered() {
     assert_eq!(&dead_letter.payload[..], b"not json");
     group.shutdown().await.unwrap();
 }
+
+/// A message its consumers never acknowledge because they crash on it (dropping the member is
+/// a crash: no ack, no lease release) is counted in Redis across the crashes and, past
+/// `max_deliveries`, dead-lettered instead of being redelivered forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_crashes_its_consumers_reaches_the_dead_letters() {
+    let redis_server = RedisServer::start().unwrap();
+    let broker = Mosquitto::start().unwrap();
+    let mesh = Mesh::connect(MeshConfig::new(broker.url())).await.unwrap();
+    let mut cfg = config("poison", 1);
+    cfg.max_deliveries = 3;
+    let dead = TopicPattern::new(dead_letter_topic(&cfg, 0)).unwrap();
+    let mut dead_sub = mesh.subscribe(&dead).await.unwrap();
+    // Registered before the publish, so the session keeps the message.
+    drop(
+        ConsumerGroup::join(mesh.clone(), redis(&redis_server.url()).await, cfg.clone())
+            .await
+            .unwrap(),
+    );
+    publish(&mesh, 1, 1, 1).await;
+    for expected in 1..=3 {
+        let mut member =
+            ConsumerGroup::join(mesh.clone(), redis(&redis_server.url()).await, cfg.clone())
+                .await
+                .unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(20), member.next())
+            .await
+            .expect("the message is delivered again after the crash")
+            .unwrap();
+        assert_eq!(m.deliveries, expected, "delivery count kept across crashes");
+        // Crash while handling it.
+        drop(m);
+        drop(member);
+    }
+    let mut last = ConsumerGroup::join(mesh.clone(), redis(&redis_server.url()).await, cfg)
+        .await
+        .unwrap();
+    let dead_letter = tokio::time::timeout(Duration::from_secs(20), dead_sub.next())
+        .await
+        .expect("dead-lettered after 3 deliveries")
+        .unwrap();
+    assert!(dead_letter.payload.starts_with(br#"{"shard":0"#));
+    // It is not handed out a fourth time.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), last.next())
+            .await
+            .is_err()
+    );
+    last.shutdown().await.unwrap();
+}

@@ -31,9 +31,12 @@ pub struct StateWorkerArgs {
     /// Root of the topic trees (`<root>/…` consumed, `<root>-state/…` published).
     #[arg(long, env = "DDISCORD_TOPIC_ROOT", default_value = "discord")]
     pub topic_root: String,
-    /// Shard count of the bot: the consumer group's partitions.
-    #[arg(long, env = "DDISCORD_SHARDS", default_value_t = 1)]
-    pub shards: u32,
+    /// Shard count of the bot: the consumer group's partitions. Unset (the default), the
+    /// worker takes the count ingest recorded in Redis (`{prefix}topology`, from Discord's
+    /// `GET /gateway/bot`), waits for it if none is recorded yet, and follows a change; set,
+    /// it must equal the recorded count (a startup error otherwise).
+    #[arg(long, env = "DDISCORD_SHARDS")]
+    pub shards: Option<u32>,
     /// Cache presences (the bulk of a large bot's traffic).
     #[arg(long, env = "DDISCORD_CACHE_PRESENCES", default_value_t = false)]
     pub cache_presences: bool,
@@ -59,7 +62,14 @@ pub struct StateWorkerArgs {
     /// This replica's id in the leases (default: hostname-pid-random).
     #[arg(long, env = "DDISCORD_NODE_ID")]
     pub node_id: Option<String>,
+    /// How long (ms) events are held behind a gap in their session's sequence (a missing or
+    /// late dispatch) before the gap is given up on and the rest applied.
+    #[arg(long, env = "DDISCORD_STATE_GAP_TIMEOUT_MS", default_value_t = DEFAULT_GAP_TIMEOUT_MS)]
+    pub gap_timeout_ms: u64,
 }
+
+/// Default of [`StateWorkerConfig::gap_timeout`]: 10 s.
+pub const DEFAULT_GAP_TIMEOUT_MS: u64 = 10_000;
 
 /// The state worker's settings.
 #[derive(Debug, Clone)]
@@ -72,8 +82,9 @@ pub struct StateWorkerConfig {
     pub key_prefix: String,
     /// Topic root.
     pub topic_root: String,
-    /// Shard count.
-    pub shards: u32,
+    /// Shard count; `None` follows the topology ingest records in Redis
+    /// ([`ddiscord::coord::Topology`]).
+    pub shards: Option<u32>,
     /// What is cached.
     pub projection: ProjectionConfig,
     /// Health and metrics address; `None` serves nothing (tests).
@@ -88,17 +99,20 @@ pub struct StateWorkerConfig {
     pub batch: usize,
     /// Node id.
     pub node_id: String,
+    /// How long events are held behind a gap in their session's sequence before the gap is
+    /// given up on (`ddiscord_state_sequence_gaps_total`, lifecycle event `SEQUENCE_GAP`).
+    pub gap_timeout: Duration,
 }
 
 impl StateWorkerConfig {
-    /// Defaults for `redis_url` and `mesh_url`, one shard.
+    /// Defaults for `redis_url` and `mesh_url`; the shard count follows the recorded topology.
     pub fn new(redis_url: impl Into<String>, mesh_url: impl Into<String>) -> Self {
         Self {
             redis_url: redis_url.into(),
             mesh_url: mesh_url.into(),
             key_prefix: ddiscord::cache::keys::DEFAULT_PREFIX.to_owned(),
             topic_root: "discord".to_owned(),
-            shards: 1,
+            shards: None,
             projection: ProjectionConfig::default(),
             http_addr: None,
             max_payload_bytes: 32 << 20,
@@ -106,6 +120,7 @@ impl StateWorkerConfig {
             lease_ttl: Duration::from_secs(10),
             batch: 256,
             node_id: ddiscord::coord::default_node_id(),
+            gap_timeout: Duration::from_millis(DEFAULT_GAP_TIMEOUT_MS),
         }
     }
 }
@@ -114,7 +129,7 @@ impl TryFrom<StateWorkerArgs> for StateWorkerConfig {
     type Error = WorkerError;
 
     fn try_from(a: StateWorkerArgs) -> Result<Self, WorkerError> {
-        if a.shards == 0 {
+        if a.shards == Some(0) {
             return Err(WorkerError::Config(
                 "DDISCORD_SHARDS must be at least 1".into(),
             ));
@@ -145,6 +160,7 @@ impl TryFrom<StateWorkerArgs> for StateWorkerConfig {
             lease_ttl: Duration::from_millis(a.lease_ttl_ms),
             batch: a.batch,
             node_id: a.node_id.unwrap_or_else(ddiscord::coord::default_node_id),
+            gap_timeout: Duration::from_millis(a.gap_timeout_ms),
         })
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ddiscord::Topics;
 use ddiscord::cache::Keys;
-use ddiscord::coord::Fence;
+use ddiscord::coord::{Fence, Topology};
 use ddiscord::group::{ConsumerGroup, DurableSource, GroupConfig, GroupMessage};
 use ddiscord::topic::TopicPattern;
 use futures::{FutureExt, StreamExt};
@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::config::StateWorkerConfig;
 use crate::error::WorkerError;
 use crate::health::Readiness;
-use crate::projection::{Fencing, Outcome, ProjectionError, Projector};
+use crate::projection::{Fencing, Gaps, Outcome, ProjectionError, Projector};
 
 /// A running state worker.
 pub struct StateWorkerHandle {
@@ -119,7 +119,8 @@ impl StateWorker {
             .map_err(WorkerError::Redis)?;
         let pattern = TopicPattern::new(format!("{}/>", topics.root()))
             .map_err(|e| WorkerError::Config(format!("DDISCORD_TOPIC_ROOT: {e}")))?;
-        let mut group_config = GroupConfig::new(config.group.clone(), pattern, config.shards);
+        let shards = shard_count(&mut redis.clone(), &config).await?;
+        let mut group_config = GroupConfig::new(config.group.clone(), pattern, shards);
         group_config.key_prefix = config.key_prefix.clone();
         group_config.node_id = config.node_id.clone();
         group_config.lease_ttl = config.lease_ttl;
@@ -149,9 +150,9 @@ impl StateWorker {
         let group =
             ConsumerGroup::join(source.clone(), redis.clone(), group_config.clone()).await?;
         ready.store(true, Ordering::Relaxed);
-        tracing::info!(group = %config.group, shards = config.shards, node = %config.node_id, "state worker joined its consumer group");
+        tracing::info!(group = %config.group, shards, node = %config.node_id, "state worker joined its consumer group");
         let projector = Projector::new(
-            redis,
+            redis.clone(),
             Keys::new(config.key_prefix.clone()),
             config.projection.clone(),
         );
@@ -159,8 +160,11 @@ impl StateWorker {
             source,
             topics,
             projector,
+            redis,
             fence_group: group_config.lease_group(),
+            group_config,
             config,
+            held: std::sync::Mutex::new(Held::default()),
         };
         let task = tokio::spawn(worker.run(group, stop_rx, ready));
         Ok(StateWorkerHandle {
@@ -171,6 +175,33 @@ impl StateWorker {
         })
     }
 }
+
+/// The shard count to consume: the topology ingest recorded (waiting for it when none is
+/// recorded and none is configured), checked against an explicit `DDISCORD_SHARDS`.
+async fn shard_count(
+    redis: &mut ConnectionManager,
+    config: &StateWorkerConfig,
+) -> Result<u32, WorkerError> {
+    let coord = |e: ddiscord::coord::CoordError| WorkerError::Config(e.to_string());
+    match Topology::read(redis, &config.key_prefix)
+        .await
+        .map_err(coord)?
+    {
+        Some(t) => t
+            .check_explicit(config.shards, "DDISCORD_SHARDS")
+            .map_err(coord),
+        None => match config.shards {
+            Some(n) => Ok(n),
+            None => Ok(Topology::wait(redis, &config.key_prefix, TOPOLOGY_POLL)
+                .await
+                .map_err(coord)?
+                .shards),
+        },
+    }
+}
+
+/// How often the recorded topology is read, to follow a change of the shard count.
+const TOPOLOGY_POLL: Duration = Duration::from_secs(2);
 
 trait KindStr {
     fn kind_str(&self) -> String;
@@ -187,8 +218,120 @@ struct Loop<S> {
     source: S,
     topics: Topics,
     projector: Projector<ConnectionManager>,
+    redis: ConnectionManager,
     fence_group: String,
+    group_config: GroupConfig,
     config: StateWorkerConfig,
+    /// Behind a mutex only so that the loop is `Sync` (messages carry a `Send`-only ack); the
+    /// loop is its only user and reaches it through `&mut self` ([`Loop::held`]).
+    held: std::sync::Mutex<Held>,
+}
+
+/// Most events held behind gaps per partition; past it the gap is given up on.
+const MAX_HELD: usize = 512;
+
+/// Events of one partition held behind a gap, in the order to offer them again.
+#[derive(Default)]
+struct HeldRun {
+    messages: Vec<GroupMessage>,
+}
+
+impl HeldRun {
+    fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    fn lease(&self) -> Option<ddiscord::coord::Lease> {
+        self.messages.first().map(|m| m.lease)
+    }
+
+    /// Sessions in the order they first appear, each session's events by sequence.
+    fn sort(&mut self) {
+        let mut order: Vec<Option<String>> = Vec::new();
+        for m in &self.messages {
+            let s = m.envelope.session().map(str::to_owned);
+            if !order.contains(&s) {
+                order.push(s);
+            }
+        }
+        self.messages.sort_by_key(|m| {
+            let s = m.envelope.session().map(str::to_owned);
+            (
+                order.iter().position(|o| *o == s).unwrap_or(usize::MAX),
+                m.envelope.sequence().unwrap_or(0),
+            )
+        });
+    }
+}
+
+/// The held events of every partition, with when each partition started waiting.
+#[derive(Default)]
+struct Held {
+    runs: std::collections::HashMap<u32, HeldRun>,
+    /// When each partition's current wait began (kept while its events are taken out and
+    /// offered again; cleared when nothing is held any more).
+    since: std::collections::HashMap<u32, tokio::time::Instant>,
+}
+
+impl Held {
+    fn take(&mut self, partition: u32) -> Option<HeldRun> {
+        self.runs.remove(&partition)
+    }
+
+    /// Holds `run`; the wait started at the first put since the partition was last clear.
+    fn put(&mut self, partition: u32, run: HeldRun) {
+        self.since
+            .entry(partition)
+            .or_insert_with(tokio::time::Instant::now);
+        self.runs.insert(partition, run);
+    }
+
+    /// Nothing is held for `partition` any more.
+    fn clear(&mut self, partition: u32) {
+        self.runs.remove(&partition);
+        self.since.remove(&partition);
+    }
+
+    fn len(&self) -> usize {
+        self.runs.values().map(|r| r.messages.len()).sum()
+    }
+
+    fn next_deadline(&self, timeout: Duration) -> Option<tokio::time::Instant> {
+        self.runs
+            .iter()
+            .map(|(p, r)| {
+                let since = self
+                    .since
+                    .get(p)
+                    .copied()
+                    .unwrap_or_else(tokio::time::Instant::now);
+                if r.messages.len() >= MAX_HELD {
+                    since
+                } else {
+                    since + timeout
+                }
+            })
+            .min()
+    }
+
+    fn expired(&self, timeout: Duration, max: usize) -> Vec<u32> {
+        let now = tokio::time::Instant::now();
+        self.runs
+            .iter()
+            .filter(|(p, r)| {
+                let since = self.since.get(p).copied().unwrap_or(now);
+                now >= since + timeout || r.messages.len() >= max
+            })
+            .map(|(p, _)| *p)
+            .collect()
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn now_ms() -> u64 {
@@ -198,16 +341,48 @@ fn now_ms() -> u64 {
 }
 
 impl<S: DurableSource> Loop<S> {
+    fn held(&mut self) -> &mut Held {
+        self.held
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     async fn run(
         mut self,
         mut group: ConsumerGroup,
         mut stop: watch::Receiver<bool>,
         ready: Arc<AtomicBool>,
     ) -> Result<(), WorkerError> {
+        let mut topology = tokio::time::interval(TOPOLOGY_POLL);
+        topology.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let first = tokio::select! {
-                _ = stop.wait_for(|s| *s) => break,
-                m = group.next() => m,
+            let timeout = self.config.gap_timeout;
+            let deadline = self.held().next_deadline(timeout);
+            enum Wake {
+                Stop,
+                Message(Option<Box<GroupMessage>>),
+                Gap,
+                Topology,
+            }
+            let wake = tokio::select! {
+                _ = stop.wait_for(|s| *s) => Wake::Stop,
+                m = group.next() => Wake::Message(m.map(Box::new)),
+                () = sleep_until(deadline) => Wake::Gap,
+                _ = topology.tick() => Wake::Topology,
+            };
+            let first = match wake {
+                Wake::Stop => break,
+                Wake::Message(m) => m.map(|m| *m),
+                Wake::Gap => {
+                    self.expire_gaps(&mut stop).await;
+                    continue;
+                }
+                Wake::Topology => {
+                    if let Some(partitions) = self.topology_change().await {
+                        group = self.rejoin(group, partitions).await?;
+                    }
+                    continue;
+                }
             };
             let Some(first) = first else { break };
             let mut batch = vec![first];
@@ -226,6 +401,68 @@ impl<S: DurableSource> Loop<S> {
         Ok(())
     }
 
+    /// The new partition count when the recorded shard count changed (a re-shard).
+    async fn topology_change(&mut self) -> Option<u32> {
+        let recorded = match Topology::read(&mut self.redis, &self.config.key_prefix).await {
+            Ok(Some(t)) => t.shards,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read the topology; keeping the shard count");
+                return None;
+            }
+        };
+        if recorded == self.group_config.partitions {
+            return None;
+        }
+        if let Some(explicit) = self.config.shards
+            && explicit != recorded
+        {
+            tracing::error!(
+                explicit,
+                recorded,
+                "ingest recorded another shard count than DDISCORD_SHARDS; keeping DDISCORD_SHARDS (unset it to follow ingest)"
+            );
+            return None;
+        }
+        Some(recorded)
+    }
+
+    /// Leaves the group and joins it again with `partitions`; held events are dropped
+    /// unacknowledged (the broker redelivers them).
+    async fn rejoin(
+        &mut self,
+        group: ConsumerGroup,
+        partitions: u32,
+    ) -> Result<ConsumerGroup, WorkerError> {
+        tracing::warn!(
+            from = self.group_config.partitions,
+            to = partitions,
+            "the shard count changed; rejoining the consumer group with the new partitions"
+        );
+        if let Err(e) = group.shutdown().await {
+            tracing::warn!(error = %e, "leaving the old membership failed; its leases expire after their TTL");
+        }
+        *self.held() = Held::default();
+        self.group_config.partitions = partitions;
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match ConsumerGroup::join(
+                self.source.clone(),
+                self.redis.clone(),
+                self.group_config.clone(),
+            )
+            .await
+            {
+                Ok(g) => return Ok(g),
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "rejoining the consumer group failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
     /// Applies a batch partition by partition (keeping each partition's order), then
     /// republishes and acknowledges.
     async fn process(&mut self, batch: Vec<GroupMessage>, stop: &mut watch::Receiver<bool>) {
@@ -241,8 +478,141 @@ impl<S: DurableSource> Loop<S> {
         }
     }
 
+    /// Forces the oldest held event of every partition whose gap outlived the timeout (or
+    /// whose held events reached the bound): the missing sequence is given up on, loudly.
+    async fn expire_gaps(&mut self, stop: &mut watch::Receiver<bool>) {
+        let timeout = self.config.gap_timeout;
+        for partition in self.held().expired(timeout, MAX_HELD) {
+            let Some(mut held) = self.held().take(partition) else {
+                continue;
+            };
+            // A new wait starts for whatever gap comes after the one given up on.
+            self.held().clear(partition);
+            held.sort();
+            let mut messages = held.messages;
+            if messages.is_empty() {
+                continue;
+            }
+            let first = messages.remove(0);
+            let expected = self.expected(partition).await;
+            let (session, seq) = (
+                first.envelope.session().unwrap_or_default().to_owned(),
+                first.envelope.sequence().unwrap_or_default(),
+            );
+            metrics::counter!("ddiscord_state_sequence_gaps_total").increment(1);
+            tracing::warn!(
+                shard = partition,
+                %session,
+                expected = ?expected,
+                applying = seq,
+                held = messages.len() + 1,
+                "sequence gap never filled; applying what follows it (events in the gap are lost to the cache)"
+            );
+            self.lifecycle_gap(partition, &session, expected, seq, messages.len() + 1)
+                .await;
+            let lease = first.lease;
+            self.apply_run(vec![first], lease, Gaps::Accept, stop).await;
+            if !messages.is_empty() {
+                self.process_run(messages, stop).await;
+            }
+        }
+    }
+
+    /// The sequence the cache expects next on `partition`, for the log (best effort).
+    async fn expected(&mut self, partition: u32) -> Option<u64> {
+        let key = self.projector.planner().keys().shard(partition);
+        let mut conn = self.redis.clone();
+        let seq: Option<u64> = redis::cmd("HGET")
+            .arg(key)
+            .arg("seq")
+            .query_async(&mut conn)
+            .await
+            .ok()
+            .flatten();
+        seq.map(|s| s + 1)
+    }
+
+    async fn lifecycle_gap(
+        &self,
+        shard: u32,
+        session: &str,
+        expected: Option<u64>,
+        got: u64,
+        held: usize,
+    ) {
+        let Ok(topic) = self.topics.lifecycle(shard, "SEQUENCE_GAP") else {
+            return;
+        };
+        let body = serde_json::json!({
+            "node": self.config.node_id,
+            "at_ms": now_ms(),
+            "group": self.config.group,
+            "session": session,
+            "expected": expected,
+            "applied": got,
+            "held": held,
+        });
+        if let Err(e) = self
+            .source
+            .publish(topic.as_str(), bytes::Bytes::from(body.to_string()))
+            .await
+        {
+            tracing::warn!(error = %e, "could not publish the SEQUENCE_GAP lifecycle event");
+        }
+    }
+
+    /// Applies `run` (one partition's messages, in arrival order) together with the events
+    /// held for that partition, holding again whatever still follows a gap.
     async fn process_run(&mut self, run: Vec<GroupMessage>, stop: &mut watch::Receiver<bool>) {
-        let lease = run[0].lease;
+        let Some(lease) = run.first().map(|m| m.lease) else {
+            return;
+        };
+        let mut messages = match self.held().take(lease.partition) {
+            // Held under an older lease: that session was closed, the broker redelivers them.
+            Some(held) if held.lease() == Some(lease) => {
+                let mut held = held;
+                held.sort();
+                let mut all = held.messages;
+                all.extend(run);
+                all
+            }
+            _ => run,
+        };
+        // Rounds: a round may fill the gap of an event held earlier in the same round.
+        loop {
+            let before = messages.len();
+            let gaps = self.apply_run(messages, lease, Gaps::Hold, stop).await;
+            let Some(mut gaps) = gaps else {
+                self.held().clear(lease.partition);
+                return;
+            };
+            if gaps.is_empty() {
+                self.held().clear(lease.partition);
+                #[allow(clippy::cast_precision_loss)]
+                metrics::gauge!("ddiscord_state_held_events").set(self.held().len() as f64);
+                return;
+            }
+            gaps.sort();
+            if gaps.messages.len() == before {
+                // Nothing applied this round: wait for the missing events.
+                self.held().put(lease.partition, gaps);
+                #[allow(clippy::cast_precision_loss)]
+                metrics::gauge!("ddiscord_state_held_events").set(self.held().len() as f64);
+                return;
+            }
+            messages = gaps.messages;
+        }
+    }
+
+    /// Applies `run` under `lease`, republishes and acknowledges what is done, and returns the
+    /// events held back by a gap (`None` when the run was abandoned: fenced or stopping).
+    async fn apply_run(
+        &mut self,
+        run: Vec<GroupMessage>,
+        lease: ddiscord::coord::Lease,
+        gaps: Gaps,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<HeldRun> {
         let fence = Fencing {
             key: Fence::key(&self.config.key_prefix, &self.fence_group, lease.partition),
             token: lease.token,
@@ -250,7 +620,11 @@ impl<S: DurableSource> Loop<S> {
         let envelopes: Vec<_> = run.iter().map(|m| m.envelope.clone()).collect();
         let mut backoff = Duration::from_millis(50);
         let outcomes = loop {
-            match self.projector.apply_fenced(&envelopes, Some(&fence)).await {
+            match self
+                .projector
+                .apply_fenced(&envelopes, Some(&fence), gaps)
+                .await
+            {
                 Ok(o) => break o,
                 Err(ProjectionError::Fenced { shard }) => {
                     metrics::counter!("ddiscord_state_fenced_total").increment(run.len() as u64);
@@ -259,7 +633,7 @@ impl<S: DurableSource> Loop<S> {
                         dropped_unacked = run.len(),
                         "lease lost mid-batch; the new owner gets these events again"
                     );
-                    return;
+                    return None;
                 }
                 Err(e) => {
                     metrics::counter!("ddiscord_state_redis_retries_total").increment(1);
@@ -268,7 +642,7 @@ impl<S: DurableSource> Loop<S> {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = stop.wait_for(|s| *s) => {
                             tracing::warn!(events = run.len(), "stopping with a batch unapplied; it stays unacked and is redelivered");
-                            return;
+                            return None;
                         }
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(2));
@@ -276,13 +650,18 @@ impl<S: DurableSource> Loop<S> {
             }
         };
         let now = now_ms();
-        for (message, outcome) in run.iter().zip(&outcomes) {
+        let mut held = HeldRun::default();
+        let mut done = Vec::with_capacity(run.len());
+        for (message, outcome) in run.into_iter().zip(outcomes) {
             let event = message.envelope.event().unwrap_or("").to_owned();
             match outcome {
+                Outcome::Gap => {
+                    held.messages.push(message);
+                    continue;
+                }
                 Outcome::Applied { writes } => {
                     metrics::counter!("ddiscord_state_events_applied_total").increment(1);
-                    metrics::counter!("ddiscord_state_redis_writes_total")
-                        .increment(*writes as u64);
+                    metrics::counter!("ddiscord_state_redis_writes_total").increment(writes as u64);
                 }
                 Outcome::Duplicate => {
                     metrics::counter!("ddiscord_state_events_duplicate_total").increment(1);
@@ -300,14 +679,15 @@ impl<S: DurableSource> Loop<S> {
                 metrics::histogram!("ddiscord_state_lag_ms")
                     .record(now.saturating_sub(received) as f64);
             }
+            done.push(message);
         }
         // Republish, then acknowledge: a script reading the cache on the state tree sees the
         // event applied. A failed republish leaves the event unacked (redelivered, skipped as a
         // duplicate, republished).
-        let targets: Vec<_> = run.iter().map(|m| self.state_topic(m)).collect();
+        let targets: Vec<_> = done.iter().map(|m| self.state_topic(m)).collect();
         let publishes = targets.into_iter().map(|t| self.republish(t));
         let results = futures::future::join_all(publishes).await;
-        for (message, ok) in run.into_iter().zip(results) {
+        for (message, ok) in done.into_iter().zip(results) {
             if !ok {
                 continue;
             }
@@ -316,6 +696,7 @@ impl<S: DurableSource> Loop<S> {
                 tracing::warn!(error = %e, "ack failed; the event will be redelivered and skipped as a duplicate");
             }
         }
+        Some(held)
     }
 
     /// The state topic and body of a message (`None` when no topic can be built).

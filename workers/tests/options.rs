@@ -112,6 +112,7 @@ async fn health_readiness_and_metrics() {
     let redis_server = RedisServer::start().unwrap();
     let broker = Mosquitto::start().unwrap();
     let mut config = StateWorkerConfig::new(redis_server.url(), broker.url());
+    config.shards = Some(1);
     config.http_addr = Some("127.0.0.1:0".parse().unwrap());
     let worker = StateWorker::start(config).await.unwrap();
     let addr = worker.http_addr().unwrap();

@@ -91,7 +91,7 @@ fn broker() -> Mosquitto {
 fn config(redis: &str, mesh: &str) -> StateWorkerConfig {
     let mut c = StateWorkerConfig::new(redis, mesh);
     c.key_prefix = "w:".into();
-    c.shards = 2;
+    c.shards = Some(2);
     c.lease_ttl = Duration::from_millis(1500);
     c
 }
@@ -157,7 +157,8 @@ async fn assert_equals_reference(
 
 async fn cache_snapshot(url: &str, prefix: &str) -> std::collections::BTreeMap<String, String> {
     let mut s = snapshot(&mut redis(url).await, prefix).await;
-    s.retain(|k, _| !k.starts_with("lease:"));
+    // Coordination keys, not the cache.
+    s.retain(|k, _| !k.starts_with("lease:") && k != "groups" && k != "topology");
     s
 }
 
@@ -175,6 +176,73 @@ async fn worker_projects_and_republishes() {
     await_state(&mut state, &[&s0, &s1]).await;
     let ours = assert_equals_reference(&redis_server.url(), &s0, &s1).await;
     assert!(ours.len() > 9_000);
+    worker.shutdown().await.unwrap();
+}
+
+/// Each block of `block` events reversed: what a burst that reorders a shard's dispatches
+/// delivers.
+fn reordered(envs: &[Bytes], block: usize) -> Vec<Bytes> {
+    envs.chunks(block)
+        .flat_map(|c| c.iter().rev().cloned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reordered_dispatches_are_held_until_their_gap_fills() {
+    let redis_server = RedisServer::start().unwrap();
+    let broker = broker();
+    let (s0, s1) = traffic();
+    let worker = StateWorker::start(config(&redis_server.url(), &broker.url()))
+        .await
+        .unwrap();
+    let (mesh, mut state) = publisher_and_state_tree(&broker).await;
+    // READY and GUILD_CREATEs late too: nothing may be applied before its predecessors.
+    publish(&mesh, &reordered(&s0, 7)).await;
+    publish(&mesh, &reordered(&s1, 13)).await;
+    await_state(&mut state, &[&s0, &s1]).await;
+    assert_equals_reference(&redis_server.url(), &s0, &s1).await;
+    // Every sequence was applied in order: the shard hashes end at the last sequence.
+    let mut r = redis(&redis_server.url()).await;
+    for (shard, envs) in [(0, &s0), (1, &s1)] {
+        let seq: u64 = redis::cmd("HGET")
+            .arg(format!("w:shard:{shard}"))
+            .arg("seq")
+            .query_async(&mut r)
+            .await
+            .unwrap();
+        assert_eq!(seq, envs.len() as u64, "shard {shard}");
+    }
+    worker.shutdown().await.unwrap();
+}
+
+/// A gap that never fills is given up on after the gap timeout: what follows is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_that_never_fills_is_given_up_after_the_timeout() {
+    let redis_server = RedisServer::start().unwrap();
+    let broker = broker();
+    let (s0, _) = traffic();
+    let mut c = config(&redis_server.url(), &broker.url());
+    c.gap_timeout = Duration::from_millis(500);
+    let worker = StateWorker::start(c).await.unwrap();
+    let (mesh, mut state) = publisher_and_state_tree(&broker).await;
+    let lifecycle = mesh
+        .subscribe(&TopicPattern::new("discord-lifecycle/0/SEQUENCE_GAP").unwrap())
+        .await
+        .unwrap();
+    // Sequence 6 never arrives.
+    let mut missing: Vec<Bytes> = s0.clone();
+    let lost = missing.remove(5);
+    publish(&mesh, &missing).await;
+    await_state(&mut state, &[&missing]).await;
+    let mut lifecycle = lifecycle;
+    let gap = tokio::time::timeout(Duration::from_secs(10), lifecycle.next())
+        .await
+        .expect("a SEQUENCE_GAP lifecycle event")
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&gap.payload).unwrap();
+    assert_eq!(body["expected"], 6);
+    assert_eq!(body["applied"], 7);
+    assert_eq!(Envelope::parse(lost).unwrap().sequence(), Some(6));
     worker.shutdown().await.unwrap();
 }
 

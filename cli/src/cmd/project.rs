@@ -135,6 +135,7 @@ fn outcome_lines(
                 Some(Outcome::Applied { .. }) => "applied".to_owned(),
                 Some(Outcome::Skipped(_)) => "skipped".to_owned(),
                 Some(Outcome::Rejected(why)) => format!("rejected: {why}"),
+                Some(Outcome::Gap) => "held: an earlier sequence is missing".to_owned(),
                 Some(Outcome::Duplicate) | None => "duplicate".to_owned(),
             },
         })

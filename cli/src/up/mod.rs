@@ -132,15 +132,15 @@ pub async fn run(args: UpArgs) -> Result<(), CliError> {
 
     // The state worker needs the shard count (its partitions) before ingest publishes, so that
     // its durable sessions exist when the first dispatch arrives.
-    worker_config.shards = match shards {
+    worker_config.shards = Some(match shards {
         Some(n) => n,
         None => {
             ddiscord_ingest::gateway_info::fetch(&ingest_config.token, None)
                 .await?
                 .shards
         }
-    };
-    ingest_config.shards = Some(worker_config.shards);
+    });
+    ingest_config.shards = worker_config.shards;
     let worker = StateWorker::start(worker_config).await?;
     let ingest = IngestNode::start(ingest_config).await?;
     // One listener for the whole pipeline: ready when ingest and the state worker both are.

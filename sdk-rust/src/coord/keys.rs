@@ -5,6 +5,7 @@
 //! | `{prefix}lease:{group}:nodes` | sorted set | live node ids, scored by heartbeat expiry (Redis server time, ms) |
 //! | `{prefix}lease:{group}:{partition}` | hash, expires after the TTL | `owner` (node id), `token` (fencing token), `since_ms` |
 //! | `{prefix}lease:{group}:{partition}:token` | string counter, never expires | the last fencing token handed out for the partition |
+//! | `{prefix}deliveries:{group}:{shard}` | hash, expires 7 days after its last change | consumer group `group`'s failed deliveries per message (`{session}:{sequence}` → count), cleared by the ack |
 
 /// Key of the live-node set of a group.
 pub fn nodes_key(prefix: &str, group: &str) -> String {
@@ -19,4 +20,9 @@ pub fn lease_key(prefix: &str, group: &str, partition: u32) -> String {
 /// Key of the fencing-token counter of a partition.
 pub fn token_key(prefix: &str, group: &str, partition: u32) -> String {
     format!("{prefix}lease:{group}:{partition}:token")
+}
+
+/// Key of consumer group `group`'s failed-delivery counts of partition `shard`.
+pub fn deliveries_key(prefix: &str, group: &str, shard: u32) -> String {
+    format!("{prefix}deliveries:{group}:{shard}")
 }

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::config::GroupConfig;
 use super::error::GroupError;
-use super::message::{GroupMessage, Retry};
+use super::message::{Counted, GroupMessage, Retry};
 use super::transport::{Delivery, DurableSource};
 use crate::coord::{Lease, LeaseConfig, LeaseEvent, Leases};
 use crate::envelope::Envelope;
@@ -31,8 +31,12 @@ use crate::topic::Topics;
 /// partition and resumes its session, receiving every unacknowledged message. With more
 /// members than partitions the extra members are hot standbys.
 ///
-/// On join the member first creates the session of every partition nobody holds (open and
-/// close), so the broker keeps messages for partitions before anyone claims them.
+/// On join the member registers the group in Redis ([`crate::coord::GroupRegistry`]): ingest
+/// then creates the group's session of each shard before that shard publishes anything, so a
+/// group registered before ingest starts misses nothing. A group registered while shards are
+/// already publishing starts from "now". The member also creates the session of every
+/// partition nobody holds (open and close), so the broker keeps messages for partitions before
+/// anyone claims them.
 pub struct ConsumerGroup {
     rx: mpsc::Receiver<GroupMessage>,
     leases: Arc<Mutex<Option<Leases>>>,
@@ -69,11 +73,19 @@ impl ConsumerGroup {
             renew_interval: config.lease_ttl / 3,
         };
         lease_config.validate()?;
+        register(&mut redis.clone(), &config).await?;
         precreate_sessions(&source, &mut redis.clone(), &config).await?;
-        let (leases, events) = Leases::start(redis, lease_config).await?;
+        let (leases, events) = Leases::start(redis.clone(), lease_config).await?;
         let (tx, rx) = mpsc::channel(config.capacity);
         let held = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let driver = tokio::spawn(drive(source, Arc::new(config), events, tx, held.clone()));
+        let driver = tokio::spawn(drive(
+            source,
+            redis,
+            Arc::new(config),
+            events,
+            tx,
+            held.clone(),
+        ));
         Ok(Self {
             rx,
             leases: Arc::new(Mutex::new(Some(leases))),
@@ -121,6 +133,27 @@ impl Stream for ConsumerGroup {
     }
 }
 
+/// Registers the group ([`crate::coord::GroupRegistry`]), so that ingest creates its sessions
+/// before any shard's first publish from now on.
+async fn register(redis: &mut ConnectionManager, config: &GroupConfig) -> Result<(), GroupError> {
+    let new = crate::coord::GroupRegistry::register(
+        redis,
+        &config.key_prefix,
+        &config.name,
+        &config.pattern,
+    )
+    .await
+    .map_err(GroupError::Leases)?;
+    if new {
+        tracing::info!(
+            group = %config.name,
+            pattern = %config.pattern.as_str(),
+            "consumer group registered: ingest creates its durable sessions before each shard's first publish; shards already publishing deliver to it from now on"
+        );
+    }
+    Ok(())
+}
+
 /// Creates the durable session of every partition whose lease nobody holds.
 async fn precreate_sessions<S: DurableSource>(
     source: &S,
@@ -149,6 +182,7 @@ async fn precreate_sessions<S: DurableSource>(
 
 async fn drive<S: DurableSource>(
     source: S,
+    redis: ConnectionManager,
     config: Arc<GroupConfig>,
     mut events: mpsc::Receiver<LeaseEvent>,
     tx: mpsc::Sender<GroupMessage>,
@@ -171,6 +205,7 @@ async fn drive<S: DurableSource>(
                 tracing::info!(group = %config.name, partition = lease.partition, token = lease.token, "partition acquired; resuming its durable session");
                 let task = tokio::spawn(run_partition(
                     source.clone(),
+                    redis.clone(),
                     config.clone(),
                     lease,
                     tx.clone(),
@@ -199,6 +234,7 @@ async fn drive<S: DurableSource>(
 /// Runs the durable session of one partition while its lease is held (aborted on loss).
 async fn run_partition<S: DurableSource>(
     source: S,
+    redis: ConnectionManager,
     config: Arc<GroupConfig>,
     lease: Lease,
     tx: mpsc::Sender<GroupMessage>,
@@ -230,7 +266,7 @@ async fn run_partition<S: DurableSource>(
             tokio::select! {
                 delivery = stream.next() => {
                     let Some(delivery) = delivery else { break };
-                    let Some(message) = into_message(&source, &config, lease, delivery, &retry_tx).await else {
+                    let Some(message) = into_message(&source, &redis, &config, lease, delivery, &retry_tx).await else {
                         continue;
                     };
                     if tx.send(message).await.is_err() {
@@ -238,7 +274,7 @@ async fn run_partition<S: DurableSource>(
                     }
                 }
                 Some(retry) = retry_rx.recv() => {
-                    if let Some(message) = redeliver(&source, &config, lease, retry, &retry_tx).await
+                    if let Some(message) = redeliver(&source, &redis, &config, lease, retry, &retry_tx).await
                         && tx.send(message).await.is_err()
                     {
                         return;
@@ -252,30 +288,100 @@ async fn run_partition<S: DurableSource>(
     }
 }
 
+/// How long a partition's delivery counts are kept without any change (the broker's session
+/// expiry): 7 days, in seconds.
+const COUNTS_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// Counts one failed delivery of `envelope` in Redis; returns the failed deliveries so far and
+/// where they are counted. `None` for a message without session and sequence, or when Redis
+/// fails (then the count is this member's own, logged).
+async fn count_failure(
+    redis: &ConnectionManager,
+    config: &GroupConfig,
+    partition: u32,
+    envelope: &Envelope,
+) -> Option<(u32, Counted)> {
+    let (Some(session), Some(seq)) = (envelope.session(), envelope.sequence()) else {
+        return None;
+    };
+    let counted = Counted {
+        redis: redis.clone(),
+        key: crate::coord::keys::deliveries_key(&config.key_prefix, &config.name, partition),
+        field: format!("{session}:{seq}"),
+    };
+    let mut conn = redis.clone();
+    let result: Result<(u32, ()), redis::RedisError> = redis::pipe()
+        .cmd("HINCRBY")
+        .arg(&counted.key)
+        .arg(&counted.field)
+        .arg(1)
+        .cmd("EXPIRE")
+        .arg(&counted.key)
+        .arg(COUNTS_TTL_SECS)
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .map(|(n,): (u32,)| (n, ()));
+    match result {
+        Ok((n, ())) => Some((n, counted)),
+        Err(e) => {
+            tracing::warn!(group = %config.name, partition, error = %e, "could not count a failed delivery in Redis; counting in this member only");
+            None
+        }
+    }
+}
+
 async fn into_message<S: DurableSource>(
     source: &S,
+    redis: &ConnectionManager,
     config: &GroupConfig,
     lease: Lease,
     delivery: Delivery,
     retry: &mpsc::UnboundedSender<Retry>,
 ) -> Option<GroupMessage> {
     match Envelope::parse(delivery.payload.clone()) {
-        Ok(envelope) => Some(GroupMessage {
-            envelope,
-            topic: delivery.topic.clone(),
-            partition: lease.partition,
-            lease,
-            redelivered: delivery.redelivered,
-            deliveries: 1,
-            delivery: Some(delivery),
-            retry: retry.clone(),
-        }),
+        Ok(envelope) => {
+            // A redelivery means an earlier delivery ended without an ack: the consumer
+            // crashed, or lost the partition, while working on it.
+            let (deliveries, counted) = if delivery.redelivered {
+                match count_failure(redis, config, lease.partition, &envelope).await {
+                    Some((failed, counted)) => (failed.saturating_add(1), Some(counted)),
+                    None => (1, None),
+                }
+            } else {
+                (1, None)
+            };
+            if deliveries > config.max_deliveries {
+                let reason = format!(
+                    "delivered {deliveries} times without an ack (consumers stopped while handling it); max_deliveries is {}",
+                    config.max_deliveries
+                );
+                tracing::warn!(group = %config.name, topic = %delivery.topic, deliveries, "message redelivered too often; dead-lettered");
+                dead_letter(source, config, lease.partition, delivery, &reason).await;
+                if let Some(c) = counted {
+                    c.clear().await;
+                }
+                return None;
+            }
+            Some(GroupMessage {
+                envelope,
+                topic: delivery.topic.clone(),
+                partition: lease.partition,
+                lease,
+                redelivered: delivery.redelivered,
+                deliveries,
+                delivery: Some(delivery),
+                retry: retry.clone(),
+                counted,
+            })
+        }
         Err(e) => {
             // Malformed: never handed out, never blocks the partition.
             metrics::counter!("ddiscord_group_malformed_total", "group" => config.name.clone())
                 .increment(1);
             tracing::warn!(group = %config.name, topic = %delivery.topic, error = %e, "malformed envelope; dead-lettered");
-            dead_letter(source, config, lease.partition, delivery).await;
+            let reason = format!("not an envelope: {e}");
+            dead_letter(source, config, lease.partition, delivery, &reason).await;
             None
         }
     }
@@ -283,15 +389,29 @@ async fn into_message<S: DurableSource>(
 
 async fn redeliver<S: DurableSource>(
     source: &S,
+    redis: &ConnectionManager,
     config: &GroupConfig,
     lease: Lease,
     retry: Retry,
     retry_tx: &mpsc::UnboundedSender<Retry>,
 ) -> Option<GroupMessage> {
     let labels = [("group", config.name.clone())];
-    if retry.deliveries >= config.max_deliveries {
-        tracing::warn!(group = %config.name, topic = %retry.delivery.topic, deliveries = retry.deliveries, "message failed too often; dead-lettered");
-        dead_letter(source, config, lease.partition, retry.delivery).await;
+    // The nack is a failed delivery: counted where it survives a crash.
+    let (failed, counted) =
+        match count_failure(redis, config, lease.partition, &retry.envelope).await {
+            Some((n, c)) => (n, Some(c)),
+            None => (retry.deliveries, None),
+        };
+    if failed >= config.max_deliveries {
+        tracing::warn!(group = %config.name, topic = %retry.delivery.topic, deliveries = failed, "message failed too often; dead-lettered");
+        let reason = format!(
+            "failed {failed} deliveries (nacked); max_deliveries is {}",
+            config.max_deliveries
+        );
+        dead_letter(source, config, lease.partition, retry.delivery, &reason).await;
+        if let Some(c) = counted {
+            c.clear().await;
+        }
         return None;
     }
     metrics::counter!("ddiscord_group_retries_total", &labels).increment(1);
@@ -302,9 +422,10 @@ async fn redeliver<S: DurableSource>(
         partition: lease.partition,
         lease,
         redelivered: true,
-        deliveries: retry.deliveries + 1,
+        deliveries: failed.saturating_add(1),
         delivery: Some(retry.delivery),
         retry: retry_tx.clone(),
+        counted,
     })
 }
 
@@ -331,7 +452,9 @@ async fn dead_letter<S: DurableSource>(
     config: &GroupConfig,
     shard: u32,
     delivery: Delivery,
+    reason: &str,
 ) {
+    tracing::debug!(group = %config.name, shard, reason, "dead letter");
     let topic = dead_letter_topic(config, shard);
     let payload: Bytes = delivery.payload.clone();
     match source.publish(&topic, payload).await {

@@ -14,6 +14,31 @@ pub(crate) struct Retry {
     pub(crate) deliveries: u32,
 }
 
+/// Where a message's failed deliveries are counted in Redis: field `field` of the hash `key`
+/// (`{prefix}deliveries:{group}:{shard}`, field `{session}:{sequence}`), so that the count
+/// survives a consumer that crashes on the message. Cleared by the ack.
+#[derive(Clone)]
+pub(crate) struct Counted {
+    pub(crate) redis: redis::aio::ConnectionManager,
+    pub(crate) key: String,
+    pub(crate) field: String,
+}
+
+impl Counted {
+    /// Forgets the count (after an ack or a dead letter); failures only leave a stale field
+    /// that expires with the hash.
+    pub(crate) async fn clear(mut self) {
+        let result: Result<(), redis::RedisError> = redis::cmd("HDEL")
+            .arg(&self.key)
+            .arg(&self.field)
+            .query_async(&mut self.redis)
+            .await;
+        if let Err(e) = result {
+            tracing::debug!(key = %self.key, error = %e, "could not clear a delivery count");
+        }
+    }
+}
+
 /// One dispatch of the group's partition, to be acknowledged after the work is done.
 ///
 /// Dropping it without [`ack`](Self::ack) leaves it unacknowledged: the broker redelivers it
@@ -31,10 +56,14 @@ pub struct GroupMessage {
     /// The broker delivered it before without an ack (a previous owner crashed or lost the
     /// partition mid-work).
     pub redelivered: bool,
-    /// Deliveries to this member so far, 1 on the first (nacks add one).
+    /// Deliveries so far, 1 on the first: every nack and every redelivery after a consumer
+    /// stopped without an ack (a crash) adds one. Kept in Redis for messages with a session and
+    /// sequence, so the count survives crashes and moves with the partition.
     pub deliveries: u32,
     pub(crate) delivery: Option<Delivery>,
     pub(crate) retry: mpsc::UnboundedSender<Retry>,
+    /// Set when a failed delivery of this message is counted in Redis.
+    pub(crate) counted: Option<Counted>,
 }
 
 impl std::fmt::Debug for GroupMessage {
@@ -56,10 +85,16 @@ impl GroupMessage {
     /// [`GroupError::Mesh`] when the ack could not be sent (the message will be redelivered;
     /// work must be idempotent).
     pub async fn ack(mut self) -> Result<(), GroupError> {
-        match self.delivery.take() {
+        let result = match self.delivery.take() {
             Some(d) => (d.ack)().await,
             None => Ok(()),
+        };
+        if result.is_ok()
+            && let Some(counted) = self.counted.take()
+        {
+            counted.clear().await;
         }
+        result
     }
 
     /// Gives the message back for another delivery after the group's retry delay; after

@@ -1,15 +1,22 @@
--- Applies one dispatch to the cache atomically, if it is new for its shard.
+-- Applies one dispatch to the cache atomically, if it is the next one of its shard's session.
 -- KEYS[1] = shard:<s> hash, KEYS[2] = shard:<s>:sessions list
 -- KEYS[3] (optional) = the lease hash that fences the write (ddiscord::coord::Fence::key)
 -- ARGV[1] = session ('' when unknown), ARGV[2] = sequence, ARGV[3] = kind ('R' READY,
--- 'E' dispatch, 'N' no guard), ARGV[4] = key prefix, ARGV[5] = shard, ARGV[6] = fencing
--- token ('' without KEYS[3]), ARGV[7..] = ops.
+-- 'E' dispatch, 'N' no guard; a trailing '!' accepts a gap in the sequence), ARGV[4] = key
+-- prefix, ARGV[5] = shard, ARGV[6] = fencing token ('' without KEYS[3]), ARGV[7..] = ops.
 -- GUILD_SUFFIXES is prepended by the worker from ddiscord::cache::keys::GUILD_SUFFIXES.
--- Returns 1 when applied, 0 when skipped as a duplicate or a replaced session's event.
+-- Returns 1 when applied, 0 when skipped as a duplicate or a replaced session's event, 2 when
+-- not applied because an earlier sequence of the session is missing (a gap: the caller holds
+-- the event and offers it again once the gap is filled).
+-- Dispatch sequences are contiguous within a session
+-- (https://discord.com/developers/docs/events/gateway#sending-heartbeats), so an event whose
+-- sequence is not the next one means an earlier one has not arrived yet.
 local shard_key, sessions_key = KEYS[1], KEYS[2]
 local session, seq, kind = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local P, shard = ARGV[4], ARGV[5]
 local SESSIONS_KEPT = 64
+local force = string.sub(kind, 2, 2) == '!'
+kind = string.sub(kind, 1, 1)
 
 if KEYS[3] and redis.call('HGET', KEYS[3], 'token') ~= ARGV[6] then
   return redis.error_reply('DDFENCED lease token ' .. ARGV[6] .. ' is no longer current')
@@ -28,11 +35,17 @@ if kind ~= 'N' then
     end
     redis.call('HSET', shard_key, 'session', session)
   end
-  if session == '' or session == cur then
+  if session == '' then
     if seq <= curseq then return 0 end
+  elseif session == cur then
+    if seq <= curseq then return 0 end
+    if seq > curseq + 1 and not force then return 2 end
   elseif retired(session) then
     return 0
   else
+    -- A session not seen before starts at its READY (sequence 1); anything else first means
+    -- its READY (or what followed) has not arrived yet.
+    if kind ~= 'R' and seq > 1 and not force then return 2 end
     replace_session()
     if kind == 'R' then redis.call('HINCRBY', shard_key, 'gen', 1) end
   end

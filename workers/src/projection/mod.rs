@@ -74,10 +74,24 @@ pub enum Outcome {
     },
     /// Already applied (same or older sequence of the session), or of a replaced session.
     Duplicate,
+    /// Not applied: an earlier sequence of its session has not been applied yet (a gap). With
+    /// [`Gaps::Hold`] the caller keeps the event and offers it again once the gap is filled.
+    Gap,
     /// Not projected.
     Skipped(Skip),
     /// Malformed for its event name: counted and skipped, never applied.
     Rejected(String),
+}
+
+/// What to do with a dispatch whose session has a gap before it (an earlier sequence not yet
+/// applied). Gateway sequences are contiguous within a session, so a gap means an event is
+/// missing or late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gaps {
+    /// Do not apply it: its outcome is [`Outcome::Gap`] (the state worker holds it).
+    Hold,
+    /// Apply it anyway (a capture that started mid-session, or a gap that never filled).
+    Accept,
 }
 
 /// Applies dispatches to the cache.
@@ -89,7 +103,8 @@ pub struct Projector<C> {
 
 struct Prepared {
     index: usize,
-    writes: usize,
+    /// The outcome when the script applies it.
+    applied: Outcome,
     args: Vec<String>,
     keys: Vec<String>,
 }
@@ -135,7 +150,8 @@ impl<C: ConnectionLike + Send> Projector<C> {
 
     /// Applies dispatches in order, pipelined: one round trip for the batch (plus one per
     /// GUILD_UPDATE, which reads the cached guild first). Events of one shard must be given in
-    /// their order.
+    /// their order; gaps in a session's sequence are accepted ([`Gaps::Accept`]), as for a
+    /// capture that started mid-session.
     ///
     /// # Errors
     /// [`ProjectionError::Redis`]: a prefix of the batch may be applied; retrying the whole
@@ -144,10 +160,15 @@ impl<C: ConnectionLike + Send> Projector<C> {
         &mut self,
         envelopes: &[Envelope],
     ) -> Result<Vec<Outcome>, ProjectionError> {
-        self.apply_fenced(envelopes, None).await
+        self.apply_fenced(envelopes, None, Gaps::Accept).await
     }
 
-    /// As [`Projector::apply_batch`], each write applied only while `fence` is current.
+    /// As [`Projector::apply_batch`], each write applied only while `fence` is current, and
+    /// an event after a gap in its session's sequence held or applied as `gaps` says.
+    ///
+    /// Every event with a sequence passes the (session, sequence) guard, the ones that write
+    /// nothing (skipped, rejected) included, so that the guard sees each session's sequence
+    /// without holes.
     ///
     /// # Errors
     /// [`ProjectionError::Fenced`] when the lease is no longer current (nothing more of the
@@ -156,10 +177,22 @@ impl<C: ConnectionLike + Send> Projector<C> {
         &mut self,
         envelopes: &[Envelope],
         fence: Option<&Fencing>,
+        gaps: Gaps,
     ) -> Result<Vec<Outcome>, ProjectionError> {
         let mut outcomes: Vec<Outcome> = vec![Outcome::Duplicate; envelopes.len()];
         let mut pending: Vec<Prepared> = Vec::new();
         for (index, envelope) in envelopes.iter().enumerate() {
+            // Events that write nothing still pass the sequence guard.
+            let guard_only = |outcome: Outcome, pending: &mut Vec<Prepared>, this: &Self| {
+                if envelope.sequence().is_some() {
+                    let mut p = this.prepare(index, envelope, &[], fence, gaps);
+                    p.applied = outcome;
+                    pending.push(p);
+                    None
+                } else {
+                    Some(outcome)
+                }
+            };
             let ops = match self.planner.plan(envelope) {
                 Ok(Plan::Ops(ops)) => ops,
                 Ok(Plan::GuildUpdate(update)) => {
@@ -171,7 +204,11 @@ impl<C: ConnectionLike + Send> Projector<C> {
                     match self.planner.guild_update(&update, cached.as_deref()) {
                         Ok(ops) => ops,
                         Err(e) => {
-                            outcomes[index] = Outcome::Rejected(e.to_string());
+                            if let Some(o) =
+                                guard_only(Outcome::Rejected(e.to_string()), &mut pending, self)
+                            {
+                                outcomes[index] = o;
+                            }
                             continue;
                         }
                     }
@@ -189,7 +226,11 @@ impl<C: ConnectionLike + Send> Projector<C> {
                         }
                     };
                     let Some(guild) = guild else {
-                        outcomes[index] = Outcome::Skipped(Skip::NotCached);
+                        if let Some(o) =
+                            guard_only(Outcome::Skipped(Skip::NotCached), &mut pending, self)
+                        {
+                            outcomes[index] = o;
+                        }
                         continue;
                     };
                     let cached: Option<String> = redis::cmd("HGET")
@@ -200,21 +241,31 @@ impl<C: ConnectionLike + Send> Projector<C> {
                     match self.planner.pins_update(&pins, guild, cached.as_deref()) {
                         Ok(ops) => ops,
                         Err(e) => {
-                            outcomes[index] = Outcome::Rejected(e.to_string());
+                            if let Some(o) =
+                                guard_only(Outcome::Rejected(e.to_string()), &mut pending, self)
+                            {
+                                outcomes[index] = o;
+                            }
                             continue;
                         }
                     }
                 }
                 Ok(Plan::Skip(skip)) => {
-                    outcomes[index] = Outcome::Skipped(skip);
+                    if let Some(o) = guard_only(Outcome::Skipped(skip), &mut pending, self) {
+                        outcomes[index] = o;
+                    }
                     continue;
                 }
                 Err(e) => {
-                    outcomes[index] = Outcome::Rejected(e.to_string());
+                    if let Some(o) =
+                        guard_only(Outcome::Rejected(e.to_string()), &mut pending, self)
+                    {
+                        outcomes[index] = o;
+                    }
                     continue;
                 }
             };
-            pending.push(self.prepare(index, envelope, &ops, fence));
+            pending.push(self.prepare(index, envelope, &ops, fence, gaps));
         }
         self.flush(&mut pending, &mut outcomes).await?;
         Ok(outcomes)
@@ -226,6 +277,7 @@ impl<C: ConnectionLike + Send> Projector<C> {
         envelope: &Envelope,
         ops: &[Op],
         fence: Option<&Fencing>,
+        gaps: Gaps,
     ) -> Prepared {
         let keys = self.planner.keys();
         let ready = envelope.event() == Some("READY");
@@ -238,9 +290,10 @@ impl<C: ConnectionLike + Send> Projector<C> {
         } else {
             envelope.session().map(str::to_owned)
         };
+        let accept = gaps == Gaps::Accept;
         let (kind, seq) = match envelope.sequence() {
-            Some(s) if ready => ("R", s),
-            Some(s) => ("E", s),
+            Some(s) if ready => (if accept { "R!" } else { "R" }, s),
+            Some(s) => (if accept { "E!" } else { "E" }, s),
             None => ("N", 0),
         };
         let mut args = vec![
@@ -258,7 +311,7 @@ impl<C: ConnectionLike + Send> Projector<C> {
         }
         Prepared {
             index,
-            writes,
+            applied: Outcome::Applied { writes },
             args,
             keys: [
                 Some(keys.shard(envelope.shard())),
@@ -309,11 +362,11 @@ impl<C: ConnectionLike + Send> Projector<C> {
             }
             Err(e) => return Err(e.into()),
         };
-        for (p, applied) in pending.drain(..).zip(results) {
-            outcomes[p.index] = if applied == 1 {
-                Outcome::Applied { writes: p.writes }
-            } else {
-                Outcome::Duplicate
+        for (p, code) in pending.drain(..).zip(results) {
+            outcomes[p.index] = match code {
+                1 => p.applied,
+                2 => Outcome::Gap,
+                _ => Outcome::Duplicate,
             };
         }
         Ok(())
