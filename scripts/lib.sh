@@ -32,6 +32,8 @@ ensure_services() {
   have redis-benchmark || missing+=(redis-tools)
   have mosquitto || missing+=(mosquitto)
   have mosquitto_sub || missing+=(mosquitto-clients)
+  # kubectl kustomize: the pipeline tests run the Deployments of the rendered overlays.
+  have kubectl || missing+=(kubernetes-client)
   if ((${#missing[@]})); then
     step "installing ${missing[*]}"
     apt_install "${missing[@]}"

@@ -86,6 +86,9 @@ pub struct SimArgs {
     /// Most dispatches kept in the record served at GET /control/record (0: no record).
     #[arg(long, env = "DDISCORD_SIM_RECORD_LIMIT", default_value_t = 200_000)]
     pub record_limit: usize,
+    /// Also keep every recorded dispatch's payload, served as envelopes at GET /control/frames.
+    #[arg(long, env = "DDISCORD_SIM_RECORD_FRAMES")]
+    pub record_frames: bool,
     /// Clock of the 5 s IDENTIFY windows and other limits: real, or manual (moved by POST /control/advance).
     #[arg(long, env = "DDISCORD_SIM_CLOCK", value_enum, default_value_t = ClockMode::Real)]
     pub clock: ClockMode,
@@ -126,6 +129,7 @@ impl SimArgs {
             resume_buffer: self.resume_buffer,
             resume_window_ms: self.resume_window_secs.saturating_mul(1000),
             record_limit: self.record_limit,
+            record_frames: self.record_frames,
             clock: self.clock,
             replay: self.replay.clone().map(|path| ReplaySpec {
                 path,

@@ -70,6 +70,9 @@ pub struct SimConfig {
     pub commands_per_minute: u32,
     /// Most entries kept in the send record; 0 disables the record (benchmarks).
     pub record_limit: usize,
+    /// Also keep the payload of every recorded first send, served as envelopes at
+    /// `GET /control/frames` (tests that rebuild the stream; memory grows with the record).
+    pub record_frames: bool,
     /// Real or manual (test-driven) simulated clock.
     pub clock: ClockMode,
     /// Optional JSONL replay instead of generated traffic.
@@ -98,6 +101,7 @@ impl Default for SimConfig {
             max_guilds_per_shard: 2500,
             commands_per_minute: 120,
             record_limit: 1_000_000,
+            record_frames: false,
             clock: ClockMode::Real,
             replay: None,
         }

@@ -14,6 +14,7 @@
 //! | `POST /control/dispatch?shard=N&event=NAME` (body: `d` as JSON) | send one dispatch |
 //! | `GET /control/record` | the [`RecordSnapshot`] as JSON |
 //! | `GET /control/stats` | the record without the dispatch list |
+//! | `GET /control/frames` | JSONL: every recorded first send as the envelope ingest publishes (`--record-frames`) |
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -47,6 +48,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/control/dispatch", post(dispatch))
         .route("/control/record", get(record))
         .route("/control/stats", get(stats))
+        .route("/control/frames", get(frames))
         .with_state(shared)
 }
 
@@ -209,4 +211,40 @@ async fn record(State(s): State<Arc<Shared>>) -> Response {
 
 async fn stats(State(s): State<Arc<Shared>>) -> Response {
     Json(snapshot(&s, false)).into_response()
+}
+
+/// The first recorded send of every (session, seq), one envelope per line (`{"shard":..,"session":..,"received_ms":0,`
+/// then the frame as sent), in record order: the stream a lossless pipeline delivers.
+async fn frames(State(s): State<Arc<Shared>>) -> Response {
+    if !s.record.keeps_frames() {
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({"error": "frames are not kept; start the simulator with --record-frames"})),
+        )
+            .into_response();
+    }
+    let mut body = Vec::new();
+    for (sent, frame) in s.record.frames() {
+        let meta = ddiscord::envelope::EnvelopeMeta {
+            shard: sent.shard,
+            session: Some(&sent.session_id),
+            received_ms: 0,
+        };
+        match ddiscord::envelope::wrap(&meta, frame.as_str().as_bytes()) {
+            Ok(env) => {
+                body.extend_from_slice(&env);
+                body.push(b'\n');
+            }
+            Err(e) => {
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(
+                        json!({"error": format!("frame {} of {}: {e}", sent.seq, sent.session_id)}),
+                    ),
+                )
+                    .into_response();
+            }
+        }
+    }
+    ([("content-type", "application/x-ndjson")], body).into_response()
 }

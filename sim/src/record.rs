@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 
 /// One dispatch written to a websocket.
@@ -109,20 +110,32 @@ impl RecordSnapshot {
     }
 }
 
-/// Bounded, thread-safe list of sent dispatches.
+/// Bounded, thread-safe list of sent dispatches, with their payloads when asked to keep them.
 #[derive(Debug)]
 pub struct Record {
     limit: usize,
-    entries: Mutex<Vec<SentDispatch>>,
+    keep_frames: bool,
+    entries: Mutex<Entries>,
     dropped: AtomicU64,
 }
 
+#[derive(Debug, Default)]
+struct Entries {
+    sent: Vec<SentDispatch>,
+    /// The frame of each entry of `sent` (same index) when frames are kept: on the first
+    /// entry of each (session, seq) only.
+    frames: Vec<Option<Utf8Bytes>>,
+    /// (session, seq) whose frame is kept.
+    framed: std::collections::HashSet<(String, u64)>,
+}
+
 impl Record {
-    /// A record that keeps at most `limit` entries.
-    pub fn new(limit: usize) -> Self {
+    /// A record that keeps at most `limit` entries, and their frames if `keep_frames`.
+    pub fn new(limit: usize, keep_frames: bool) -> Self {
         Self {
             limit,
-            entries: Mutex::new(Vec::new()),
+            keep_frames,
+            entries: Mutex::new(Entries::default()),
             dropped: AtomicU64::new(0),
         }
     }
@@ -132,17 +145,36 @@ impl Record {
         self.limit > 0
     }
 
+    /// Whether the frames of first sends are kept (`GET /control/frames`).
+    pub fn keeps_frames(&self) -> bool {
+        self.enabled() && self.keep_frames
+    }
+
     /// Appends entries, dropping what does not fit.
     pub fn extend(&self, items: impl IntoIterator<Item = SentDispatch>) {
+        self.extend_frames(items.into_iter().map(|d| (d, None)));
+    }
+
+    /// Appends entries with their frames (kept for first sends when frames are kept).
+    pub(crate) fn extend_frames(
+        &self,
+        items: impl IntoIterator<Item = (SentDispatch, Option<Utf8Bytes>)>,
+    ) {
         if !self.enabled() {
             return;
         }
         let Ok(mut e) = self.entries.lock() else {
             return;
         };
-        for item in items {
-            if e.len() < self.limit {
-                e.push(item);
+        for (item, frame) in items {
+            if e.sent.len() < self.limit {
+                // A dispatch whose first write failed is recorded only as a RESUME replay, so
+                // the frame kept is the first of each (session, seq), replayed or not.
+                let frame = frame.filter(|_| {
+                    self.keep_frames && e.framed.insert((item.session_id.clone(), item.seq))
+                });
+                e.sent.push(item);
+                e.frames.push(frame);
             } else {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
@@ -151,14 +183,30 @@ impl Record {
 
     /// A copy of the entries and the count of dropped ones.
     pub fn snapshot(&self) -> (Vec<SentDispatch>, u64) {
-        let e = self.entries.lock().map(|e| e.clone()).unwrap_or_default();
+        let e = self
+            .entries
+            .lock()
+            .map(|e| e.sent.clone())
+            .unwrap_or_default();
         (e, self.dropped.load(Ordering::Relaxed))
+    }
+
+    /// The first entry of each (session, seq), in record order, with its frame.
+    pub(crate) fn frames(&self) -> Vec<(SentDispatch, Utf8Bytes)> {
+        let Ok(e) = self.entries.lock() else {
+            return Vec::new();
+        };
+        e.sent
+            .iter()
+            .zip(&e.frames)
+            .filter_map(|(d, f)| Some((d.clone(), f.clone()?)))
+            .collect()
     }
 
     /// Forgets every entry.
     pub fn clear(&self) {
         if let Ok(mut e) = self.entries.lock() {
-            e.clear();
+            *e = Entries::default();
         }
         self.dropped.store(0, Ordering::Relaxed);
     }

@@ -145,7 +145,7 @@ impl Shared {
         Self {
             clock: SimClock::new(cfg.clock),
             limits: Mutex::new(StartLimits::new(&cfg)),
-            record: Record::new(cfg.record_limit),
+            record: Record::new(cfg.record_limit, cfg.record_frames),
             connections: Mutex::new(Vec::new()),
             rate_bits: AtomicU64::new(cfg.events_per_sec.to_bits()),
             world: Mutex::new(world),

@@ -235,6 +235,7 @@ impl Connection {
             }
         };
         let more = frames.len() == BATCH;
+        let keep_frames = self.shared.record.keeps_frames();
         let mut sent = Vec::with_capacity(if self.shared.record.enabled() {
             frames.len()
         } else {
@@ -242,24 +243,28 @@ impl Connection {
         });
         for f in frames {
             if self.write_text(f.text.clone(), false).await.is_err() {
-                self.shared.record.extend(sent);
+                self.shared.record.extend_frames(sent);
                 return Some(End::Gone);
             }
             self.cursor = f.seq;
             self.shared.events_sent.fetch_add(1, Ordering::Relaxed);
             if self.shared.record.enabled() {
-                sent.push(SentDispatch {
-                    session_id: session.id.to_string(),
-                    shard: session.shard,
-                    seq: f.seq,
-                    event: f.name.to_string(),
-                    guild_id: f.guild_id,
-                    connection: self.id,
-                    replayed: f.seq <= self.replay_upto,
-                });
+                let frame = keep_frames.then(|| f.text.clone());
+                sent.push((
+                    SentDispatch {
+                        session_id: session.id.to_string(),
+                        shard: session.shard,
+                        seq: f.seq,
+                        event: f.name.to_string(),
+                        guild_id: f.guild_id,
+                        connection: self.id,
+                        replayed: f.seq <= self.replay_upto,
+                    },
+                    frame,
+                ));
             }
         }
-        self.shared.record.extend(sent);
+        self.shared.record.extend_frames(sent);
         if self.sink.flush().await.is_err() {
             return Some(End::Gone);
         }
