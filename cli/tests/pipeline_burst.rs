@@ -48,7 +48,8 @@ async fn a_full_publish_window_keeps_order_and_loses_nothing() {
     let generated = stream(&replay);
     let observer = MeshObserver::start(broker.port(), "discord").await;
 
-    // The worker first, so its durable session exists before anything is published.
+    // The worker first (it waits for the shard count ingest records; ingest creates the
+    // group's sessions before its first publish).
     let worker = h.spawn(
         "state-worker",
         &["state-worker"],
@@ -60,7 +61,7 @@ async fn a_full_publish_window_keeps_order_and_loses_nothing() {
             ("DDISCORD_LOG", "info".into()),
         ]),
     );
-    h.wait_http_ok(worker, "/readyz", Duration::from_secs(30))
+    h.wait_http_ok(worker, "/healthz", Duration::from_secs(30))
         .await;
 
     let sim = SimControl { addr: free_addr() };
@@ -177,7 +178,19 @@ async fn a_full_publish_window_keeps_order_and_loses_nothing() {
     eprintln!("{state}");
     eprintln!("cache vs reference: {cache}");
 
+    let window_full = h.log_lines_with("publish window full").len();
+    eprintln!("ingest logged a full publish window {window_full} times");
     let mut failures = Vec::new();
+    if window_full == 0 {
+        failures.push(
+            "the burst never filled ingest's publish window: the test proves nothing".to_owned(),
+        );
+    }
+    if !state.misordered.is_empty() {
+        failures.push(format!(
+            "the state tree is not in sequence order per session: {state}"
+        ));
+    }
     if !mesh.misordered.is_empty() || !mesh.lost.is_empty() {
         failures.push(format!(
             "(i) the dispatch tree is not in contiguous order per session: {mesh}"
