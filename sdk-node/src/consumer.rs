@@ -1,5 +1,5 @@
 //! `client.consume(group, pattern)`: a work queue shared by the replicas of a consumer group
-//! (`ddiscord::Client::consume_with`, DESIGN.md "Consumer groups"): partitions are the shards,
+//! (`ddiscord::Client::consume_with`): partitions are the shards,
 //! claimed through Redis leases, each one persistent at-least-once session on the mesh. Jobs
 //! are delivered to JavaScript in batches and acknowledged (or nacked) by id after their work.
 

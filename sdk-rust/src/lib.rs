@@ -4,7 +4,7 @@
 //! Solace-syntax subscription patterns, the envelope, and the event mesh client with its
 //! backends.
 //!
-//! See `DESIGN.md` for the contracts and the reasons for them.
+//! `docs/` and `topics.yaml` describe the contracts and the reasons for them.
 
 pub mod cache;
 pub mod client;

@@ -354,7 +354,7 @@ impl Client {
     /// that join the same group share the events, each handled by one replica at a time,
     /// at-least-once. Partitions are the shards (`DDISCORD_SHARDS`), claimed through Redis
     /// leases; a crashed replica's partitions move to the others after the lease TTL with
-    /// nothing lost (DESIGN.md, consumer groups).
+    /// nothing lost.
     ///
     /// # Errors
     /// As [`Self::consume_with`].

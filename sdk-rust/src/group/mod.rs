@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Why one session per partition and not a shared subscription: Solace downgrades QoS 1 shared
-//! subscriptions to QoS 0, and a shared subscription gives up per-guild order (DESIGN.md).
+//! subscriptions to QoS 0, and a shared subscription gives up per-guild order.
 
 mod config;
 mod error;

@@ -47,7 +47,7 @@
 //! client correlates `Outgoing::Publish(pkid)` with `Incoming::PubAck(pkid)` itself; at most
 //! 500 publishes are unacknowledged per connection. Brokers must keep QoS 1 messages for
 //! offline sessions: Mosquitto's defaults (`max_queued_messages 1000`) silently drop them, so
-//! use the shipped `config/mosquitto.conf` and watch `$SYS/broker/publish/messages/dropped`.
+//! use the shipped `k8s/overlays/self-contained/mosquitto/mosquitto.conf` and watch `$SYS/broker/publish/messages/dropped`.
 //!
 //! # Metrics
 //! See [`metrics`] for the counter names.
