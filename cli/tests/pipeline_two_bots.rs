@@ -60,7 +60,8 @@ async fn two_bots_on_one_broker_and_one_redis_stay_apart() {
         let mut worker_env = env(common_env.clone());
         worker_env.insert("DDISCORD_HTTP_ADDR".into(), free_addr());
         let w = h.spawn(&format!("{root}-worker"), &["state-worker"], &worker_env);
-        h.wait_http_ok(w, "/readyz", Duration::from_secs(30)).await;
+        // Healthy, not ready: it waits for the shard count its ingest records.
+        h.wait_http_ok(w, "/healthz", Duration::from_secs(30)).await;
         let mut ingest_env = env(common_env);
         ingest_env.extend(env([
             ("DDISCORD_HTTP_ADDR", free_addr()),

@@ -155,7 +155,7 @@ impl Client {
     /// The shard count used to route gateway commands.
     #[napi(getter)]
     pub fn shards(&self) -> u32 {
-        self.inner.config().shards
+        self.inner.shards()
     }
 
     /// Whether `close()` was called.

@@ -57,7 +57,7 @@ impl ConnectOptions {
             config.topic_root = v;
         }
         if let Some(v) = self.shards {
-            config.shards = v;
+            config.shards = Some(v);
         }
         if let Some(ms) = self.connect_timeout_ms {
             config.connect_timeout = Duration::from_millis(u64::from(ms));

@@ -35,7 +35,7 @@ pub(crate) fn connect(
         config.topic_root = v;
     }
     if let Some(v) = shards {
-        config.shards = v;
+        config.shards = Some(v);
     }
     if let Some(secs) = connect_timeout {
         config.connect_timeout = Duration::try_from_secs_f64(secs).map_err(|_| {
@@ -86,7 +86,7 @@ impl NativeClient {
     /// The configured shard count.
     #[getter]
     fn shards(&self) -> u32 {
-        self.inner.config().shards
+        self.inner.shards()
     }
 
     /// The configured topic root.

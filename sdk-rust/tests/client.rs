@@ -35,7 +35,7 @@ fn envelope(frame: &[u8], shard: u32, session: &str) -> Bytes {
 
 async fn client(broker: &Mosquitto, shards: u32) -> Client {
     let mut config = ClientConfig::new(broker.url(), "redis://127.0.0.1:1");
-    config.shards = shards;
+    config.shards = Some(shards);
     config.chunk_timeout = Duration::from_secs(5);
     Client::connect(config).await.unwrap()
 }
@@ -275,7 +275,7 @@ async fn work_queue_retries_then_dead_letters() {
     let broker = Mosquitto::start().unwrap();
     let redis = ddiscord_testkit::RedisServer::start().unwrap();
     let mut config = ClientConfig::new(broker.url(), redis.url());
-    config.shards = 2;
+    config.shards = Some(2);
     let client = Client::connect(config).await.unwrap();
     let options = QueueOptions {
         max_deliveries: 2,
@@ -321,4 +321,35 @@ async fn work_queue_retries_then_dead_letters() {
     let e = client.consume("bad name!", "discord/>").await.unwrap_err();
     assert!(matches!(e.kind(), ClientErrorKind::Group { .. }), "{e}");
     queue.shutdown().await.unwrap();
+}
+
+/// Without `DDISCORD_SHARDS` the client routes with the shard count ingest recorded in Redis;
+/// a contradicting explicit count is refused at connect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shard_count_comes_from_the_recorded_topology() {
+    let broker = Mosquitto::start().unwrap();
+    let redis_server = ddiscord_testkit::RedisServer::start().unwrap();
+    let mut conn = redis::Client::open(redis_server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    ddiscord::coord::Topology {
+        shards: 3,
+        max_concurrency: 1,
+        gateway_url: "ws://127.0.0.1:1".into(),
+    }
+    .record(&mut conn, "dd:")
+    .await
+    .unwrap();
+    let config = ClientConfig::new(broker.url(), redis_server.url());
+    let client = Client::connect(config.clone()).await.unwrap();
+    assert_eq!(client.shards(), 3);
+    let guild: u64 = 81384788765712384;
+    assert_eq!(client.shard_for(guild), ((guild >> 22) % 3) as u32);
+    let mut explicit = config;
+    explicit.shards = Some(2);
+    let e = Client::connect(explicit).await.unwrap_err();
+    assert!(matches!(e.kind(), ClientErrorKind::Config { .. }), "{e}");
+    assert!(e.to_string().contains("recorded 3"), "{e}");
 }

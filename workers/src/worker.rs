@@ -142,7 +142,12 @@ impl StateWorker {
             .map_err(|e| WorkerError::Config(format!("DDISCORD_TOPIC_ROOT: {e}")))?;
         let (stop, stop_rx) = watch::channel(false);
         let ready = Arc::new(AtomicBool::new(false));
-        let readiness = Readiness::new(ready.clone(), redis.clone());
+        let probe = source.clone();
+        let readiness = Readiness::new(
+            ready.clone(),
+            redis.clone(),
+            Arc::new(move || probe.is_connected()),
+        );
         let http_addr = match config.http_addr {
             Some(addr) => {
                 let check = readiness.clone();

@@ -144,3 +144,37 @@ async fn health_readiness_and_metrics() {
     }
     worker.shutdown().await.unwrap();
 }
+
+/// Waits until `/readyz` starts with `status` (a deadline, never a fixed sleep).
+async fn wait_ready(addr: std::net::SocketAddr, status: &str, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = get(addr, "/readyz").await;
+        if got.starts_with(status) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: {got}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_mesh_and_redis() {
+    let mut redis_server = RedisServer::start().unwrap();
+    let mut broker = Mosquitto::start().unwrap();
+    let mut config = StateWorkerConfig::new(redis_server.url(), broker.url());
+    config.shards = Some(1);
+    config.http_addr = Some("127.0.0.1:0".parse().unwrap());
+    let worker = StateWorker::start(config).await.unwrap();
+    let addr = worker.http_addr().unwrap();
+    wait_ready(addr, "HTTP/1.0 200", "ready after joining").await;
+    broker.stop();
+    wait_ready(addr, "HTTP/1.0 503", "not ready without the mesh").await;
+    broker.start_again().unwrap();
+    wait_ready(addr, "HTTP/1.0 200", "ready after the mesh is back").await;
+    redis_server.stop();
+    wait_ready(addr, "HTTP/1.0 503", "not ready without Redis").await;
+    redis_server.start_again().unwrap();
+    wait_ready(addr, "HTTP/1.0 200", "ready after Redis is back").await;
+    worker.shutdown().await.unwrap();
+}

@@ -19,7 +19,7 @@ pub const DEFAULT_KEY_PREFIX: &str = "dd:";
 /// | `redis_url` | `DDISCORD_REDIS_URL` | `redis://127.0.0.1:6379` |
 /// | `key_prefix` | `DDISCORD_KEY_PREFIX` | `dd:` |
 /// | `topic_root` | `DDISCORD_TOPIC_ROOT` | `discord` (from `topics.yaml`) |
-/// | `shards` | `DDISCORD_SHARDS` | `1` |
+/// | `shards` | `DDISCORD_SHARDS` | unset: the count ingest recorded in Redis, else 1 |
 /// | `connect_timeout` | `DDISCORD_CONNECT_TIMEOUT_MS` | `10000` |
 ///
 /// The Redis URL may carry a password; it is never logged (see [`ClientConfig::redacted_redis_url`]).
@@ -36,8 +36,11 @@ pub struct ClientConfig {
     /// `discord-cmd/…`).
     pub topic_root: String,
     /// Number of shards the bot runs, used to route gateway commands to the shard that owns a
-    /// guild: `(guild_id >> 22) % shards`.
-    pub shards: u32,
+    /// guild: `(guild_id >> 22) % shards`, and as the partitions of work queues. `None` (the
+    /// default) takes the count ingest recorded in Redis (`{prefix}topology`, from Discord's
+    /// `GET /gateway/bot`) and follows it when it changes; 1 while none is recorded. A value
+    /// that contradicts the recorded count is an error at connect.
+    pub shards: Option<u32>,
     /// Events buffered per subscription before the subscriber counts as slow and the mesh drops
     /// (and counts) events for it.
     pub subscription_capacity: usize,
@@ -71,7 +74,7 @@ impl Default for ClientConfig {
             redis_url: DEFAULT_REDIS_URL.to_owned(),
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             topic_root: crate::contract::Contract::get().default_root.clone(),
-            shards: 1,
+            shards: None,
             subscription_capacity: 65_536,
             chunk_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
@@ -118,7 +121,7 @@ impl ClientConfig {
             config.topic_root = v;
         }
         if let Some(v) = non_empty("DDISCORD_SHARDS") {
-            config.shards = parse_shards(&v)?;
+            config.shards = Some(parse_shards(&v)?);
         }
         if let Some(v) = non_empty("DDISCORD_CONNECT_TIMEOUT_MS") {
             let ms = v.trim().parse::<u64>().map_err(|_| {
@@ -181,7 +184,7 @@ mod tests {
         assert_eq!(c.redis_url, DEFAULT_REDIS_URL);
         assert_eq!(c.key_prefix, "x:");
         assert_eq!(c.topic_root, "discord");
-        assert_eq!(c.shards, 16);
+        assert_eq!(c.shards, Some(16));
         let e = ClientConfig::from_lookup(|k| (k == "DDISCORD_SHARDS").then(|| "0".into()))
             .unwrap_err();
         assert!(e.to_string().contains("DDISCORD_SHARDS"), "{e}");

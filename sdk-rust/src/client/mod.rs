@@ -21,6 +21,7 @@ mod queue;
 mod stream;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -34,6 +35,7 @@ pub use stream::EventStream;
 
 use crate::cache::{CacheReader, Keys};
 use crate::contract::Contract;
+use crate::coord::Topology;
 use crate::group::{ConsumerGroup, GroupConfig};
 use crate::mesh::{Delivery, Mesh, MeshConfig};
 use crate::topic::{Level, TopicPattern, Topics, Tree, shard_for_guild};
@@ -43,6 +45,8 @@ struct Inner {
     topics: Topics,
     mesh: Mesh,
     redis: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    /// The shard count in force ([`Client::shards`]).
+    shards: AtomicU32,
 }
 
 /// A connection to a DDiscord deployment: the event mesh (connected at once) and the Redis
@@ -87,7 +91,7 @@ impl Client {
                 e,
             )
         })?;
-        if config.shards == 0 {
+        if config.shards == Some(0) {
             return Err(ClientError::new(ClientErrorKind::Config {
                 message: "the shard count (DDISCORD_SHARDS) must be at least 1".into(),
             }));
@@ -115,14 +119,54 @@ impl Client {
                 )
             })?;
         tracing::info!(mesh = %mesh_url, "ddiscord client connected");
-        Ok(Self {
+        let client = Self {
             inner: Arc::new(Inner {
+                shards: AtomicU32::new(config.shards.unwrap_or(1)),
                 config,
                 topics,
                 mesh,
                 redis: tokio::sync::OnceCell::new(),
             }),
-        })
+        };
+        if let Some(recorded) = client.recorded_shards().await {
+            if let Some(explicit) = client.inner.config.shards
+                && explicit != recorded
+            {
+                return Err(ClientError::new(ClientErrorKind::Config {
+                    message: format!(
+                        "DDISCORD_SHARDS is {explicit} but ingest recorded {recorded} shards (GET /gateway/bot); unset it or make it match"
+                    ),
+                }));
+            }
+            client.inner.shards.store(recorded, Ordering::Relaxed);
+        }
+        if client.inner.config.shards.is_none() {
+            tokio::spawn(follow_topology(Arc::downgrade(&client.inner)));
+        }
+        Ok(client)
+    }
+
+    /// The shard count ingest recorded in Redis, if Redis answers within 1 s and one is
+    /// recorded.
+    async fn recorded_shards(&self) -> Option<u32> {
+        let read = async {
+            let mut redis = self.redis().await.ok()?;
+            Topology::read(&mut redis, &self.inner.config.key_prefix)
+                .await
+                .ok()
+                .flatten()
+        };
+        tokio::time::timeout(TOPOLOGY_READ_TIMEOUT, read)
+            .await
+            .ok()
+            .flatten()
+            .map(|t| t.shards)
+    }
+
+    /// The bot's shard count: `DDISCORD_SHARDS` when set, else the count ingest recorded in
+    /// Redis (followed while the client runs), else 1.
+    pub fn shards(&self) -> u32 {
+        self.inner.shards.load(Ordering::Relaxed)
     }
 
     /// The configuration the client was connected with.
@@ -211,7 +255,7 @@ impl Client {
     /// The shard that owns `guild_id` among the configured shards,
     /// `(guild_id >> 22) % shards` ([`shard_for_guild`]).
     pub fn shard_for(&self, guild_id: u64) -> u32 {
-        shard_for_guild(guild_id, self.inner.config.shards)
+        shard_for_guild(guild_id, self.shards())
     }
 
     /// Publishes gateway command `command` (a name from `topics.yaml` `commands`, e.g.
@@ -236,11 +280,11 @@ impl Client {
                 ),
             }));
         }
-        if shard >= self.inner.config.shards {
+        let shards = self.shards();
+        if shard >= shards {
             return Err(ClientError::new(ClientErrorKind::Config {
                 message: format!(
-                    "shard {shard} does not exist: the bot runs {} shard(s) (DDISCORD_SHARDS)",
-                    self.inner.config.shards
+                    "shard {shard} does not exist: the bot runs {shards} shard(s) (DDISCORD_SHARDS, or the count ingest recorded)"
                 ),
             }));
         }
@@ -285,7 +329,7 @@ impl Client {
     /// # Errors
     /// As [`Self::send_command`].
     pub async fn update_presence(&self, d: &serde_json::Value) -> Result<(), ClientError> {
-        for shard in 0..self.inner.config.shards {
+        for shard in 0..self.shards() {
             self.send_command(shard, "PRESENCE_UPDATE", d).await?;
         }
         Ok(())
@@ -376,7 +420,7 @@ impl Client {
         options: QueueOptions,
     ) -> Result<WorkQueue, ClientError> {
         let pattern = self.tree_pattern(Tree::Dispatch, pattern)?;
-        let mut config = GroupConfig::new(group, pattern, self.inner.config.shards);
+        let mut config = GroupConfig::new(group, pattern, self.shards());
         config.key_prefix = self.inner.config.key_prefix.clone();
         config.max_deliveries = options.max_deliveries;
         config.retry_delay = options.retry_delay;
@@ -406,5 +450,29 @@ impl Client {
     /// Disconnects from the mesh; open streams end.
     pub async fn close(&self) {
         self.inner.mesh.close().await;
+    }
+}
+
+/// How long [`Client::connect`] waits for Redis to tell the recorded shard count.
+const TOPOLOGY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often a client without `DDISCORD_SHARDS` reads the recorded shard count again.
+const TOPOLOGY_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Follows the shard count ingest records while the client lives.
+async fn follow_topology(inner: std::sync::Weak<Inner>) {
+    loop {
+        tokio::time::sleep(TOPOLOGY_POLL).await;
+        let Some(inner) = inner.upgrade() else { return };
+        let client = Client { inner };
+        if let Some(recorded) = client.recorded_shards().await {
+            let before = client.inner.shards.swap(recorded, Ordering::Relaxed);
+            if before != recorded {
+                tracing::info!(
+                    from = before,
+                    to = recorded,
+                    "the bot's shard count changed; commands route with the new count"
+                );
+            }
+        }
     }
 }

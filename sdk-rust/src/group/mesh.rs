@@ -58,6 +58,10 @@ impl DurableSource for Mesh {
         .boxed()
     }
 
+    fn is_connected(&self) -> bool {
+        Mesh::is_connected(self)
+    }
+
     fn publish_in_order(
         &self,
         messages: Vec<(String, Bytes)>,

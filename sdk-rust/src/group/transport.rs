@@ -54,6 +54,12 @@ pub trait DurableSource: Clone + Send + Sync + 'static {
         patterns: &[TopicPattern],
     ) -> BoxFuture<'static, Result<(), GroupError>>;
 
+    /// Whether the connection to the broker is up right now (for readiness probes); `true`
+    /// for sources that cannot tell.
+    fn is_connected(&self) -> bool {
+        true
+    }
+
     /// Publishes with guaranteed delivery (used for dead letters).
     fn publish(&self, topic: &str, payload: Bytes) -> BoxFuture<'static, Result<(), GroupError>>;
 
