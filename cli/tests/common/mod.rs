@@ -18,17 +18,9 @@ use std::time::{Duration, Instant};
 /// The binary under test, as cargo built it.
 pub const BIN: &str = env!("CARGO_BIN_EXE_ddiscord");
 
-/// A private copy of [`BIN`] taken when the test starts, so that every process of a test runs
-/// the same binary even if another build in a shared target directory replaces it meanwhile.
+/// The binary every process of a test runs.
 pub fn binary() -> &'static Path {
-    static COPY: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
-    let (_, path) = COPY.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ddiscord");
-        std::fs::copy(BIN, &path).unwrap();
-        (dir, path)
-    });
-    path
+    Path::new(BIN)
 }
 
 /// An environment: variable name to value.
