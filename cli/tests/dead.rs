@@ -79,7 +79,9 @@ async fn dead_letters_are_listed_and_replayed() {
         .expect("the replayed letter is published")
         .unwrap();
     assert!(m.payload.ends_with(br#""s":8,"d":{}}"#));
-    let left = DeadLetters::list(&mut conn, "dd:", "queue", 10).await.unwrap();
+    let left = DeadLetters::list(&mut conn, "dd:", "queue", 10)
+        .await
+        .unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, ids[0]);
 }
