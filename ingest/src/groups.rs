@@ -99,6 +99,24 @@ impl GroupSessions {
                 }
             };
             let name = config.session_name(shard);
+            // A member holding the partition has the session open: opening it here would take
+            // it over for a moment (the broker lets one client per id).
+            let lease =
+                ddiscord::coord::keys::lease_key(&self.prefix, &config.lease_group(), shard);
+            let held: bool = redis::cmd("EXISTS")
+                .arg(&lease)
+                .query_async(&mut redis)
+                .await
+                .map_err(|e| {
+                    redis_error(
+                        "checking a consumer group's lease",
+                        ddiscord::coord::CoordError::from_redis("checking a lease", e),
+                    )
+                })?;
+            if held {
+                self.mark_created(&g.name, shard);
+                continue;
+            }
             self.mesh.create(&name, &[pattern]).await.map_err(|e| {
                 IngestError::with_source(
                     IngestErrorKind::Mesh {
