@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use ddiscord::cache::{CacheReader, Keys};
 use ddiscord_sim::fixtures::Fixtures;
 use ddiscord_sim::world::World;
-use ddiscord_testkit::{fixtures_dir, free_port};
+use ddiscord_testkit::fixtures_dir;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ddiscord");
@@ -34,17 +34,19 @@ fn ids(values: &[Value], key: &str) -> BTreeSet<u64> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn up_projects_the_simulated_world_into_redis() {
-    let http = free_port();
+    // Port 0: the header says which port was bound (a port picked here could be taken by a
+    // test running alongside before `up` binds it).
+    let log = tempfile::NamedTempFile::new().unwrap();
     let mut child = Command::new(BIN)
         .args(["up", "--plain", "--run-secs", "120", "--shards", "2"])
         .args(["--guilds", &GUILDS.to_string(), "--events-per-sec", "0"])
-        .args(["--http-addr", &format!("127.0.0.1:{http}")])
+        .args(["--http-addr", "127.0.0.1:0"])
         .env("DDISCORD_FIXTURES", fixtures_dir())
         .env_remove("DDISCORD_REDIS_URL")
         .env_remove("DDISCORD_MESH_URL")
         .env_remove("DISCORD_TOKEN")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log.reopen().unwrap())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -52,19 +54,32 @@ async fn up_projects_the_simulated_world_into_redis() {
 
     // The header names the Redis and the mesh that scripts attach to.
     let mut lines = BufReader::new(stdout).lines();
-    let (mut redis_url, mut mesh_url) = (None, None);
-    while redis_url.is_none() || mesh_url.is_none() {
-        let line = lines
-            .next()
-            .expect("up exited before printing its header")
-            .unwrap();
+    let (mut redis_url, mut mesh_url, mut http) = (None, None, None);
+    while redis_url.is_none() || mesh_url.is_none() || http.is_none() {
+        let Some(line) = lines.next() else {
+            panic!(
+                "up exited before printing its header; its log:\n{}",
+                std::fs::read_to_string(log.path()).unwrap_or_default()
+            );
+        };
+        let line = line.unwrap();
         let mut words = line.split_whitespace();
         match (words.next(), words.next()) {
             (Some("redis"), Some(url)) => redis_url = Some(url.to_owned()),
             (Some("mesh"), Some(url)) => mesh_url = Some(url.to_owned()),
+            (Some("metrics"), Some(url)) => {
+                let port = url
+                    .trim_start_matches("http://")
+                    .trim_end_matches("/metrics")
+                    .rsplit(':')
+                    .next()
+                    .unwrap();
+                http = Some(port.parse::<u16>().unwrap());
+            }
             _ => {}
         }
     }
+    let http = http.unwrap();
     assert!(mesh_url.unwrap().starts_with("mqtt://127.0.0.1:"));
     std::thread::spawn(move || for _ in lines {});
 

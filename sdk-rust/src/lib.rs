@@ -1,19 +1,24 @@
 //! # ddiscord
 //!
-//! The core every DDiscord component links: the topic contract (`topics.yaml`), topics and
-//! Solace-syntax subscription patterns, the envelope, and the event mesh client with its
-//! backends.
+//! The core every DDiscord component links: the event mesh client with its backends,
+//! coordination in Redis (leases, topology, consumer groups), the cache reader and the client
+//! the SDKs wrap. The data model (topic contract, topics and patterns, the envelope) lives in
+//! `ddiscord-model` and is re-exported here under the same paths.
 //!
 //! `docs/` and `topics.yaml` describe the contracts and the reasons for them.
 
 pub mod cache;
 pub mod client;
-pub mod contract;
 pub mod coord;
-pub mod envelope;
 pub mod group;
 pub mod mesh;
-pub mod topic;
+
+/// The topic contract (`topics.yaml`): re-exported from `ddiscord-model`.
+pub use ddiscord_model::contract;
+/// The envelope: re-exported from `ddiscord-model`.
+pub use ddiscord_model::envelope;
+/// Topics and patterns: re-exported from `ddiscord-model`.
+pub use ddiscord_model::topic;
 
 pub use client::{Client, ClientConfig, ClientError, Event};
 pub use envelope::{Envelope, EnvelopeError, EnvelopeMeta, FrameHead};

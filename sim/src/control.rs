@@ -225,12 +225,12 @@ async fn frames(State(s): State<Arc<Shared>>) -> Response {
     }
     let mut body = Vec::new();
     for (sent, frame) in s.record.frames() {
-        let meta = ddiscord::envelope::EnvelopeMeta {
+        let meta = ddiscord_model::envelope::EnvelopeMeta {
             shard: sent.shard,
             session: Some(&sent.session_id),
             received_ms: 0,
         };
-        match ddiscord::envelope::wrap(&meta, frame.as_str().as_bytes()) {
+        match ddiscord_model::envelope::wrap(&meta, frame.as_str().as_bytes()) {
             Ok(env) => {
                 body.extend_from_slice(&env);
                 body.push(b'\n');

@@ -22,7 +22,7 @@ pub(crate) const MESSAGES_PER_GUILD_PUB: usize = 500;
 
 /// The shard that owns `guild_id` among `shard_count` shards: `(guild_id >> 22) % shard_count`
 /// (the core's routing, so the simulator and ingest can never disagree).
-pub use ddiscord::shard_for_guild as shard_of;
+pub use ddiscord_model::shard_for_guild as shard_of;
 
 /// Formats Unix ms as Discord's ISO 8601 timestamps (`2026-11-21T00:00:00.000000+00:00`).
 pub fn iso8601(unix_ms: u64) -> String {

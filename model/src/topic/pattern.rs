@@ -26,12 +26,12 @@ pub enum Level {
 /// A validated subscription pattern in Solace syntax, usable on every backend.
 ///
 /// ```
-/// use ddiscord::topic::TopicPattern;
+/// use ddiscord_model::topic::TopicPattern;
 /// let p: TopicPattern = "discord/*/*/MESSAGE_*".parse()?;
 /// assert!(p.matches("discord/0/81384788765712384/MESSAGE_CREATE"));
 /// assert!(!p.matches("discord/0/81384788765712384/TYPING_START"));
 /// assert_eq!(p.to_mqtt_filter(), "discord/+/+/+");
-/// # Ok::<(), ddiscord::topic::TopicError>(())
+/// # Ok::<(), ddiscord_model::topic::TopicError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TopicPattern {
