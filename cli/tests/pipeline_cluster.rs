@@ -360,9 +360,27 @@ async fn scenario(order: Order) {
     )
     .await;
 
-    // kill -9 one worker; the Deployment starts a new pod.
-    let victim = c.workers[0];
-    let held = c.shards_held("group:state", victim).await;
+    // kill -9 one worker that holds shards; the Deployment starts a new pod.
+    let members = c.workers.clone();
+    let mut split = Vec::new();
+    for _ in 0..200 {
+        split.clear();
+        for i in &members {
+            if c.h.procs[*i].running() {
+                split.push((*i, c.shards_held("group:state", *i).await));
+            }
+        }
+        if split.iter().filter(|(_, held)| !held.is_empty()).count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.h.note(format!("state shards before the kill: {split:?}"));
+    let (victim, held) = split
+        .iter()
+        .find(|(_, held)| !held.is_empty())
+        .cloned()
+        .expect("a worker holds shards");
     let baseline = c.high_water(true);
     let at = Instant::now();
     c.h.procs[victim].kill9();
@@ -390,7 +408,7 @@ async fn scenario(order: Order) {
         .workers
         .iter()
         .copied()
-        .filter(|i| *i != c.workers[0] && *i != third)
+        .filter(|i| *i != victim && *i != third)
         .collect();
     let mut held = Vec::new();
     for i in &live[..2] {
@@ -475,6 +493,14 @@ async fn scenario(order: Order) {
         failures.push(format!(
             "dispatches sent but never on the state tree: {state}"
         ));
+    }
+    // First deliveries in sequence order per session on both trees (redeliveries after the
+    // kills are duplicates, counted apart).
+    if !mesh.misordered.is_empty() {
+        failures.push(format!("the dispatch tree is out of order: {mesh}"));
+    }
+    if !state.misordered.is_empty() {
+        failures.push(format!("the state tree is out of order: {state}"));
     }
     if !cache.is_empty() {
         failures.push(format!(
