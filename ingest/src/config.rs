@@ -23,14 +23,14 @@ pub struct IngestArgs {
     #[arg(
         long,
         env = "DDISCORD_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379"
+        default_value = ddiscord::model_defaults::REDIS_URL
     )]
     pub redis_url: String,
     /// Event mesh URL: `mqtt://host:1883`, `mqtt5://host:1883`, `embedded://127.0.0.1:1883`.
     #[arg(
         long,
         env = "DDISCORD_MESH_URL",
-        default_value = "embedded://127.0.0.1:1883"
+        default_value = ddiscord::model_defaults::EMBEDDED_MESH_URL
     )]
     pub mesh_url: String,
     /// Gateway URL to connect to instead of Discord's (the simulator, `ws://127.0.0.1:PORT`);
@@ -54,7 +54,7 @@ pub struct IngestArgs {
     #[arg(long, env = "DDISCORD_TOPIC_ROOT", default_value = "discord")]
     pub topic_root: String,
     /// Prefix of every Redis key.
-    #[arg(long, env = "DDISCORD_KEY_PREFIX", default_value = "dd:")]
+    #[arg(long, env = "DDISCORD_KEY_PREFIX", default_value = ddiscord::coord::DEFAULT_KEY_PREFIX)]
     pub key_prefix: String,
     /// This node's id in the lease group (default `hostname-pid-random`).
     #[arg(long, env = "DDISCORD_NODE_ID")]
@@ -180,7 +180,7 @@ impl IngestConfig {
             intents: DEFAULT_INTENTS,
             identify_reserve: 50,
             topic_root: "discord".to_owned(),
-            key_prefix: "dd:".to_owned(),
+            key_prefix: ddiscord::coord::DEFAULT_KEY_PREFIX.to_owned(),
             node_id: default_node_id(),
             lease_ttl: Duration::from_secs(10),
             publish_window: 1024,

@@ -2,10 +2,12 @@
 //!
 //! What every DDiscord component agrees on, with no I/O: the topic contract (`topics.yaml`,
 //! [`contract`]), topics and Solace-syntax subscription patterns ([`topic`]), and the envelope
-//! that carries a gateway dispatch on the mesh ([`envelope`]). The simulator links only this
+//! that carries a gateway dispatch on the mesh ([`envelope`]), and the shared
+//! [`defaults`]. The simulator links only this
 //! crate; the `ddiscord` core re-exports it under the same paths.
 
 pub mod contract;
+pub mod defaults;
 pub mod envelope;
 pub mod topic;
 

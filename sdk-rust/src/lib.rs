@@ -15,6 +15,8 @@ pub mod mesh;
 
 /// The topic contract (`topics.yaml`): re-exported from `ddiscord-model`.
 pub use ddiscord_model::contract;
+/// The shared defaults (key prefix, Redis and mesh URLs): re-exported from `ddiscord-model`.
+pub use ddiscord_model::defaults as model_defaults;
 /// The envelope: re-exported from `ddiscord-model`.
 pub use ddiscord_model::envelope;
 /// Topics and patterns: re-exported from `ddiscord-model`.

@@ -14,7 +14,7 @@ pub struct StateWorkerArgs {
     #[arg(
         long,
         env = "DDISCORD_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379"
+        default_value = ddiscord::model_defaults::REDIS_URL
     )]
     pub redis_url: String,
     /// The event mesh: mqtt://host:1883, mqtt5://host:1883, embedded://127.0.0.1:1883 or
@@ -22,11 +22,11 @@ pub struct StateWorkerArgs {
     #[arg(
         long,
         env = "DDISCORD_MESH_URL",
-        default_value = "embedded://127.0.0.1:1883"
+        default_value = ddiscord::model_defaults::EMBEDDED_MESH_URL
     )]
     pub mesh_url: String,
     /// Prefix of every Redis key of the cache and the leases.
-    #[arg(long, env = "DDISCORD_KEY_PREFIX", default_value = "dd:")]
+    #[arg(long, env = "DDISCORD_KEY_PREFIX", default_value = ddiscord::coord::DEFAULT_KEY_PREFIX)]
     pub key_prefix: String,
     /// Root of the topic trees (`<root>/…` consumed, `<root>-state/…` published).
     #[arg(long, env = "DDISCORD_TOPIC_ROOT", default_value = "discord")]

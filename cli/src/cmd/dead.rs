@@ -9,6 +9,7 @@ use ddiscord::mesh::{Delivery, Mesh};
 
 use super::error::CliError;
 use super::mesh_args::MeshArgs;
+use super::redis_args::RedisArgs;
 
 /// Show or re-publish dead letters.
 #[derive(Debug, Args)]
@@ -34,17 +35,9 @@ pub struct DeadStore {
     /// queue's), or `ingest` for dispatches the broker refused.
     #[arg(long, default_value = "state")]
     pub group: String,
-    /// Redis holding the dead letters (may contain a password; never printed).
-    #[arg(
-        long,
-        env = "DDISCORD_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379",
-        hide_env_values = true
-    )]
-    pub redis_url: String,
-    /// Prefix of every Redis key.
-    #[arg(long, env = "DDISCORD_KEY_PREFIX", default_value = "dd:")]
-    pub key_prefix: String,
+    /// Redis holding the dead letters.
+    #[command(flatten)]
+    pub redis: RedisArgs,
 }
 
 /// `ddiscord dead list`.
@@ -71,14 +64,6 @@ pub struct DeadReplayArgs {
     pub mesh: MeshArgs,
 }
 
-async fn redis(store: &DeadStore) -> Result<redis::aio::ConnectionManager, CliError> {
-    let client =
-        redis::Client::open(store.redis_url.as_str()).map_err(|e| CliError::Redis(e.kind()))?;
-    redis::aio::ConnectionManager::new(client)
-        .await
-        .map_err(|e| CliError::Redis(e.kind()))
-}
-
 /// Runs `ddiscord dead`.
 ///
 /// # Errors
@@ -92,10 +77,10 @@ pub async fn run(args: DeadArgs) -> Result<(), CliError> {
 }
 
 async fn list(args: DeadListArgs) -> Result<(), CliError> {
-    let mut conn = redis(&args.store).await?;
+    let mut conn = args.store.redis.connect().await?;
     let entries = DeadLetters::list(
         &mut conn,
-        &args.store.key_prefix,
+        &args.store.redis.key_prefix,
         &args.store.group,
         args.count,
     )
@@ -135,10 +120,10 @@ async fn list(args: DeadListArgs) -> Result<(), CliError> {
 }
 
 async fn replay(args: DeadReplayArgs) -> Result<(), CliError> {
-    let mut conn = redis(&args.store).await?;
+    let mut conn = args.store.redis.connect().await?;
     let entries = DeadLetters::list(
         &mut conn,
-        &args.store.key_prefix,
+        &args.store.redis.key_prefix,
         &args.store.group,
         ddiscord::coord::DEAD_LETTER_MAXLEN * 2,
     )
@@ -153,7 +138,13 @@ async fn replay(args: DeadReplayArgs) -> Result<(), CliError> {
         let topic = Topic::new(e.letter.topic.clone())?;
         mesh.publish(&topic, e.letter.payload.clone(), Delivery::Guaranteed)
             .await?;
-        DeadLetters::delete(&mut conn, &args.store.key_prefix, &args.store.group, &e.id).await?;
+        DeadLetters::delete(
+            &mut conn,
+            &args.store.redis.key_prefix,
+            &args.store.group,
+            &e.id,
+        )
+        .await?;
         replayed += 1;
         println!("{} replayed on {}", e.id, e.letter.topic);
     }

@@ -11,7 +11,7 @@ pub struct MeshArgs {
     #[arg(
         long,
         env = "DDISCORD_MESH_URL",
-        default_value = "mqtt://127.0.0.1:1883"
+        default_value = ddiscord::model_defaults::MESH_URL
     )]
     pub mesh_url: String,
     /// Topic root, so several bots can share one mesh (`<root>/…`, `<root>-state/…`).

@@ -6,10 +6,10 @@ use clap::Args;
 use ddiscord::Envelope;
 use ddiscord::cache::Keys;
 use ddiscord_workers::{Outcome, ProjectionConfig, Projector};
-use redis::aio::ConnectionManager;
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWriteExt as _, BufReader};
 
 use super::error::CliError;
+use super::redis_args::RedisArgs;
 
 /// Apply envelopes, one JSON per line as `ddiscord tail --json` prints them, to the Redis cache
 /// with the state worker's projection, in order. Prints one outcome per line: `applied`,
@@ -20,16 +20,9 @@ pub struct ProjectArgs {
     /// File of envelopes, or `-` for standard input.
     #[arg(default_value = "-")]
     pub file: String,
-    /// Redis holding the cache (may contain a password; never printed).
-    #[arg(
-        long,
-        env = "DDISCORD_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379"
-    )]
-    pub redis_url: String,
-    /// Prefix of every Redis key of the cache.
-    #[arg(long, env = "DDISCORD_KEY_PREFIX", default_value = "dd:")]
-    pub key_prefix: String,
+    /// Redis holding the cache.
+    #[command(flatten)]
+    pub redis: RedisArgs,
     /// Cache presences.
     #[arg(long, env = "DDISCORD_CACHE_PRESENCES", default_value_t = false)]
     pub cache_presences: bool,
@@ -64,16 +57,12 @@ pub async fn run(args: ProjectArgs) -> Result<(), CliError> {
     } else {
         args.file.clone()
     };
-    let redis =
-        redis::Client::open(args.redis_url.as_str()).map_err(|e| CliError::Redis(e.kind()))?;
-    let conn = ConnectionManager::new(redis)
-        .await
-        .map_err(|e| CliError::Redis(e.kind()))?;
+    let conn = args.redis.connect().await?;
     let config = ProjectionConfig {
         cache_presences: args.cache_presences,
         message_cache: args.message_cache,
     };
-    let mut projector = Projector::new(conn, Keys::new(args.key_prefix), config);
+    let mut projector = Projector::new(conn, Keys::new(args.redis.key_prefix), config);
 
     let mut lines = BufReader::new(input).lines();
     let mut out = tokio::io::BufWriter::new(tokio::io::stdout());

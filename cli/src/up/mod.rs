@@ -57,7 +57,7 @@ pub struct UpArgs {
     #[arg(long, env = "DDISCORD_TOPIC_ROOT", default_value = "discord")]
     pub topic_root: String,
     /// Redis key prefix of the cache.
-    #[arg(long, env = "DDISCORD_KEY_PREFIX", default_value = "dd:")]
+    #[arg(long, env = "DDISCORD_KEY_PREFIX", default_value = ddiscord::coord::DEFAULT_KEY_PREFIX)]
     pub key_prefix: String,
     /// Address of `/healthz`, `/readyz` and `/metrics` (Prometheus).
     #[arg(long, env = "DDISCORD_HTTP_ADDR", default_value = "127.0.0.1:8080")]

@@ -31,7 +31,7 @@
 //! | `shard:<s>:guilds` | hash | guild id → generation in which the shard last listed it |
 
 /// The default key prefix.
-pub const DEFAULT_PREFIX: &str = "dd:";
+pub const DEFAULT_PREFIX: &str = ddiscord_model::defaults::KEY_PREFIX;
 
 /// Suffixes of the per-guild keys, `guild:<g><suffix>`, removed together when a guild is
 /// deleted. The state worker's Lua script receives this list, so both sides agree.

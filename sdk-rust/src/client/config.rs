@@ -5,17 +5,17 @@ use std::time::Duration;
 use super::error::{ClientError, ClientErrorKind};
 
 /// Default mesh URL when `DDISCORD_MESH_URL` is not set: the embedded broker of `ddiscord up`.
-pub const DEFAULT_MESH_URL: &str = "embedded://127.0.0.1:1883";
+pub const DEFAULT_MESH_URL: &str = ddiscord_model::defaults::MESH_URL;
 /// Default Redis URL when `DDISCORD_REDIS_URL` is not set.
-pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+pub const DEFAULT_REDIS_URL: &str = ddiscord_model::defaults::REDIS_URL;
 /// Default Redis key prefix (`DDISCORD_KEY_PREFIX`).
-pub const DEFAULT_KEY_PREFIX: &str = "dd:";
+pub const DEFAULT_KEY_PREFIX: &str = ddiscord_model::defaults::KEY_PREFIX;
 
 /// Configuration of a [`Client`](super::Client).
 ///
 /// | field | environment variable | default |
 /// |---|---|---|
-/// | `mesh_url` | `DDISCORD_MESH_URL` | `embedded://127.0.0.1:1883` |
+/// | `mesh_url` | `DDISCORD_MESH_URL` | `mqtt://127.0.0.1:1883` (a broker on this machine; scripts never start one) |
 /// | `redis_url` | `DDISCORD_REDIS_URL` | `redis://127.0.0.1:6379` |
 /// | `key_prefix` | `DDISCORD_KEY_PREFIX` | `dd:` |
 /// | `topic_root` | `DDISCORD_TOPIC_ROOT` | `discord` (from `topics.yaml`) |

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::error::{CoordError, CoordErrorKind};
 
 /// Default Redis key prefix shared by every DDiscord key.
-pub const DEFAULT_KEY_PREFIX: &str = "dd:";
+pub const DEFAULT_KEY_PREFIX: &str = ddiscord_model::defaults::KEY_PREFIX;
 
 /// Default lease time to live.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10);

@@ -7,7 +7,7 @@ use super::error::{MeshError, MeshErrorKind};
 /// The environment variable [`MeshConfig::from_env`] reads the broker URL from.
 pub const MESH_URL_ENV: &str = "DDISCORD_MESH_URL";
 /// The URL used when [`MESH_URL_ENV`] is unset: an embedded broker on loopback.
-pub const DEFAULT_MESH_URL: &str = "embedded://127.0.0.1:1883";
+pub const DEFAULT_MESH_URL: &str = ddiscord_model::defaults::MESH_URL;
 /// Default [`MeshConfig::subscription_capacity`]: messages.
 pub const DEFAULT_SUBSCRIPTION_CAPACITY: usize = 65_536;
 /// Default [`MeshConfig::max_payload_bytes`]: 32 MiB, Mosquitto's `max_packet_size` in the
@@ -58,7 +58,8 @@ impl MeshConfig {
         }
     }
 
-    /// The configuration from `DDISCORD_MESH_URL` (default `embedded://127.0.0.1:1883`).
+    /// The configuration from `DDISCORD_MESH_URL` (default [`DEFAULT_MESH_URL`], a broker on
+    /// this machine).
     pub fn from_env() -> Self {
         let url = std::env::var(MESH_URL_ENV)
             .ok()
