@@ -34,6 +34,13 @@ enum Order {
     Together,
 }
 
+/// Which Deployment's pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Ingest,
+    Worker,
+}
+
 struct Manifests {
     ingest: Container,
     worker: Container,
@@ -111,6 +118,52 @@ impl Cluster {
             .spawn(&format!("worker-{}", self.h.procs.len()), &args, &env);
         self.workers.push(i);
         i
+    }
+
+    /// Waits (bounded) until at least two running pods of `role` hold shards, kills one of them
+    /// with SIGKILL, starts its replacement and records how long its shards took to recover.
+    async fn kill_one_holder(&mut self, role: Role) {
+        let (pods, group, what) = match role {
+            Role::Ingest => (self.ingests.clone(), "ingest", "ingest"),
+            Role::Worker => (self.workers.clone(), "group:state", "state"),
+        };
+        let mut split = Vec::new();
+        for _ in 0..200 {
+            split.clear();
+            for i in &pods {
+                if self.h.procs[*i].running() {
+                    split.push((*i, self.shards_held(group, *i).await));
+                }
+            }
+            if split.iter().filter(|(_, held)| !held.is_empty()).count() >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.h
+            .note(format!("{what} shards before the kill: {split:?}"));
+        let (victim, held) = split
+            .iter()
+            .find(|(_, held)| !held.is_empty())
+            .cloned()
+            .expect("a pod holds shards");
+        let baseline = self.high_water(role == Role::Worker);
+        let at = Instant::now();
+        self.h.procs[victim].kill9();
+        self.h.note(format!(
+            "SIGKILL {} (held {what} shards {held:?})",
+            self.h.procs[victim].name
+        ));
+        match role {
+            Role::Ingest => self.spawn_ingest(),
+            Role::Worker => self.spawn_worker(),
+        };
+        let label = match role {
+            Role::Ingest => "ingest SIGKILL",
+            Role::Worker => "worker SIGKILL",
+        };
+        self.recovery(label, &held, at, &baseline, Duration::from_secs(15))
+            .await;
     }
 
     /// Shards whose lease `{prefix}lease:{group}:{shard}` is held by process `i` (node ids
@@ -324,79 +377,10 @@ async fn scenario(order: Order) {
         Err(e) => c.h.note(format!("no steady state: {e}")),
     }
 
-    // kill -9 one ingest node once the two share the shards; the Deployment starts a new pod.
-    let nodes = c.ingests.clone();
-    let mut split = Vec::new();
-    for _ in 0..200 {
-        split.clear();
-        for i in &nodes {
-            split.push((*i, c.shards_held("ingest", *i).await));
-        }
-        if split.iter().all(|(_, held)| !held.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    c.h.note(format!("ingest shards before the kill: {split:?}"));
-    let (victim, held) = split
-        .iter()
-        .find(|(_, held)| !held.is_empty())
-        .cloned()
-        .expect("an ingest node holds shards");
-    let baseline = c.high_water(false);
-    let at = Instant::now();
-    c.h.procs[victim].kill9();
-    c.h.note(format!(
-        "SIGKILL {} (held ingest shards {held:?})",
-        c.h.procs[victim].name
-    ));
-    c.spawn_ingest();
-    c.recovery(
-        "ingest SIGKILL",
-        &held,
-        at,
-        &baseline,
-        Duration::from_secs(15),
-    )
-    .await;
-
-    // kill -9 one worker that holds shards; the Deployment starts a new pod.
-    let members = c.workers.clone();
-    let mut split = Vec::new();
-    for _ in 0..200 {
-        split.clear();
-        for i in &members {
-            if c.h.procs[*i].running() {
-                split.push((*i, c.shards_held("group:state", *i).await));
-            }
-        }
-        if split.iter().filter(|(_, held)| !held.is_empty()).count() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    c.h.note(format!("state shards before the kill: {split:?}"));
-    let (victim, held) = split
-        .iter()
-        .find(|(_, held)| !held.is_empty())
-        .cloned()
-        .expect("a worker holds shards");
-    let baseline = c.high_water(true);
-    let at = Instant::now();
-    c.h.procs[victim].kill9();
-    c.h.note(format!(
-        "SIGKILL {} (held state shards {held:?})",
-        c.h.procs[victim].name
-    ));
-    c.spawn_worker();
-    c.recovery(
-        "worker SIGKILL",
-        &held,
-        at,
-        &baseline,
-        Duration::from_secs(15),
-    )
-    .await;
+    // kill -9 one ingest node once the two share the shards, then one worker that holds
+    // shards; the Deployment starts a new pod for each.
+    c.kill_one_holder(Role::Ingest).await;
+    c.kill_one_holder(Role::Worker).await;
 
     // Scale the workers 2 → 3 → 1. With 4 shards the third is a hot standby (every member
     // keeps its fair share, ceil(4 / 3) = 2); it takes shards over when the others stop.
@@ -404,12 +388,12 @@ async fn scenario(order: Order) {
     c.h.wait_http_ok(third, "/readyz", Duration::from_secs(30))
         .await;
     c.h.note("scale to 3: the third worker joined the group");
-    let live: Vec<usize> = c
-        .workers
-        .iter()
-        .copied()
-        .filter(|i| *i != victim && *i != third)
-        .collect();
+    let mut live = Vec::new();
+    for i in c.workers.clone() {
+        if i != third && c.h.procs[i].running() {
+            live.push(i);
+        }
+    }
     let mut held = Vec::new();
     for i in &live[..2] {
         held.extend(c.shards_held("group:state", *i).await);
