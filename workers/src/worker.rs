@@ -736,25 +736,27 @@ impl<S: DurableSource> Loop<S> {
         // duplicate, republished).
         // In apply order, so the state tree carries each shard's events in sequence order.
         let targets: Vec<_> = done.iter().map(|m| self.state_topic(m)).collect();
-        let messages: Vec<(String, bytes::Bytes)> = targets
+        let wanted: Vec<bool> = targets.iter().map(Option::is_some).collect();
+        let mut published = self
+            .source
+            .publish_in_order(targets.into_iter().flatten().collect())
+            .await
+            .into_iter();
+        let results: Vec<bool> = wanted
             .iter()
-            .flatten()
-            .map(|(t, b)| (t.as_str().to_owned(), b.clone()))
-            .collect();
-        let mut published = self.source.publish_in_order(messages).await.into_iter();
-        let results: Vec<bool> = targets
-            .iter()
-            .map(|t| match t {
-                None => true,
-                Some((topic, _)) => match published.next() {
+            .map(|wanted| {
+                if !wanted {
+                    return true;
+                }
+                match published.next() {
                     Some(Ok(())) => true,
                     Some(Err(e)) => {
                         metrics::counter!("ddiscord_state_republish_failures_total").increment(1);
-                        tracing::warn!(topic = %topic.as_str(), error = %e, "republishing on the state tree failed; left unacked");
+                        tracing::warn!(shard = lease.partition, error = %e, "republishing on the state tree failed; left unacked");
                         false
                     }
                     None => false,
-                },
+                }
             })
             .collect();
         for (message, ok) in done.into_iter().zip(results) {

@@ -25,6 +25,9 @@ pub enum DeadAction {
     /// Print a group's dead letters, oldest first: id, shard, reason, topic, size.
     List(DeadListArgs),
     /// Re-publish dead letters on their original topic (guaranteed delivery) and remove them.
+    /// Every subscriber and group of that topic receives them again; the state worker skips a
+    /// dispatch whose session has moved past its sequence (the cache heals with the next
+    /// session), so replay serves work queues and watchers, not the cache.
     Replay(DeadReplayArgs),
 }
 

@@ -64,21 +64,18 @@ impl DurableSource for Mesh {
 
     fn publish_in_order(
         &self,
-        messages: Vec<(String, Bytes)>,
+        messages: Vec<(Topic, Bytes)>,
     ) -> BoxFuture<'static, Vec<Result<(), GroupError>>> {
         let mesh = self.clone();
         async move {
             // Queue every message in order first; the acknowledgements then come together.
             let mut acks = Vec::with_capacity(messages.len());
             for (topic, body) in messages {
-                let queued = match Topic::new(topic) {
-                    Ok(t) => mesh
-                        .publish_queued(&t, body, Qos::Guaranteed)
+                acks.push(
+                    mesh.publish_queued(&topic, body, Qos::Guaranteed)
                         .await
                         .map_err(mesh_error),
-                    Err(e) => Err(mesh_error(e)),
-                };
-                acks.push(queued);
+                );
             }
             let mut results = Vec::with_capacity(acks.len());
             for ack in acks {

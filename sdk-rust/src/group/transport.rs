@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 use super::error::GroupError;
-use crate::topic::TopicPattern;
+use crate::topic::{Topic, TopicPattern};
 
 /// Acknowledges one delivery to the broker (after the work is done).
 pub type Acker = Box<dyn FnOnce() -> BoxFuture<'static, Result<(), GroupError>> + Send>;
@@ -69,13 +69,13 @@ pub trait DurableSource: Clone + Send + Sync + 'static {
     /// order and then waits for the acknowledgements together.
     fn publish_in_order(
         &self,
-        messages: Vec<(String, Bytes)>,
+        messages: Vec<(Topic, Bytes)>,
     ) -> BoxFuture<'static, Vec<Result<(), GroupError>>> {
         let this = self.clone();
         Box::pin(async move {
             let mut results = Vec::with_capacity(messages.len());
             for (topic, body) in messages {
-                results.push(this.publish(&topic, body).await);
+                results.push(this.publish(topic.as_str(), body).await);
             }
             results
         })
