@@ -1,17 +1,26 @@
 //! # ddiscord
 //!
-//! The core every DDiscord component links: the event mesh client with its backends,
-//! coordination in Redis (leases, topology, consumer groups), the cache reader and the client
-//! the SDKs wrap. The data model (topic contract, topics and patterns, the envelope) lives in
-//! `ddiscord-model` and is re-exported here under the same paths.
+//! The client scripts use, and the only crate the Python and Node bindings link: subscribe to
+//! patterns, consume work queues, read the cache, send gateway commands ([`Client`]), and the
+//! typed cache reader ([`cache`]). It re-exports the crates below it under stable paths:
+//!
+//! | path | crate | what |
+//! |---|---|---|
+//! | [`topic`], [`envelope`], [`contract`], [`model_defaults`] | `ddiscord-model` | the data model, no I/O |
+//! | [`mesh`] | `ddiscord-mesh` | the event mesh client and its backends |
+//! | [`coord`], [`group`] | `ddiscord-coord` | leases, topology, dead letters, consumer groups in Redis |
 //!
 //! `docs/` and `topics.yaml` describe the contracts and the reasons for them.
 
 pub mod cache;
 pub mod client;
-pub mod coord;
-pub mod group;
-pub mod mesh;
+
+/// Coordination in Redis: re-exported from `ddiscord-coord`.
+pub use ddiscord_coord as coord;
+/// Consumer groups: re-exported from `ddiscord-coord`.
+pub use ddiscord_coord::group;
+/// The event mesh client: re-exported from `ddiscord-mesh`.
+pub use ddiscord_mesh as mesh;
 
 /// The topic contract (`topics.yaml`): re-exported from `ddiscord-model`.
 pub use ddiscord_model::contract;
