@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ddiscord_model::envelope::{EnvelopeMeta, wrap};
 use ddiscord_coord::group::{ConsumerGroup, GroupConfig, GroupMessage, dead_letter_topic};
 use ddiscord_mesh::{Delivery, Mesh, MeshConfig};
+use ddiscord_model::envelope::{EnvelopeMeta, wrap};
 use ddiscord_model::{Topic, TopicPattern};
 use ddiscord_testkit::{Mosquitto, RedisServer};
 use futures::StreamExt;

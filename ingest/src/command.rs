@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use ddiscord::contract::Contract;
+use ddiscord::contract::Command;
 use ddiscord::shard_for_guild;
 use serde::Deserialize;
 use twilight_model::gateway::payload::outgoing::request_guild_members::RequestGuildMembersInfo;
@@ -51,11 +51,7 @@ impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UnknownCommand(c) => {
-                let known: Vec<&str> = Contract::get()
-                    .commands
-                    .keys()
-                    .map(String::as_str)
-                    .collect();
+                let known: Vec<&str> = Command::ALL.iter().map(|c| c.name()).collect();
                 write!(
                     f,
                     "unknown gateway command {c:?}; known: {}",
@@ -104,7 +100,7 @@ pub fn validate(
     shard: u32,
     shard_count: u32,
 ) -> Result<String, Rejection> {
-    let Some(&op) = Contract::get().commands.get(command) else {
+    let Some(op) = Command::from_name(command).map(Command::opcode) else {
         return Err(Rejection::UnknownCommand(
             command.chars().take(64).collect(),
         ));

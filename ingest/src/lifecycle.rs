@@ -9,60 +9,8 @@ use ddiscord::Topics;
 use ddiscord::mesh::{Delivery, Mesh};
 use serde_json::{Map, Value};
 
-/// The lifecycle event names of `topics.yaml`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LifecycleEvent {
-    /// The node took the shard's lease.
-    LeaseAcquired,
-    /// The node lost the shard's lease (expired or taken).
-    LeaseLost,
-    /// The shard is connecting to the gateway.
-    Connecting,
-    /// READY: a new session (an IDENTIFY was spent).
-    Identified,
-    /// RESUMED: the session continued.
-    Resumed,
-    /// The gateway connection closed.
-    Disconnected,
-    /// IDENTIFY refused: the daily budget is at the reserve.
-    IdentifyRefused,
-    /// A gateway command was not sent; `reason` says why.
-    CommandRejected,
-    /// The broker refused a dispatch for good (or it is over the payload limit): it was
-    /// recorded as a dead letter (`{prefix}dead:ingest`) and skipped; `topic`, `reason` and
-    /// `bytes` say which and why.
-    PublishRefused,
-}
-
-impl LifecycleEvent {
-    /// The topic level.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::LeaseAcquired => "LEASE_ACQUIRED",
-            Self::LeaseLost => "LEASE_LOST",
-            Self::Connecting => "CONNECTING",
-            Self::Identified => "IDENTIFIED",
-            Self::Resumed => "RESUMED",
-            Self::Disconnected => "DISCONNECTED",
-            Self::IdentifyRefused => "IDENTIFY_REFUSED",
-            Self::CommandRejected => "COMMAND_REJECTED",
-            Self::PublishRefused => "PUBLISH_REFUSED",
-        }
-    }
-
-    /// Every event, in the order of `lifecycle_events` in `topics.yaml`.
-    pub const ALL: [LifecycleEvent; 9] = [
-        Self::LeaseAcquired,
-        Self::LeaseLost,
-        Self::Connecting,
-        Self::Identified,
-        Self::Resumed,
-        Self::Disconnected,
-        Self::IdentifyRefused,
-        Self::CommandRejected,
-        Self::PublishRefused,
-    ];
-}
+/// The lifecycle events of `topics.yaml`, generated from the contract.
+pub use ddiscord::contract::LifecycleEvent;
 
 /// Publishes lifecycle events of one node.
 #[derive(Clone)]
@@ -110,19 +58,4 @@ pub(crate) fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::LifecycleEvent;
-
-    /// Lifecycle events published by other components than ingest.
-    const OTHERS: &[&str] = &["SEQUENCE_GAP"];
-
-    #[test]
-    fn names_match_the_contract() {
-        let mut names: Vec<&str> = LifecycleEvent::ALL.iter().map(|e| e.name()).collect();
-        names.extend(OTHERS);
-        assert_eq!(names, ddiscord::contract::Contract::get().lifecycle_events);
-    }
 }

@@ -308,8 +308,7 @@ impl Mesh {
             #[cfg(not(feature = "solace"))]
             Endpoint::Solace { .. } => {
                 return Err(MeshError::new(MeshErrorKind::Unsupported {
-                    what: "solace:// needs the `solace` cargo feature of ddiscord-mesh"
-                        .to_owned(),
+                    what: "solace:// needs the `solace` cargo feature of ddiscord-mesh".to_owned(),
                 }));
             }
         };

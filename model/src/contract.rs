@@ -1,20 +1,13 @@
-//! The topic contract, `topics.yaml`, embedded at build time.
+//! The topic contract, `topics.yaml`, as typed Rust generated at build time.
 //!
-//! Code that needs a fact of the contract (the placeholder level, the known dispatch names and
-//! where their guild id comes from, the limits) reads it from here, so the file stays the single
-//! source. `tests/contract.rs` fails when the code's constants and the file disagree.
-
-use std::collections::BTreeMap;
-use std::sync::LazyLock;
-
-use serde::Deserialize;
-
-/// The contract file as shipped with this crate.
-pub const TOPICS_YAML: &str = include_str!("../../topics.yaml");
+//! `build.rs` reads the file and writes this module's constants and enums, so no YAML is parsed
+//! at run time and a malformed file fails the build. Code that needs a fact of the contract
+//! (the placeholder level, the trees, the gateway commands and their opcodes, the lifecycle
+//! events, the known dispatch names and where their guild id comes from, the limits) reads it
+//! from here. `tests/contract.rs` checks the topic builders against the trees' templates.
 
 /// Where the guild level of a dispatch comes from (the `dispatches` map of `topics.yaml`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GuildSource {
     /// `d.guild_id`, always present.
     GuildId,
@@ -26,8 +19,9 @@ pub enum GuildSource {
     None,
 }
 
-/// Solace's topic limits, which are stricter than MQTT's.
-#[derive(Debug, Clone, Copy, Deserialize)]
+/// Solace's topic limits, which are stricter than MQTT's
+/// (<https://docs.solace.com/Messaging/SMF-Topics.htm>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Longest topic or subscription, in bytes.
     pub max_bytes: usize,
@@ -35,66 +29,22 @@ pub struct Limits {
     pub max_levels: usize,
 }
 
-/// One tree of the contract (`dispatch`, `state`, `command`, `lifecycle`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct TreeSpec {
-    /// The level template, e.g. `{root}/{shard}/{guild}/{event}`.
-    pub pattern: String,
-    /// What the tree carries.
-    pub description: String,
-    /// Each variable level and its format.
-    pub levels: BTreeMap<String, String>,
+include!(concat!(env!("OUT_DIR"), "/contract.rs"));
+
+/// Where the guild level of dispatch `event` comes from; names `topics.yaml` does not list are
+/// [`GuildSource::Optional`].
+pub fn guild_source(event: &str) -> GuildSource {
+    DISPATCHES
+        .binary_search_by(|(name, _)| (*name).cmp(event))
+        .map(|i| DISPATCHES[i].1)
+        .unwrap_or(GuildSource::Optional)
 }
 
-/// The parsed `topics.yaml`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Contract {
-    /// Version of the contract; bumped on incompatible changes.
-    pub version: u32,
-    /// Root used when none is configured.
-    pub default_root: String,
-    /// Topic limits.
-    pub limits: Limits,
-    /// Guild level of events without a guild.
-    pub no_guild_placeholder: String,
-    /// The topic trees by name.
-    pub trees: BTreeMap<String, TreeSpec>,
-    /// Gateway commands scripts may send, with their opcode.
-    pub commands: BTreeMap<String, u8>,
-    /// Lifecycle event names published by ingest.
-    pub lifecycle_events: Vec<String>,
-    /// Envelope fields and their description.
-    pub envelope: BTreeMap<String, String>,
-    /// Known dispatch names and where their guild id comes from.
-    pub dispatches: BTreeMap<String, GuildSource>,
-}
-
-static CONTRACT: LazyLock<Contract> = LazyLock::new(|| {
-    // The file is embedded at build time and parsed by a unit test, so a parse failure here is
-    // a build defect, not a runtime condition.
-    #[allow(clippy::expect_used)]
-    serde_yaml_ng::from_str(TOPICS_YAML).expect("topics.yaml embedded in the build is valid")
-});
-
-impl Contract {
-    /// The contract embedded in this build.
-    pub fn get() -> &'static Contract {
-        &CONTRACT
-    }
-
-    /// Where the guild level of dispatch `event` comes from; unknown names are
-    /// [`GuildSource::Optional`].
-    pub fn guild_source(&self, event: &str) -> GuildSource {
-        self.dispatches
-            .get(event)
-            .copied()
-            .unwrap_or(GuildSource::Optional)
-    }
-
-    /// Whether `event` is a dispatch name Discord documents.
-    pub fn is_known_dispatch(&self, event: &str) -> bool {
-        self.dispatches.contains_key(event)
-    }
+/// Whether `event` is a dispatch name Discord documents (listed in `topics.yaml`).
+pub fn is_known_dispatch(event: &str) -> bool {
+    DISPATCHES
+        .binary_search_by(|(name, _)| (*name).cmp(event))
+        .is_ok()
 }
 
 #[cfg(test)]
@@ -102,9 +52,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn embedded_file_parses() {
-        let c: Contract = serde_yaml_ng::from_str(TOPICS_YAML).unwrap();
-        assert_eq!(c.version, 1);
-        assert!(c.dispatches.len() > 60);
+    fn generated_tables() {
+        assert_eq!(VERSION, 1);
+        assert!(DISPATCHES.len() > 60);
+        assert!(DISPATCHES.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
+        assert_eq!(
+            Command::from_name("PRESENCE_UPDATE"),
+            Some(Command::PresenceUpdate)
+        );
+        assert_eq!(Command::PresenceUpdate.opcode(), 3);
+        assert_eq!(Tree::DeadLetter.name(), "dead_letter");
+        assert_eq!(
+            LifecycleEvent::from_name("SEQUENCE_GAP"),
+            Some(LifecycleEvent::SequenceGap)
+        );
     }
 }

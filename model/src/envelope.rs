@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use crate::contract::{Contract, GuildSource};
+use crate::contract::{self, GuildSource};
 
 /// Why a frame or an envelope could not be read or built.
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +119,7 @@ fn guild_id_of(t: Option<&str>, d: Option<&RawValue>) -> Result<Option<u64>, Env
     let (Some(t), Some(d)) = (t, d) else {
         return Ok(None);
     };
-    let source = Contract::get().guild_source(t);
+    let source = contract::guild_source(t);
     if source == GuildSource::None || !d.get().starts_with('{') {
         return Ok(None);
     }

@@ -2,7 +2,7 @@
 //! equals what the builders produce, and the parser reads it back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ddiscord_model::contract::{Contract, GuildSource};
+use ddiscord_model::contract::{self, GuildSource};
 use ddiscord_model::topic::{Topics, Tree};
 
 fn render(template: &str, values: &[(&str, &str)]) -> String {
@@ -16,7 +16,6 @@ fn render(template: &str, values: &[(&str, &str)]) -> String {
 
 #[test]
 fn trees_match_builders() {
-    let c = Contract::get();
     let t = Topics::new("mybot").unwrap();
     let guild = "81384788765712384";
     let vals = [
@@ -27,7 +26,7 @@ fn trees_match_builders() {
         ("command", "PRESENCE_UPDATE"),
         ("group", "state"),
     ];
-    let tree = |name: &str| render(&c.trees[name].pattern, &vals);
+    let tree = |name: &str| render(Tree::from_name(name).unwrap().pattern(), &vals);
     let g = Some(guild.parse().unwrap());
     assert_eq!(
         tree("dispatch"),
@@ -49,7 +48,11 @@ fn trees_match_builders() {
         tree("dead_letter"),
         t.dead_letter("state", 7).unwrap().as_str()
     );
-    assert_eq!(c.trees.len(), 5, "a new tree needs a builder and this test");
+    assert_eq!(
+        Tree::ALL.len(),
+        5,
+        "a new tree needs a builder and this test"
+    );
 
     let state = tree("state");
     let parsed = t.parse_dispatch(&state).unwrap();
@@ -59,44 +62,51 @@ fn trees_match_builders() {
 
 #[test]
 fn placeholder_and_default_root() {
-    let c = Contract::get();
     let t = Topics::default();
-    assert_eq!(t.root(), c.default_root);
+    assert_eq!(t.root(), contract::DEFAULT_ROOT);
     let ready = t.dispatch(0, None, "READY").unwrap();
     assert_eq!(
         ready.as_str(),
-        format!("{}/0/{}/READY", c.default_root, c.no_guild_placeholder)
+        format!(
+            "{}/0/{}/READY",
+            contract::DEFAULT_ROOT,
+            contract::NO_GUILD_PLACEHOLDER
+        )
     );
     assert_eq!(t.parse_dispatch(ready.as_str()).unwrap().guild, None);
 }
 
 #[test]
 fn dispatch_table_is_sane() {
-    let c = Contract::get();
-    for name in c.dispatches.keys() {
+    for (name, _) in contract::DISPATCHES {
         assert!(
             name.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'),
             "{name}"
         );
     }
     for name in ["GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"] {
-        assert_eq!(c.guild_source(name), GuildSource::Id);
+        assert_eq!(contract::guild_source(name), GuildSource::Id);
     }
-    assert_eq!(c.guild_source("READY"), GuildSource::None);
-    assert_eq!(c.guild_source("NOT_DOCUMENTED_YET"), GuildSource::Optional);
-    assert!(!c.is_known_dispatch("VOICE_CHANNEL_STATUS_UPDATE"));
+    assert_eq!(contract::guild_source("READY"), GuildSource::None);
+    assert_eq!(
+        contract::guild_source("NOT_DOCUMENTED_YET"),
+        GuildSource::Optional
+    );
+    assert!(!contract::is_known_dispatch("VOICE_CHANNEL_STATUS_UPDATE"));
     // Envelope fields the code splices or reads.
     for field in ["shard", "session", "received_ms", "op", "t", "s", "d"] {
-        assert!(c.envelope.contains_key(field), "{field}");
+        assert!(
+            contract::ENVELOPE_FIELDS.iter().any(|(f, _)| *f == field),
+            "{field}"
+        );
     }
-    assert_eq!(c.envelope.len(), 7);
+    assert_eq!(contract::ENVELOPE_FIELDS.len(), 7);
 }
 
 /// Every dispatch in the captured fixtures routes to the guild the payload names.
 #[test]
 fn fixture_dispatches_route() {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/discord");
+    let dir = ddiscord_testkit::fixtures_dir();
     let Ok(text) = std::fs::read_to_string(dir.join("events_v10.jsonl")) else {
         eprintln!("fixtures not found beside the repository; skipped");
         return;

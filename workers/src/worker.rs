@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ddiscord::Topics;
 use ddiscord::cache::Keys;
+use ddiscord::contract::LifecycleEvent;
 use ddiscord::coord::{Fence, Topology};
 use ddiscord::group::{ConsumerGroup, DurableSource, GroupConfig, GroupMessage};
 use ddiscord::topic::TopicPattern;
@@ -590,7 +591,10 @@ impl<S: DurableSource> Loop<S> {
         got: u64,
         held: usize,
     ) {
-        let Ok(topic) = self.topics.lifecycle(shard, "SEQUENCE_GAP") else {
+        let Ok(topic) = self
+            .topics
+            .lifecycle(shard, LifecycleEvent::SequenceGap.name())
+        else {
             return;
         };
         let body = serde_json::json!({

@@ -135,14 +135,10 @@ impl Stream for ConsumerGroup {
 /// Registers the group ([`crate::GroupRegistry`]), so that ingest creates its sessions
 /// before any shard's first publish from now on.
 async fn register(redis: &mut ConnectionManager, config: &GroupConfig) -> Result<(), GroupError> {
-    let new = crate::GroupRegistry::register(
-        redis,
-        &config.key_prefix,
-        &config.name,
-        &config.pattern,
-    )
-    .await
-    .map_err(GroupError::Leases)?;
+    let new =
+        crate::GroupRegistry::register(redis, &config.key_prefix, &config.name, &config.pattern)
+            .await
+            .map_err(GroupError::Leases)?;
     if new {
         tracing::info!(
             group = %config.name,
@@ -494,8 +490,7 @@ async fn dead_letter<S: DurableSource>(
     };
     let mut conn = redis.clone();
     if let Err(e) =
-        crate::DeadLetters::record(&mut conn, &config.key_prefix, &config.name, &letter)
-            .await
+        crate::DeadLetters::record(&mut conn, &config.key_prefix, &config.name, &letter).await
     {
         // Not acked: the broker redelivers it on the session's next connect.
         metrics::counter!("ddiscord_group_dead_letter_failures_total", "group" => config.name.clone())

@@ -17,7 +17,7 @@ pub use error::{TopicError, TopicErrorKind};
 pub use pattern::{Level, TopicPattern};
 pub use tree::{DispatchTopic, Topics, Tree};
 
-use crate::contract::Contract;
+use crate::contract;
 
 /// A validated topic to publish on: levels separated by `/`, no wildcards.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -81,7 +81,7 @@ impl std::str::FromStr for Topic {
 
 /// Checks shared by topics and patterns: length, level count, empty levels, NUL, `+`/`#`.
 fn check_common(what: &'static str, s: &str) -> Result<(), TopicError> {
-    let limits = Contract::get().limits;
+    let limits = contract::LIMITS;
     if s.is_empty() {
         return Err(TopicError::new(what, s, TopicErrorKind::Empty));
     }

@@ -3,22 +3,9 @@
 use std::fmt::Write as _;
 
 use super::{Topic, TopicError, TopicErrorKind, TopicPattern, check_common};
-use crate::contract::Contract;
+use crate::contract;
 
-/// A tree of the topic contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Tree {
-    /// `<root>/{shard}/{guild}/{event}`: dispatches as ingest received them.
-    Dispatch,
-    /// `<root>-state/{shard}/{guild}/{event}`: the same, after the state worker applied them.
-    State,
-    /// `<root>-cmd/{shard}/{command}`: gateway commands for a shard.
-    Command,
-    /// `<root>-lifecycle/{shard}/{event}`: shard lifecycle events.
-    Lifecycle,
-    /// `<root>-dead/{group}/{shard}`: what a consumer group gave up on.
-    DeadLetter,
-}
+pub use crate::contract::Tree;
 
 /// A parsed topic of the dispatch or state tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +32,7 @@ pub struct Topics {
 
 impl Default for Topics {
     fn default() -> Self {
-        Self::with_valid_root(&Contract::get().default_root)
+        Self::with_valid_root(contract::DEFAULT_ROOT)
     }
 }
 
@@ -132,7 +119,7 @@ impl Topics {
             Some(g) => {
                 let _ = write!(s, "{g}");
             }
-            None => s.push_str(&Contract::get().no_guild_placeholder),
+            None => s.push_str(contract::NO_GUILD_PLACEHOLDER),
         }
         s.push('/');
         s.push_str(event);
@@ -225,7 +212,7 @@ impl Topics {
         let shard = shard.parse().map_err(|_| {
             TopicError::new("topic", topic, TopicErrorKind::NotANumber { level: 2 })
         })?;
-        let guild = if guild == Contract::get().no_guild_placeholder {
+        let guild = if guild == contract::NO_GUILD_PLACEHOLDER {
             None
         } else {
             Some(guild.parse().map_err(|_| {
@@ -267,7 +254,7 @@ fn check_level(topic: &str, name: &str, level: usize) -> Result<(), TopicError> 
             _ => {}
         }
     }
-    let max = Contract::get().limits.max_bytes;
+    let max = contract::LIMITS.max_bytes;
     if topic.len() > max {
         return bad(TopicErrorKind::TooLong {
             bytes: topic.len(),

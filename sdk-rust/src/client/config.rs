@@ -73,7 +73,7 @@ impl Default for ClientConfig {
             mesh_url: DEFAULT_MESH_URL.to_owned(),
             redis_url: DEFAULT_REDIS_URL.to_owned(),
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
-            topic_root: crate::contract::Contract::get().default_root.clone(),
+            topic_root: crate::contract::DEFAULT_ROOT.to_owned(),
             shards: None,
             subscription_capacity: 65_536,
             chunk_timeout: Duration::from_secs(10),

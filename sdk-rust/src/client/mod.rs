@@ -34,7 +34,7 @@ pub use queue::{Job, QueueOptions, WorkQueue};
 pub use stream::EventStream;
 
 use crate::cache::{CacheReader, Keys};
-use crate::contract::Contract;
+use crate::contract::Command;
 use crate::coord::Topology;
 use crate::group::{ConsumerGroup, GroupConfig};
 use crate::mesh::{Delivery, Mesh, MeshConfig};
@@ -270,9 +270,8 @@ impl Client {
         command: &str,
         d: &serde_json::Value,
     ) -> Result<(), ClientError> {
-        let commands = &Contract::get().commands;
-        if !commands.contains_key(command) {
-            let known: Vec<&str> = commands.keys().map(String::as_str).collect();
+        if Command::from_name(command).is_none() {
+            let known: Vec<&str> = Command::ALL.iter().map(|c| c.name()).collect();
             return Err(ClientError::new(ClientErrorKind::Config {
                 message: format!(
                     "unknown gateway command {command:?}; scripts may send {}",
