@@ -22,10 +22,7 @@ use super::error::CoordError;
 /// Approximate length cap of each dead-letter stream (`MAXLEN ~`).
 pub const DEAD_LETTER_MAXLEN: usize = 10_000;
 
-/// Key of the dead-letter stream of `group`.
-pub fn dead_letters_key(prefix: &str, group: &str) -> String {
-    format!("{prefix}dead:{group}")
-}
+use crate::keys::dead_letters_key;
 
 /// A message given up on.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,16 +20,18 @@ mod dead;
 mod error;
 mod fence;
 pub mod group;
-pub mod keys;
+/// The Redis keys of coordination: re-exported from `ddiscord-model`.
+pub use ddiscord_model::keyspace::coord as keys;
 mod leases;
 mod registry;
 mod scripts;
 mod topology;
 
 pub use config::{DEFAULT_KEY_PREFIX, DEFAULT_TTL, LeaseConfig, default_node_id};
-pub use dead::{DEAD_LETTER_MAXLEN, DeadLetter, DeadLetterEntry, DeadLetters, dead_letters_key};
+pub use dead::{DEAD_LETTER_MAXLEN, DeadLetter, DeadLetterEntry, DeadLetters};
 pub use error::{CoordError, CoordErrorKind};
 pub use fence::{FENCED_CODE, Fence, FencedScript};
+pub use keys::{dead_letters_key, groups_key, topology_key};
 pub use leases::{Lease, LeaseEvent, LeaseGuard, Leases};
-pub use registry::{GroupRegistry, RegisteredGroup, groups_key};
-pub use topology::{Topology, topology_key};
+pub use registry::{GroupRegistry, RegisteredGroup};
+pub use topology::Topology;

@@ -11,10 +11,7 @@
 use super::error::CoordError;
 use ddiscord_model::topic::TopicPattern;
 
-/// Key of the hash of registered groups.
-pub fn groups_key(prefix: &str) -> String {
-    format!("{prefix}groups")
-}
+use crate::keys::groups_key;
 
 /// A registered consumer group.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,10 +17,7 @@ use std::time::Duration;
 
 use super::error::{CoordError, CoordErrorKind};
 
-/// Key of the topology hash.
-pub fn topology_key(prefix: &str) -> String {
-    format!("{prefix}topology")
-}
+use crate::keys::topology_key;
 
 /// What ingest learnt from `GET /gateway/bot`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -68,7 +68,7 @@ impl SessionStore {
 
     /// The key of `shard`'s session.
     pub fn key(&self, shard: u32) -> String {
-        format!("{}session:{shard}", self.prefix)
+        ddiscord::keyspace::ingest::session_key(&self.prefix, shard)
     }
 
     /// The stored session of `shard`, if there is one for the current shard count.

@@ -28,6 +28,8 @@ pub use ddiscord_model::contract;
 pub use ddiscord_model::defaults as model_defaults;
 /// The envelope: re-exported from `ddiscord-model`.
 pub use ddiscord_model::envelope;
+/// Every Redis key: re-exported from `ddiscord-model`.
+pub use ddiscord_model::keyspace;
 /// Topics and patterns: re-exported from `ddiscord-model`.
 pub use ddiscord_model::topic;
 

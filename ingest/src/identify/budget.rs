@@ -2,6 +2,7 @@
 
 use std::sync::LazyLock;
 
+use ddiscord::keyspace::ingest::{identify_bucket_key, identify_budget_key};
 use redis::Script;
 use redis::aio::ConnectionManager;
 
@@ -106,7 +107,7 @@ impl IdentifyLimiter {
     }
 
     fn budget_key(&self) -> String {
-        format!("{}identify:budget", self.prefix)
+        identify_budget_key(&self.prefix)
     }
 
     /// Stores what `GET /gateway/bot` said (Discord's count is the truth; it includes
@@ -167,7 +168,7 @@ return 1
         let bucket = shard % self.max_concurrency;
         let (status, value): (i64, i64) = DECIDE
             .key(self.budget_key())
-            .key(format!("{}identify:bucket:{bucket}", self.prefix))
+            .key(identify_bucket_key(&self.prefix, bucket))
             .arg(self.reserve)
             .arg(format!("{owner}:{shard}"))
             .arg(IDENTIFY_WINDOW_MS)

@@ -5,12 +5,8 @@
 //! token. Source: <https://discord.com/developers/docs/events/gateway#session-start-limit-object>
 //! and <https://discord.com/developers/docs/events/gateway#sharding-max-concurrency>.
 //!
-//! Key layout (prefix `dd:` by default):
-//!
-//! | key | type | contents |
-//! |---|---|---|
-//! | `{prefix}identify:bucket:{b}` | string, expires after 5 s | the node and shard that identified last in bucket `b` |
-//! | `{prefix}identify:budget` | hash | `total`, `remaining`, `reset_at_ms` (Redis server time) |
+//! Keys: `{prefix}identify:budget` and `{prefix}identify:bucket:{b}`, named and described in
+//! [`ddiscord::keyspace::ingest`].
 //!
 //! RESUMEs do not go through here: twilight only asks its queue before an IDENTIFY.
 

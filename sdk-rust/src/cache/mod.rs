@@ -2,7 +2,8 @@
 //! ([`CacheReader`]). The layout is documented for plain Redis clients in `docs/cache.md`.
 
 mod error;
-pub mod keys;
+/// The cache's Redis keys: re-exported from `ddiscord-model`.
+pub use ddiscord_model::keyspace::cache as keys;
 mod reader;
 
 pub use error::CacheError;

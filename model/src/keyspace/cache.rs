@@ -31,7 +31,7 @@
 //! | `shard:<s>:guilds` | hash | guild id → generation in which the shard last listed it |
 
 /// The default key prefix.
-pub const DEFAULT_PREFIX: &str = ddiscord_model::defaults::KEY_PREFIX;
+pub const DEFAULT_PREFIX: &str = crate::defaults::KEY_PREFIX;
 
 /// Suffixes of the per-guild keys, `guild:<g><suffix>`, removed together when a guild is
 /// deleted. The state worker's Lua script receives this list, so both sides agree.
@@ -71,7 +71,7 @@ pub mod state_field {
 /// Names the cache's keys under one prefix.
 ///
 /// ```
-/// let keys = ddiscord::cache::Keys::default();
+/// let keys = ddiscord_model::keyspace::cache::Keys::default();
 /// assert_eq!(keys.guild(81384788765712384), "dd:guild:81384788765712384");
 /// assert_eq!(keys.guild_members(1), "dd:guild:1:members");
 /// ```

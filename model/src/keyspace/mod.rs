@@ -1,0 +1,12 @@
+//! Every Redis key DDiscord uses, named in one place. Each key starts with a configurable
+//! prefix ([`crate::defaults::KEY_PREFIX`], `dd:`), so several bots can share one Redis.
+//!
+//! - [`cache`]: what the state worker projects and the SDKs read (documented for plain Redis
+//!   clients in `docs/cache.md`);
+//! - [`coord`]: leases and fencing tokens, consumer groups' delivery counts and registry, the
+//!   recorded topology, dead letters;
+//! - [`ingest`]: gateway sessions and the IDENTIFY budget.
+
+pub mod cache;
+pub mod coord;
+pub mod ingest;
