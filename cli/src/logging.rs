@@ -42,7 +42,7 @@ impl LogTarget {
 /// `info,rumqttc=warn,rumqttd=warn`), lines to `target`.
 ///
 /// # Errors
-/// [`CliError::Setup`] when the log file cannot be opened.
+/// [`CliErrorKind::Setup`](crate::cmd::error::CliErrorKind::Setup) when the log file cannot be opened.
 pub fn init(target: &LogTarget) -> Result<(), CliError> {
     let filter =
         EnvFilter::try_from_env("DDISCORD_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
@@ -56,10 +56,7 @@ pub fn init(target: &LogTarget) -> Result<(), CliError> {
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|source| CliError::Setup {
-                    what: "the log file",
-                    source,
-                })?;
+                .map_err(|source| CliError::setup("the log file", source))?;
             (BoxMakeWriter::new(Arc::new(file)), false)
         }
     };

@@ -48,10 +48,7 @@ const EXIT_SECOND_SIGNAL: u8 = 130;
 /// second one ends the process at once (after killing the private Redis of `ddiscord up`).
 fn exit_on_second_signal() -> Result<(), cmd::error::CliError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let setup = |source| cmd::error::CliError::Setup {
-        what: "the signal handlers",
-        source,
-    };
+    let setup = |source| cmd::error::CliError::setup("the signal handlers", source);
     let mut int = signal(SignalKind::interrupt()).map_err(setup)?;
     let mut term = signal(SignalKind::terminate()).map_err(setup)?;
     tokio::spawn(async move {

@@ -25,30 +25,75 @@ use serde_json::value::RawValue;
 use crate::contract::{self, GuildSource};
 
 /// Why a frame or an envelope could not be read or built.
+///
+/// [`EnvelopeError::kind`] says what was wrong; the parser's error is the source.
 #[derive(Debug, thiserror::Error)]
-pub enum EnvelopeError {
+#[error("{kind}")]
+pub struct EnvelopeError {
+    kind: EnvelopeErrorKind,
+    #[source]
+    source: Option<serde_json::Error>,
+}
+
+impl EnvelopeError {
+    fn new(kind: EnvelopeErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    fn malformed(source: serde_json::Error) -> Self {
+        Self {
+            kind: EnvelopeErrorKind::Malformed,
+            source: Some(source),
+        }
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> &EnvelopeErrorKind {
+        &self.kind
+    }
+}
+
+/// The kinds of [`EnvelopeError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnvelopeErrorKind {
     /// Not a JSON object with the gateway payload fields; the frame should be counted and
     /// skipped, never forwarded.
-    #[error("malformed gateway frame or envelope: {0}")]
-    Malformed(#[source] serde_json::Error),
+    Malformed,
     /// The frame is not a JSON object (`{…}`).
-    #[error("a gateway frame must be a JSON object, got {got:?}")]
     NotAnObject {
         /// The first bytes of what was given.
         got: String,
     },
     /// `d` could not be deserialised into the requested type.
-    #[error("dispatch payload `d` of {event} does not match the expected type: {source}")]
     Payload {
         /// Dispatch name.
         event: String,
-        /// The parser's error.
-        #[source]
-        source: serde_json::Error,
     },
     /// A guild id that is not a snowflake.
-    #[error("guild id {0:?} is not a snowflake (a decimal u64 in a string)")]
-    BadSnowflake(String),
+    BadSnowflake {
+        /// The first characters of what was given.
+        got: String,
+    },
+}
+
+impl std::fmt::Display for EnvelopeErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Malformed => f.write_str("malformed gateway frame or envelope"),
+            Self::NotAnObject { got } => {
+                write!(f, "a gateway frame must be a JSON object, got {got:?}")
+            }
+            Self::Payload { event } => write!(
+                f,
+                "dispatch payload `d` of {event} does not match the expected type"
+            ),
+            Self::BadSnowflake { got } => write!(
+                f,
+                "guild id {got:?} is not a snowflake (a decimal u64 in a string)"
+            ),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -93,9 +138,9 @@ impl<'a> FrameHead<'a> {
     /// Reads `op`, `t`, `s` and the extent of `d` from a frame (or an envelope).
     ///
     /// # Errors
-    /// [`EnvelopeError::Malformed`] when the bytes are not a JSON object with an `op`.
+    /// [`EnvelopeErrorKind::Malformed`] when the bytes are not a JSON object with an `op`.
     pub fn parse(frame: &'a [u8]) -> Result<Self, EnvelopeError> {
-        let raw: RawHead<'a> = serde_json::from_slice(frame).map_err(EnvelopeError::Malformed)?;
+        let raw: RawHead<'a> = serde_json::from_slice(frame).map_err(EnvelopeError::malformed)?;
         Ok(Self {
             op: raw.op,
             t: raw.t,
@@ -108,8 +153,8 @@ impl<'a> FrameHead<'a> {
     /// (`d.guild_id`, or `d.id` for GUILD_CREATE/UPDATE/DELETE); `None` for events without one.
     ///
     /// # Errors
-    /// [`EnvelopeError::BadSnowflake`] when the id is not a decimal u64, and
-    /// [`EnvelopeError::Malformed`] when `d` is not an object.
+    /// [`EnvelopeErrorKind::BadSnowflake`] when the id is not a decimal u64, and
+    /// [`EnvelopeErrorKind::Malformed`] when `d` is not an object.
     pub fn guild_id(&self) -> Result<Option<u64>, EnvelopeError> {
         guild_id_of(self.t.as_deref(), self.d)
     }
@@ -123,7 +168,7 @@ fn guild_id_of(t: Option<&str>, d: Option<&RawValue>) -> Result<Option<u64>, Env
     if source == GuildSource::None || !d.get().starts_with('{') {
         return Ok(None);
     }
-    let scan: GuildScan<'_> = serde_json::from_str(d.get()).map_err(EnvelopeError::Malformed)?;
+    let scan: GuildScan<'_> = serde_json::from_str(d.get()).map_err(EnvelopeError::malformed)?;
     let id = match source {
         GuildSource::Id => scan.id,
         _ => scan.guild_id,
@@ -134,10 +179,13 @@ fn guild_id_of(t: Option<&str>, d: Option<&RawValue>) -> Result<Option<u64>, Env
 /// Parses a snowflake as Discord sends it: a decimal u64 in a string.
 ///
 /// # Errors
-/// [`EnvelopeError::BadSnowflake`] for anything else.
+/// [`EnvelopeErrorKind::BadSnowflake`] for anything else.
 pub fn parse_snowflake(s: &str) -> Result<u64, EnvelopeError> {
-    s.parse()
-        .map_err(|_| EnvelopeError::BadSnowflake(s.chars().take(40).collect()))
+    s.parse().map_err(|_| {
+        EnvelopeError::new(EnvelopeErrorKind::BadSnowflake {
+            got: s.chars().take(40).collect(),
+        })
+    })
 }
 
 /// What ingest adds to a frame.
@@ -155,7 +203,7 @@ pub struct EnvelopeMeta<'a> {
 /// re-serialised.
 ///
 /// # Errors
-/// [`EnvelopeError::NotAnObject`] when `frame` does not start with `{`. The rest of the frame is
+/// [`EnvelopeErrorKind::NotAnObject`] when `frame` does not start with `{`. The rest of the frame is
 /// not validated here: callers parse its [`FrameHead`] first.
 pub fn wrap(meta: &EnvelopeMeta<'_>, frame: &[u8]) -> Result<Bytes, EnvelopeError> {
     let start = frame
@@ -163,9 +211,9 @@ pub fn wrap(meta: &EnvelopeMeta<'_>, frame: &[u8]) -> Result<Bytes, EnvelopeErro
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(frame.len());
     if frame.get(start) != Some(&b'{') {
-        return Err(EnvelopeError::NotAnObject {
+        return Err(EnvelopeError::new(EnvelopeErrorKind::NotAnObject {
             got: String::from_utf8_lossy(&frame[start..frame.len().min(start + 16)]).into_owned(),
-        });
+        }));
     }
     let rest = &frame[start + 1..];
     let mut out = Vec::with_capacity(frame.len() + 96);
@@ -207,12 +255,12 @@ impl Envelope {
     /// Reads the head of an envelope.
     ///
     /// # Errors
-    /// [`EnvelopeError::Malformed`] when the bytes are not an envelope (`shard` and `op` are
+    /// [`EnvelopeErrorKind::Malformed`] when the bytes are not an envelope (`shard` and `op` are
     /// required).
     pub fn parse(bytes: Bytes) -> Result<Self, EnvelopeError> {
-        let raw: RawHead<'_> = serde_json::from_slice(&bytes).map_err(EnvelopeError::Malformed)?;
+        let raw: RawHead<'_> = serde_json::from_slice(&bytes).map_err(EnvelopeError::malformed)?;
         let Some(shard) = raw.shard else {
-            return Err(EnvelopeError::Malformed(serde::de::Error::missing_field(
+            return Err(EnvelopeError::malformed(serde::de::Error::missing_field(
                 "shard",
             )));
         };
@@ -294,11 +342,13 @@ impl Envelope {
     /// Deserialises `d` into `T` (a twilight-model type, or `serde_json::Value`).
     ///
     /// # Errors
-    /// [`EnvelopeError::Payload`] when `d` does not match `T`.
+    /// [`EnvelopeErrorKind::Payload`] when `d` does not match `T`.
     pub fn payload<T: DeserializeOwned>(&self) -> Result<T, EnvelopeError> {
-        serde_json::from_slice(self.d_bytes()).map_err(|source| EnvelopeError::Payload {
-            event: self.event.clone().unwrap_or_default(),
-            source,
+        serde_json::from_slice(self.d_bytes()).map_err(|source| EnvelopeError {
+            kind: EnvelopeErrorKind::Payload {
+                event: self.event.clone().unwrap_or_default(),
+            },
+            source: Some(source),
         })
     }
 }

@@ -12,5 +12,5 @@ pub mod envelope;
 pub mod keyspace;
 pub mod topic;
 
-pub use envelope::{Envelope, EnvelopeError, EnvelopeMeta, FrameHead};
+pub use envelope::{Envelope, EnvelopeError, EnvelopeErrorKind, EnvelopeMeta, FrameHead};
 pub use topic::{Topic, TopicError, TopicPattern, Topics, shard_for_guild};

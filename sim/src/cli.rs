@@ -8,7 +8,7 @@ use crate::clock::ClockMode;
 use crate::config::{
     INTENT_GUILD_MEMBERS, INTENT_GUILD_PRESENCES, INTENT_MESSAGE_CONTENT, ReplaySpec, SimConfig,
 };
-use crate::{SimError, Simulator};
+use crate::{SimError, SimErrorKind, Simulator};
 
 /// A privileged intent that the simulated application has enabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -145,15 +145,17 @@ async fn stop_signal() -> Result<(), SimError> {
     #[cfg(unix)]
     {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(SimError::Signal)?;
+            .map_err(|e| SimError::with_source(SimErrorKind::Signal, e))?;
         tokio::select! {
-            r = tokio::signal::ctrl_c() => r.map_err(SimError::Signal),
+            r = tokio::signal::ctrl_c() => r.map_err(|e| SimError::with_source(SimErrorKind::Signal, e)),
             _ = term.recv() => Ok(()),
         }
     }
     #[cfg(not(unix))]
     {
-        tokio::signal::ctrl_c().await.map_err(SimError::Signal)
+        tokio::signal::ctrl_c()
+            .await
+            .map_err(|e| SimError::with_source(SimErrorKind::Signal, e))
     }
 }
 

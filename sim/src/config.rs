@@ -111,7 +111,11 @@ impl Default for SimConfig {
 impl SimConfig {
     /// Checks the values that would make the simulator misbehave.
     pub(crate) fn validate(&self) -> Result<(), crate::SimError> {
-        let err = |m: &str| Err(crate::SimError::Config(m.to_owned()));
+        let err = |m: &str| {
+            Err(crate::SimError::new(crate::SimErrorKind::Config(
+                m.to_owned(),
+            )))
+        };
         if self.shards == 0 {
             return err("shards must be at least 1");
         }

@@ -4,9 +4,41 @@ use std::path::PathBuf;
 
 /// Everything that can stop the simulator from starting or running.
 ///
-/// Each variant carries its source and says what to do about it.
+/// [`SimError::kind`] says what went wrong and what to do; the source (an I/O or JSON error)
+/// is kept.
 #[derive(Debug, thiserror::Error)]
-pub enum SimError {
+#[error("{kind}")]
+pub struct SimError {
+    kind: SimErrorKind,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl SimError {
+    pub(crate) fn new(kind: SimErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    pub(crate) fn with_source(
+        kind: SimErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &SimErrorKind {
+        &self.kind
+    }
+}
+
+/// The kinds of [`SimError`]; each says what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimErrorKind {
     /// The fixtures directory could not be found.
     #[error(
         "the Discord fixtures directory {path} does not exist; set DDISCORD_FIXTURES (or --fixtures) to the directory holding events_v10.jsonl"
@@ -20,9 +52,6 @@ pub enum SimError {
     FixtureRead {
         /// File that was read.
         path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
     },
     /// A fixture file is not the JSON it should be.
     #[error(
@@ -33,22 +62,16 @@ pub enum SimError {
         path: PathBuf,
         /// What was expected.
         what: String,
-        /// The JSON error, if any.
-        #[source]
-        source: Option<serde_json::Error>,
     },
     /// The listening socket could not be bound.
     #[error("could not bind the simulator to {addr}; pick another address or port (--bind)")]
     Bind {
         /// Address that was tried.
         addr: std::net::SocketAddr,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
     },
     /// The HTTP/websocket server stopped with an error.
     #[error("the simulator's server stopped unexpectedly; restart it")]
-    Serve(#[source] std::io::Error),
+    Serve,
     /// A configuration value is out of range.
     #[error("invalid simulator configuration: {0}")]
     Config(String),
@@ -65,9 +88,6 @@ pub enum SimError {
     ReplayRead {
         /// File that was read.
         path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
     },
     /// A replay line is not a gateway envelope.
     #[error(
@@ -78,16 +98,13 @@ pub enum SimError {
         path: PathBuf,
         /// 1-based line number.
         line: usize,
-        /// The JSON error.
-        #[source]
-        source: serde_json::Error,
     },
     /// The task building the world from the fixtures died.
     #[error(
         "building the world from the fixtures failed unexpectedly; retry, and report it if it repeats"
     )]
-    WorldTask(#[source] tokio::task::JoinError),
+    WorldTask,
     /// Waiting for Ctrl-C failed.
     #[error("could not listen for Ctrl-C; run the simulator in a terminal or stop it with SIGKILL")]
-    Signal(#[source] std::io::Error),
+    Signal,
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::SimError;
+use crate::{SimError, SimErrorKind};
 
 /// Environment variable that overrides where the fixtures live.
 pub const FIXTURES_ENV: &str = "DDISCORD_FIXTURES";
@@ -32,7 +32,7 @@ fn existing(path: PathBuf) -> Result<PathBuf, SimError> {
     if path.is_dir() {
         Ok(path)
     } else {
-        Err(SimError::FixturesMissing { path })
+        Err(SimError::new(SimErrorKind::FixturesMissing { path }))
     }
 }
 
@@ -55,15 +55,19 @@ impl Fixtures {
         let large_guild = if large_guild {
             let path = dir.join("guild_create_large.json");
             let text = read(&path)?;
-            let v: Value = serde_json::from_str(&text).map_err(|e| SimError::FixtureJson {
-                path: path.clone(),
-                what: "a GUILD_CREATE envelope".to_owned(),
-                source: Some(e),
+            let v: Value = serde_json::from_str(&text).map_err(|e| {
+                let what = "a GUILD_CREATE envelope".to_owned();
+                SimError::with_source(
+                    SimErrorKind::FixtureJson {
+                        path: path.clone(),
+                        what,
+                    },
+                    e,
+                )
             })?;
-            Some(v.get("d").cloned().ok_or_else(|| SimError::FixtureJson {
-                path,
-                what: "missing field d".to_owned(),
-                source: None,
+            Some(v.get("d").cloned().ok_or_else(|| {
+                let what = "missing field d".to_owned();
+                SimError::new(SimErrorKind::FixtureJson { path, what })
             })?)
         } else {
             None
@@ -94,9 +98,13 @@ impl Fixtures {
 }
 
 fn read(path: &Path) -> Result<String, SimError> {
-    std::fs::read_to_string(path).map_err(|source| SimError::FixtureRead {
-        path: path.to_path_buf(),
-        source,
+    std::fs::read_to_string(path).map_err(|e| {
+        SimError::with_source(
+            SimErrorKind::FixtureRead {
+                path: path.to_path_buf(),
+            },
+            e,
+        )
     })
 }
 
@@ -105,10 +113,10 @@ fn read_jsonl(path: &Path) -> Result<Vec<Value>, SimError> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
-            serde_json::from_str(l).map_err(|e| SimError::FixtureJson {
-                path: path.to_path_buf(),
-                what: "one envelope per line".to_owned(),
-                source: Some(e),
+            serde_json::from_str(l).map_err(|e| {
+                let what = "one envelope per line".to_owned();
+                let path = path.to_path_buf();
+                SimError::with_source(SimErrorKind::FixtureJson { path, what }, e)
             })
         })
         .collect()

@@ -40,7 +40,7 @@ pub mod world;
 pub use cli::{SimArgs, run};
 pub use clock::{ClockMode, SimClock};
 pub use config::{ReplaySpec, SimConfig};
-pub use error::SimError;
+pub use error::{SimError, SimErrorKind};
 pub use gateway::close::CloseCode;
 pub use gateway::compression::Compression;
 pub use gateway::identify::SessionStartLimit;

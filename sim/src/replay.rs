@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::SimError;
+use crate::{SimError, SimErrorKind};
 
 /// One dispatch read from a replay file.
 #[derive(Debug, Clone)]
@@ -37,19 +37,25 @@ pub fn guild_of(name: &str, d: &Value) -> Option<u64> {
 
 /// Reads the dispatches of a JSONL file.
 pub fn load(path: &Path) -> Result<Vec<ReplayEvent>, SimError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SimError::ReplayRead {
-        path: path.to_path_buf(),
-        source,
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        SimError::with_source(
+            SimErrorKind::ReplayRead {
+                path: path.to_path_buf(),
+            },
+            e,
+        )
     })?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(line).map_err(|source| SimError::ReplayLine {
-            path: path.to_path_buf(),
-            line: i + 1,
-            source,
+        let v: Value = serde_json::from_str(line).map_err(|e| {
+            let kind = SimErrorKind::ReplayLine {
+                path: path.to_path_buf(),
+                line: i + 1,
+            };
+            SimError::with_source(kind, e)
         })?;
         if v.get("op").and_then(Value::as_u64) != Some(0) {
             continue;

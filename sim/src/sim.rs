@@ -17,7 +17,7 @@ use crate::record::{RecordSnapshot, ShardCounts};
 use crate::state::{ConnCommand, Shared, lock};
 use crate::traffic::Traffic;
 use crate::world::World;
-use crate::{SimError, replay};
+use crate::{SimError, SimErrorKind, replay};
 
 /// Most generated dispatches per 10 ms tick (a backlog beyond that is skipped, not queued).
 const MAX_PER_TICK: u64 = 50_000;
@@ -40,28 +40,23 @@ impl Simulator {
         let guilds = config.guilds;
         let world = tokio::task::spawn_blocking(move || {
             let f = Fixtures::load(&dir, large)?;
-            World::build(&f, guilds).ok_or_else(|| SimError::FixtureJson {
+            World::build(&f, guilds).ok_or_else(|| SimError::new(SimErrorKind::FixtureJson {
                 path: dir.clone(),
                 what: "the captures lack a READY, GUILD_CREATE, MESSAGE_CREATE, reaction, thread, voice state or role template".to_owned(),
-                source: None,
-            })
+            }))
         })
         .await
-        .map_err(SimError::WorldTask)??;
+        .map_err(|e| SimError::with_source(SimErrorKind::WorldTask, e))??;
         let replay_events = match &config.replay {
             Some(r) => Some((r.shard, replay::load(&r.path)?)),
             None => None,
         };
         let listener = TcpListener::bind(config.bind)
             .await
-            .map_err(|source| SimError::Bind {
-                addr: config.bind,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| SimError::Bind {
-            addr: config.bind,
-            source,
-        })?;
+            .map_err(|e| SimError::with_source(SimErrorKind::Bind { addr: config.bind }, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| SimError::with_source(SimErrorKind::Bind { addr: config.bind }, e))?;
         let seed = config.seed;
         let shared = Arc::new(Shared::new(config, world, format!("ws://{addr}")));
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -217,17 +212,17 @@ impl SimHandle {
         if shard < self.shared.cfg.shards {
             Ok(())
         } else {
-            Err(SimError::NoSuchShard {
+            Err(SimError::new(SimErrorKind::NoSuchShard {
                 shard,
                 count: self.shared.cfg.shards,
-            })
+            }))
         }
     }
 
     /// Sends `cmd` to every connection of `shard`; returns how many connections got it.
     ///
     /// # Errors
-    /// [`SimError::NoSuchShard`] if `shard` is not below the shard count.
+    /// [`SimErrorKind::NoSuchShard`] if `shard` is not below the shard count.
     pub fn command(&self, shard: u32, cmd: ConnCommand) -> Result<usize, SimError> {
         self.check_shard(shard)?;
         Ok(self.shared.command_shard(shard, cmd))
@@ -243,7 +238,7 @@ impl SimHandle {
     /// current session now, renumbered by the session; returns how many the session took.
     ///
     /// # Errors
-    /// [`SimError::NoSuchShard`], or [`SimError::ReplayRead`]/[`SimError::ReplayLine`] if the
+    /// [`SimErrorKind::NoSuchShard`], or [`SimErrorKind::ReplayRead`]/[`SimErrorKind::ReplayLine`] if the
     /// file cannot be read or parsed.
     pub fn replay_file(&self, path: &std::path::Path, shard: u32) -> Result<usize, SimError> {
         self.check_shard(shard)?;
@@ -261,7 +256,7 @@ impl SimHandle {
     /// Sends op 7 RECONNECT to `shard`. See [`SimHandle::command`].
     ///
     /// # Errors
-    /// [`SimError::NoSuchShard`].
+    /// [`SimErrorKind::NoSuchShard`].
     pub fn reconnect(&self, shard: u32) -> Result<usize, SimError> {
         self.command(shard, ConnCommand::Reconnect)
     }
@@ -269,7 +264,7 @@ impl SimHandle {
     /// Sends op 9 INVALID_SESSION with `d = resumable` to `shard`. See [`SimHandle::command`].
     ///
     /// # Errors
-    /// [`SimError::NoSuchShard`].
+    /// [`SimErrorKind::NoSuchShard`].
     pub fn invalidate(&self, shard: u32, resumable: bool) -> Result<usize, SimError> {
         self.command(shard, ConnCommand::Invalidate { resumable })
     }
@@ -277,7 +272,7 @@ impl SimHandle {
     /// Drops `shard`'s TCP connections without a close frame. See [`SimHandle::command`].
     ///
     /// # Errors
-    /// [`SimError::NoSuchShard`].
+    /// [`SimErrorKind::NoSuchShard`].
     pub fn drop_connection(&self, shard: u32) -> Result<usize, SimError> {
         self.command(shard, ConnCommand::Drop)
     }
@@ -285,7 +280,7 @@ impl SimHandle {
     /// Makes `shard`'s connections zombies (nothing sent, no heartbeat ACK).
     ///
     /// # Errors
-    /// [`SimError::NoSuchShard`].
+    /// [`SimErrorKind::NoSuchShard`].
     pub fn zombie(&self, shard: u32) -> Result<usize, SimError> {
         self.command(shard, ConnCommand::Zombie)
     }
@@ -304,7 +299,7 @@ impl SimHandle {
     /// sequence, or `None` if the shard has no session (or the session lacks the intent).
     ///
     /// # Errors
-    /// [`SimError::NoSuchShard`].
+    /// [`SimErrorKind::NoSuchShard`].
     pub fn dispatch(
         &self,
         shard: u32,
@@ -322,7 +317,7 @@ impl SimHandle {
     /// (not parsed or validated; it must be one JSON value) and the guild given explicitly.
     ///
     /// # Errors
-    /// [`SimError::NoSuchShard`].
+    /// [`SimErrorKind::NoSuchShard`].
     pub fn dispatch_json(
         &self,
         shard: u32,

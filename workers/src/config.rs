@@ -130,18 +130,16 @@ impl TryFrom<StateWorkerArgs> for StateWorkerConfig {
 
     fn try_from(a: StateWorkerArgs) -> Result<Self, WorkerError> {
         if a.shards == Some(0) {
-            return Err(WorkerError::Config(
-                "DDISCORD_SHARDS must be at least 1".into(),
-            ));
+            return Err(WorkerError::config("DDISCORD_SHARDS must be at least 1"));
         }
         if a.batch == 0 {
-            return Err(WorkerError::Config(
-                "DDISCORD_STATE_BATCH must be at least 1".into(),
+            return Err(WorkerError::config(
+                "DDISCORD_STATE_BATCH must be at least 1",
             ));
         }
         if a.lease_ttl_ms < 100 {
-            return Err(WorkerError::Config(
-                "DDISCORD_LEASE_TTL_MS must be at least 100".into(),
+            return Err(WorkerError::config(
+                "DDISCORD_LEASE_TTL_MS must be at least 100",
             ));
         }
         Ok(Self {

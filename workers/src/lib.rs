@@ -17,7 +17,7 @@ pub mod projection;
 mod worker;
 
 pub use config::{StateWorkerArgs, StateWorkerConfig};
-pub use error::WorkerError;
+pub use error::{WorkerError, WorkerErrorKind};
 pub use health::Readiness;
 pub use projection::{Fencing, Gaps, Outcome, ProjectionConfig, ProjectionError, Projector};
 pub use worker::{BATCH_GRACE, LEAVE_TIMEOUT, SHUTDOWN_TIMEOUT, StateWorker, StateWorkerHandle};
@@ -32,7 +32,7 @@ pub async fn run(args: StateWorkerArgs) -> Result<(), WorkerError> {
     let config = StateWorkerConfig::try_from(args)?;
     let mut handle = StateWorker::start(config).await?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| WorkerError::Task(format!("cannot listen for SIGTERM: {e}")))?;
+        .map_err(|e| WorkerError::with_source(WorkerErrorKind::Task, e))?;
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: stopping the state worker"),
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: stopping the state worker"),

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::StateWorkerConfig;
-use crate::error::WorkerError;
+use crate::error::{WorkerError, WorkerErrorKind};
 use crate::health::Readiness;
 use crate::projection::{Fencing, Gaps, Outcome, ProjectionError, Projector};
 
@@ -68,15 +68,17 @@ impl StateWorkerHandle {
     /// aborted (unacknowledged messages are redelivered, the leases expire after their TTL).
     ///
     /// # Errors
-    /// What stopped the worker, if it failed; [`WorkerError::ShutdownTimeout`] when it had to
+    /// What stopped the worker, if it failed; [`WorkerErrorKind::ShutdownTimeout`] when it had to
     /// be aborted.
     pub async fn shutdown(mut self) -> Result<(), WorkerError> {
         let _ = self.stop.send(true);
         match tokio::time::timeout(SHUTDOWN_TIMEOUT, &mut self.task).await {
-            Ok(joined) => joined.map_err(|e| WorkerError::Task(e.to_string()))?,
+            Ok(joined) => joined.map_err(|e| WorkerError::with_source(WorkerErrorKind::Task, e))?,
             Err(_) => {
                 self.task.abort();
-                Err(WorkerError::ShutdownTimeout(SHUTDOWN_TIMEOUT))
+                Err(WorkerError::new(WorkerErrorKind::ShutdownTimeout {
+                    after: SHUTDOWN_TIMEOUT,
+                }))
             }
         }
     }
@@ -88,14 +90,14 @@ impl StateWorkerHandle {
     pub async fn wait(self) -> Result<(), WorkerError> {
         self.task
             .await
-            .map_err(|e| WorkerError::Task(e.to_string()))?
+            .map_err(|e| WorkerError::with_source(WorkerErrorKind::Task, e))?
     }
 
     /// Resolves when the worker stops by itself (a failure); the handle is spent afterwards.
     pub(crate) async fn finished(&mut self) -> Result<(), WorkerError> {
         (&mut self.task)
             .await
-            .map_err(|e| WorkerError::Task(e.to_string()))?
+            .map_err(|e| WorkerError::with_source(WorkerErrorKind::Task, e))?
     }
 }
 
@@ -108,39 +110,39 @@ impl StateWorker {
     /// and `ddiscord state-worker` use).
     ///
     /// # Errors
-    /// [`WorkerError::Mesh`] when the mesh URL is invalid, and as [`StateWorker::start_with`].
+    /// [`WorkerErrorKind::Mesh`] when the mesh URL is invalid, and as [`StateWorker::start_with`].
     pub async fn start(config: StateWorkerConfig) -> Result<StateWorkerHandle, WorkerError> {
         let mesh_config = ddiscord::mesh::MeshConfig::new(config.mesh_url.clone())
             .with_client_id(format!("{}-{}", config.group, config.node_id))
             .with_max_payload_bytes(config.max_payload_bytes);
         let mesh = ddiscord::mesh::Mesh::connect(mesh_config)
             .await
-            .map_err(|e| WorkerError::Mesh(Box::new(e)))?;
+            .map_err(|e| WorkerError::with_source(WorkerErrorKind::Mesh, e))?;
         Self::start_with(mesh, config).await
     }
 
     /// Starts a worker consuming from `source` (the mesh).
     ///
     /// # Errors
-    /// [`WorkerError::Redis`] when Redis is unreachable, [`WorkerError::Group`] when the group
-    /// cannot be joined, [`WorkerError::Http`] when the health address cannot be bound.
+    /// [`WorkerErrorKind::Redis`] when Redis is unreachable, [`WorkerErrorKind::Group`] when the group
+    /// cannot be joined, [`WorkerErrorKind::Http`] when the health address cannot be bound.
     pub async fn start_with<S: DurableSource>(
         source: S,
         config: StateWorkerConfig,
     ) -> Result<StateWorkerHandle, WorkerError> {
         let topics = Topics::new(&config.topic_root)
-            .map_err(|e| WorkerError::Config(format!("DDISCORD_TOPIC_ROOT: {e}")))?;
+            .map_err(|e| WorkerError::config(format!("DDISCORD_TOPIC_ROOT: {e}")))?;
         let client = redis::Client::open(config.redis_url.as_str()).map_err(|e| {
-            WorkerError::Config(format!(
+            WorkerError::config(format!(
                 "DDISCORD_REDIS_URL is not a Redis URL: {}",
                 e.kind_str()
             ))
         })?;
         let redis = ConnectionManager::new(client)
             .await
-            .map_err(WorkerError::Redis)?;
+            .map_err(|e| WorkerError::with_source(WorkerErrorKind::Redis, e))?;
         let pattern = TopicPattern::new(format!("{}/>", topics.root()))
-            .map_err(|e| WorkerError::Config(format!("DDISCORD_TOPIC_ROOT: {e}")))?;
+            .map_err(|e| WorkerError::config(format!("DDISCORD_TOPIC_ROOT: {e}")))?;
         let (stop, stop_rx) = watch::channel(false);
         let ready = Arc::new(AtomicBool::new(false));
         let probe = source.clone();
@@ -211,7 +213,7 @@ async fn shard_count(
     redis: &mut ConnectionManager,
     config: &StateWorkerConfig,
 ) -> Result<u32, WorkerError> {
-    let coord = |e: ddiscord::coord::CoordError| WorkerError::Config(e.to_string());
+    let coord = WorkerError::from;
     match Topology::read(redis, &config.key_prefix)
         .await
         .map_err(coord)?

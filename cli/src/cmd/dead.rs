@@ -70,8 +70,8 @@ pub struct DeadReplayArgs {
 /// Runs `ddiscord dead`.
 ///
 /// # Errors
-/// [`CliError::Redis`] when Redis cannot be reached, [`CliError::Coord`] when it fails,
-/// [`CliError::Mesh`] or [`CliError::Topic`] when a replay cannot be published.
+/// [`CliErrorKind::Redis`](crate::cmd::error::CliErrorKind::Redis) when Redis cannot be reached, [`CliErrorKind::Coord`](crate::cmd::error::CliErrorKind::Coord) when it fails,
+/// [`CliErrorKind::Mesh`](crate::cmd::error::CliErrorKind::Mesh) or [`CliErrorKind::Topic`](crate::cmd::error::CliErrorKind::Topic) when a replay cannot be published.
 pub async fn run(args: DeadArgs) -> Result<(), CliError> {
     match args.action {
         DeadAction::List(a) => list(a).await,
@@ -113,7 +113,7 @@ async fn list(args: DeadListArgs) -> Result<(), CliError> {
         }
         out.push('\n');
     }
-    std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes()).map_err(CliError::Stdout)?;
+    std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes()).map_err(CliError::stdout)?;
     eprintln!(
         "{} dead letters of group {}",
         entries.len(),

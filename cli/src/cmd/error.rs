@@ -1,66 +1,153 @@
 //! Errors of the CLI's own subcommands.
 
-/// What went wrong in a subcommand; each says what to do.
+use std::fmt;
+
+/// What went wrong in a subcommand: [`CliError::kind`] says what and what to do, the source
+/// (printed by `main` as `caused by:` lines) says why.
 #[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// A topic or pattern given on the command line is invalid.
-    #[error(transparent)]
-    Topic(#[from] ddiscord::TopicError),
-    /// The mesh could not be reached or refused the operation.
-    #[error("event mesh: {0}")]
-    Mesh(#[from] ddiscord::mesh::MeshError),
+#[error("{kind}")]
+pub struct CliError {
+    kind: CliErrorKind,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl CliError {
+    pub(crate) fn new(kind: CliErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    pub(crate) fn with_source(
+        kind: CliErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    /// A local resource (a temporary directory, a signal handler, a log file) could not be
+    /// set up.
+    pub(crate) fn setup(what: &'static str, source: std::io::Error) -> Self {
+        Self::with_source(CliErrorKind::Setup { what }, source)
+    }
+
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    pub(crate) fn read(path: impl Into<String>, source: std::io::Error) -> Self {
+        Self::with_source(CliErrorKind::Read { path: path.into() }, source)
+    }
+
+    /// Writing to standard output failed.
+    pub(crate) fn stdout(source: std::io::Error) -> Self {
+        Self::with_source(CliErrorKind::Stdout, source)
+    }
+
+    /// What went wrong.
+    #[allow(dead_code)]
+    pub fn kind(&self) -> &CliErrorKind {
+        &self.kind
+    }
+}
+
+/// The kinds of [`CliError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CliErrorKind {
+    /// A topic or pattern given on the command line is invalid.
+    Topic,
+    /// The mesh could not be reached or refused the operation.
+    Mesh,
+    /// A file could not be read.
     Read {
         /// The file.
         path: String,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
     },
     /// The gateway simulator failed.
-    #[error("simulator: {0}")]
-    Sim(#[from] ddiscord_sim::SimError),
+    Sim,
     /// Ingest failed.
-    #[error("ingest: {0}")]
-    Ingest(#[from] ddiscord_ingest::IngestError),
+    Ingest,
     /// The state worker failed.
-    #[error("state worker: {0}")]
-    Worker(#[from] ddiscord_workers::WorkerError),
+    Worker,
     /// The listener for `/healthz`, `/readyz` and `/metrics` could not bind.
-    #[error(transparent)]
-    Http(#[from] ddiscord_ops::BindError),
+    Http,
     /// The private Redis of `ddiscord up` could not start.
-    #[error(transparent)]
-    LocalRedis(#[from] crate::up::LocalRedisError),
-    /// A local resource `ddiscord up` needs (a temporary directory, a signal handler) could
-    /// not be set up.
-    #[error("cannot set up {what}: {source}")]
+    LocalRedis,
+    /// A local resource `ddiscord up` needs (a temporary directory, a signal handler, a log
+    /// file) could not be set up.
     Setup {
         /// What was being set up.
         what: &'static str,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
     },
     /// Redis could not be reached (the URL is not printed: it may hold a password).
-    #[error("cannot connect to Redis ({0:?}); check DDISCORD_REDIS_URL and that Redis is up")]
-    Redis(redis::ErrorKind),
+    Redis {
+        /// Redis' own classification of the failure.
+        kind: redis::ErrorKind,
+    },
     /// A Redis operation on coordination data (dead letters) failed.
-    #[error("redis: {0}")]
-    Coord(#[from] ddiscord::coord::CoordError),
+    Coord,
     /// Applying envelopes to the cache failed; nothing after the failed pipeline was applied.
-    #[error("projection: {0}")]
-    Projection(#[from] ddiscord_workers::ProjectionError),
+    Projection,
     /// Some input lines were not envelopes (each is reported as `invalid: …` on stdout).
-    #[error(
-        "{lines} input lines were not envelopes (see the `invalid:` lines); every other line was applied"
-    )]
     NotEnvelopes {
         /// How many.
         lines: usize,
     },
     /// Writing to standard output failed (for example a closed pipe).
-    #[error("cannot write to standard output: {0}")]
-    Stdout(#[source] std::io::Error),
+    Stdout,
+}
+
+impl fmt::Display for CliErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Topic => f.write_str("invalid topic or pattern"),
+            Self::Mesh => f.write_str("event mesh operation failed; check DDISCORD_MESH_URL"),
+            Self::Read { path } => write!(f, "cannot read {path}"),
+            Self::Sim => f.write_str("the simulator failed"),
+            Self::Ingest => f.write_str("ingest failed"),
+            Self::Worker => f.write_str("the state worker failed"),
+            Self::Http => f.write_str(
+                "the listener for /healthz, /readyz and /metrics could not start; \
+                 choose a free address with DDISCORD_HTTP_ADDR",
+            ),
+            Self::LocalRedis => f.write_str("the private Redis could not start"),
+            Self::Setup { what } => write!(f, "cannot set up {what}"),
+            Self::Redis { kind } => write!(
+                f,
+                "cannot connect to Redis ({kind:?}); check DDISCORD_REDIS_URL and that Redis is up"
+            ),
+            Self::Coord => f.write_str("a Redis operation on coordination data failed"),
+            Self::Projection => f.write_str(
+                "applying envelopes to the cache failed; nothing after the failed pipeline was applied",
+            ),
+            Self::NotEnvelopes { lines } => write!(
+                f,
+                "{lines} input lines were not envelopes (see the `invalid:` lines); every other line was applied"
+            ),
+            Self::Stdout => f.write_str("cannot write to standard output"),
+        }
+    }
+}
+
+/// `From` conversions that keep the component's error as the source.
+macro_rules! from_source {
+    ($($ty:ty => $kind:ident),* $(,)?) => {
+        $(impl From<$ty> for CliError {
+            fn from(e: $ty) -> Self {
+                Self::with_source(CliErrorKind::$kind, e)
+            }
+        })*
+    };
+}
+
+from_source! {
+    ddiscord::TopicError => Topic,
+    ddiscord::mesh::MeshError => Mesh,
+    ddiscord_sim::SimError => Sim,
+    ddiscord_ingest::IngestError => Ingest,
+    ddiscord_workers::WorkerError => Worker,
+    ddiscord_ops::BindError => Http,
+    crate::up::LocalRedisError => LocalRedis,
+    ddiscord::coord::CoordError => Coord,
+    ddiscord_workers::ProjectionError => Projection,
 }

@@ -8,7 +8,7 @@ use ddiscord::cache::Keys;
 use ddiscord_workers::{Outcome, ProjectionConfig, Projector};
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWriteExt as _, BufReader};
 
-use super::error::CliError;
+use super::error::{CliError, CliErrorKind};
 use super::redis_args::RedisArgs;
 
 /// Apply envelopes, one JSON per line as `ddiscord tail --json` prints them, to the Redis cache
@@ -46,10 +46,7 @@ pub async fn run(args: ProjectArgs) -> Result<(), CliError> {
         Box::new(
             tokio::fs::File::open(&args.file)
                 .await
-                .map_err(|source| CliError::Read {
-                    path: args.file.clone(),
-                    source,
-                })?,
+                .map_err(|source| CliError::read(args.file.clone(), source))?,
         )
     };
     let what = if args.file == "-" {
@@ -72,10 +69,10 @@ pub async fn run(args: ProjectArgs) -> Result<(), CliError> {
     let mut lines_in_hand: Vec<Option<String>> = Vec::new();
     let mut invalid = 0usize;
     loop {
-        let line = lines.next_line().await.map_err(|source| CliError::Read {
-            path: what.clone(),
-            source,
-        })?;
+        let line = lines
+            .next_line()
+            .await
+            .map_err(|source| CliError::read(what.clone(), source))?;
         let end = line.is_none();
         if let Some(line) = line.filter(|l| !l.trim().is_empty()) {
             match Envelope::parse(Bytes::from(line)) {
@@ -95,17 +92,17 @@ pub async fn run(args: ProjectArgs) -> Result<(), CliError> {
             for outcome in outcome_lines(applied, lines_in_hand.drain(..)) {
                 out.write_all(outcome.as_bytes())
                     .await
-                    .map_err(CliError::Stdout)?;
-                out.write_all(b"\n").await.map_err(CliError::Stdout)?;
+                    .map_err(CliError::stdout)?;
+                out.write_all(b"\n").await.map_err(CliError::stdout)?;
             }
         }
         if end {
             break;
         }
     }
-    out.flush().await.map_err(CliError::Stdout)?;
+    out.flush().await.map_err(CliError::stdout)?;
     if invalid > 0 {
-        return Err(CliError::NotEnvelopes { lines: invalid });
+        return Err(CliError::new(CliErrorKind::NotEnvelopes { lines: invalid }));
     }
     Ok(())
 }

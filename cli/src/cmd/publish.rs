@@ -31,18 +31,11 @@ pub async fn run(args: PublishArgs) -> Result<(), CliError> {
     let topic = Topic::new(args.topic)?;
     let body = if args.file == "-" {
         let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(|source| {
-            CliError::Read {
-                path: "standard input".into(),
-                source,
-            }
-        })?;
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|source| CliError::read("standard input", source))?;
         buf
     } else {
-        std::fs::read(&args.file).map_err(|source| CliError::Read {
-            path: args.file.clone(),
-            source,
-        })?
+        std::fs::read(&args.file).map_err(|source| CliError::read(args.file.clone(), source))?
     };
     let mesh = Mesh::connect(args.mesh.mesh_config()).await?;
     let delivery = if args.guaranteed {

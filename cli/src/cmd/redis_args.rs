@@ -3,7 +3,7 @@
 use clap::Args;
 use redis::aio::ConnectionManager;
 
-use super::error::CliError;
+use super::error::{CliError, CliErrorKind};
 
 /// Where the cache and the coordination keys are.
 #[derive(Debug, Clone, Args)]
@@ -25,12 +25,12 @@ impl RedisArgs {
     /// Connects (the error names the failure's kind only: the URL may hold a password).
     ///
     /// # Errors
-    /// [`CliError::Redis`] for an invalid URL or an unreachable Redis.
+    /// [`CliErrorKind::Redis`](crate::cmd::error::CliErrorKind::Redis) for an invalid URL or an unreachable Redis.
     pub async fn connect(&self) -> Result<ConnectionManager, CliError> {
-        let client =
-            redis::Client::open(self.redis_url.as_str()).map_err(|e| CliError::Redis(e.kind()))?;
+        let client = redis::Client::open(self.redis_url.as_str())
+            .map_err(|e| CliError::new(CliErrorKind::Redis { kind: e.kind() }))?;
         ConnectionManager::new(client)
             .await
-            .map_err(|e| CliError::Redis(e.kind()))
+            .map_err(|e| CliError::new(CliErrorKind::Redis { kind: e.kind() }))
     }
 }

@@ -62,12 +62,12 @@ pub async fn run(args: TailArgs) -> Result<(), CliError> {
             _ = tokio::signal::ctrl_c() => break,
         };
         if args.json {
-            out.write_all(&message.payload).map_err(CliError::Stdout)?;
-            out.write_all(b"\n").map_err(CliError::Stdout)?;
+            out.write_all(&message.payload).map_err(CliError::stdout)?;
+            out.write_all(b"\n").map_err(CliError::stdout)?;
         } else {
-            writeln!(out, "{}", summary(&message)).map_err(CliError::Stdout)?;
+            writeln!(out, "{}", summary(&message)).map_err(CliError::stdout)?;
         }
-        out.flush().map_err(CliError::Stdout)?;
+        out.flush().map_err(CliError::stdout)?;
         seen += 1;
         if args.count != 0 && seen >= args.count {
             break;

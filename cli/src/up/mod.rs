@@ -101,7 +101,7 @@ pub async fn run(args: UpArgs, log_file: Option<&Path>) -> Result<(), CliError> 
     }
     // Listening from the start, so that no Ctrl-C is lost between two ticks of the display.
     let signal = |kind, what| {
-        tokio::signal::unix::signal(kind).map_err(|source| CliError::Setup { what, source })
+        tokio::signal::unix::signal(kind).map_err(|source| CliError::setup(what, source))
     };
     let mut int = signal(
         tokio::signal::unix::SignalKind::interrupt(),
@@ -111,10 +111,8 @@ pub async fn run(args: UpArgs, log_file: Option<&Path>) -> Result<(), CliError> 
         tokio::signal::unix::SignalKind::terminate(),
         "the SIGTERM handler",
     )?;
-    let data = tempfile::tempdir().map_err(|source| CliError::Setup {
-        what: "a temporary directory for Redis",
-        source,
-    })?;
+    let data = tempfile::tempdir()
+        .map_err(|source| CliError::setup("a temporary directory for Redis", source))?;
 
     // Redis.
     let mut local_redis = None;

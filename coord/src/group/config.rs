@@ -55,9 +55,9 @@ impl GroupConfig {
     /// Checks the values.
     ///
     /// # Errors
-    /// [`GroupError::InvalidConfig`] with the reason.
+    /// [`GroupErrorKind::InvalidConfig`](super::GroupErrorKind::InvalidConfig) with the reason.
     pub fn validate(&self) -> Result<(), GroupError> {
-        let bad = |r: String| Err(GroupError::InvalidConfig(r));
+        let bad = |r: String| Err(GroupError::invalid_config(r));
         if self.name.is_empty()
             || !self
                 .name
@@ -82,7 +82,7 @@ impl GroupConfig {
     /// level set to `shard`.
     ///
     /// # Errors
-    /// [`GroupError::InvalidConfig`] when the pattern's shard level is not `*` or `>`.
+    /// [`GroupErrorKind::InvalidConfig`](super::GroupErrorKind::InvalidConfig) when the pattern's shard level is not `*` or `>`.
     pub fn partition_pattern(&self, shard: u32) -> Result<TopicPattern, GroupError> {
         let text = self.pattern.as_str();
         let mut levels: Vec<&str> = text.split('/').collect();
@@ -94,13 +94,13 @@ impl GroupConfig {
                 levels.push(">");
             }
             _ => {
-                return Err(GroupError::InvalidConfig(format!(
+                return Err(GroupError::invalid_config(format!(
                     "pattern {text:?} must have `*` or `>` as its shard level (e.g. discord/>)"
                 )));
             }
         }
         TopicPattern::new(levels.join("/"))
-            .map_err(|e| GroupError::InvalidConfig(format!("pattern {text:?}: {e}")))
+            .map_err(|e| GroupError::invalid_config(format!("pattern {text:?}: {e}")))
     }
 
     /// The durable session name of partition `shard`: `<root>-<name>-<shard>`, where

@@ -55,8 +55,8 @@ impl ConsumerGroup {
     /// Joins the group described by `config` over `source` (the mesh) and `redis` (leases).
     ///
     /// # Errors
-    /// [`GroupError::InvalidConfig`], [`GroupError::Leases`] when Redis fails on the first
-    /// round, [`GroupError::Mesh`] when a session cannot be created.
+    /// [`GroupErrorKind::InvalidConfig`](super::GroupErrorKind::InvalidConfig), [`GroupErrorKind::Leases`](super::GroupErrorKind::Leases) when Redis fails on the
+    /// first round, [`GroupErrorKind::Mesh`](super::GroupErrorKind::Mesh) when a session cannot be created.
     pub async fn join<S: DurableSource>(
         source: S,
         redis: ConnectionManager,
@@ -105,7 +105,7 @@ impl ConsumerGroup {
     /// and releases the leases, so other members take the partitions over at once.
     ///
     /// # Errors
-    /// [`GroupError::Leases`] when the release fails (the leases then expire after their TTL).
+    /// [`GroupErrorKind::Leases`](super::GroupErrorKind::Leases) when the release fails (the leases then expire after their TTL).
     pub async fn shutdown(mut self) -> Result<(), GroupError> {
         self.driver.abort();
         let _ = (&mut self.driver).await;
@@ -138,7 +138,7 @@ async fn register(redis: &mut ConnectionManager, config: &GroupConfig) -> Result
     let new =
         crate::GroupRegistry::register(redis, &config.key_prefix, &config.name, &config.pattern)
             .await
-            .map_err(GroupError::Leases)?;
+            .map_err(GroupError::from)?;
     if new {
         tracing::info!(
             group = %config.name,
@@ -161,9 +161,7 @@ async fn precreate_sessions<S: DurableSource>(
             .arg(&key)
             .query_async(redis)
             .await
-            .map_err(|e| {
-                GroupError::Leases(crate::CoordError::from_redis("checking a lease", e))
-            })?;
+            .map_err(|e| GroupError::from(crate::CoordError::from_redis("checking a lease", e)))?;
         if held {
             continue;
         }

@@ -5,13 +5,13 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 
-use super::error::GroupError;
+use super::error::{GroupError, GroupErrorKind};
 use super::transport::{Delivery, DurableSource};
 use ddiscord_mesh::{Delivered, Delivery as Qos, Mesh};
 use ddiscord_model::topic::{Topic, TopicPattern};
 
 fn mesh_error(e: impl std::error::Error + Send + Sync + 'static) -> GroupError {
-    GroupError::Mesh(Box::new(e))
+    GroupError::with_source(GroupErrorKind::Mesh, e)
 }
 
 fn delivery(d: Delivered) -> Delivery {

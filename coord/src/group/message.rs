@@ -2,7 +2,7 @@
 
 use tokio::sync::mpsc;
 
-use super::error::GroupError;
+use super::error::{GroupError, GroupErrorKind};
 use super::transport::Delivery;
 use crate::Lease;
 use ddiscord_model::envelope::Envelope;
@@ -82,7 +82,7 @@ impl GroupMessage {
     /// Acknowledges the message: the broker forgets it.
     ///
     /// # Errors
-    /// [`GroupError::Mesh`] when the ack could not be sent (the message will be redelivered;
+    /// [`GroupErrorKind::Mesh`] when the ack could not be sent (the message will be redelivered;
     /// work must be idempotent).
     pub async fn ack(mut self) -> Result<(), GroupError> {
         let result = match self.delivery.take() {
@@ -102,7 +102,7 @@ impl GroupMessage {
     /// may come after later ones of the same partition.
     ///
     /// # Errors
-    /// [`GroupError::Closed`] when the partition is no longer held here (the broker redelivers
+    /// [`GroupErrorKind::Closed`] when the partition is no longer held here (the broker redelivers
     /// the message to the new owner).
     pub fn nack(mut self) -> Result<(), GroupError> {
         let Some(delivery) = self.delivery.take() else {
@@ -113,6 +113,8 @@ impl GroupMessage {
             envelope: self.envelope.clone(),
             deliveries: self.deliveries,
         };
-        self.retry.send(retry).map_err(|_| GroupError::Closed)
+        self.retry
+            .send(retry)
+            .map_err(|_| GroupError::new(GroupErrorKind::Closed))
     }
 }

@@ -18,7 +18,7 @@ mod message;
 mod transport;
 
 pub use config::GroupConfig;
-pub use error::GroupError;
+pub use error::{GroupError, GroupErrorKind};
 pub use member::{ConsumerGroup, dead_letter_topic};
 pub use message::GroupMessage;
 pub use transport::{Acker, Delivery, DurableSource};
