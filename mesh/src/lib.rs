@@ -189,6 +189,8 @@ struct Inner {
     backend: Backend,
     router: Arc<Router>,
     events: broadcast::Sender<MeshEvent>,
+    /// Held so the broker lives as long as the mesh; read only by [`Mesh::embedded`].
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
     embedded: Option<EmbeddedSlot>,
 }
 
