@@ -2,7 +2,7 @@
 //!
 //! Code that needs a fact of the contract (the placeholder level, the known dispatch names and
 //! where their guild id comes from, the limits) reads it from here, so the file stays the single
-//! source. `tests/contract.rs` fails when the code's constants and the file disagree.
+//! source. `sdk-rust/tests/contract.rs` fails when the code's constants and the file disagree.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
