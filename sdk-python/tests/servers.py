@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -19,6 +20,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def find_binary(name: str, env: str) -> str:
+    """A client tool (`mosquitto_pub`, `redis-cli`): `$env` when set, else on PATH or in the sbin
+    directories."""
+    if os.environ.get(env):
+        return os.environ[env]
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in ("/usr/sbin", "/usr/local/sbin", "/usr/bin"):
+        p = Path(d) / name
+        if p.is_file():
+            return str(p)
+    raise RuntimeError(f"`{name}` not found on PATH; run scripts/test, which installs it, or set {env}")
 
 
 def ddiscord_binary() -> Path:
