@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Node package tests: installs sdk-node/ (which builds the native addon with napi-rs into the
 # shared cargo target directory), type-checks the typed example against index.d.ts, and runs
-# `node --test` against private Redis and Mosquitto servers.
+# `node --test` against private Redis and Mosquitto servers (started by `ddiscord dev services`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -20,10 +20,17 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ddiscord/target}"
 cd sdk-node
 step "npm install (builds the native addon)"
 # `npm install` rather than `npm ci`: npm's lockfile omits the other platforms' optional
-# packages of @napi-rs/cli's dependencies, which `npm ci` then refuses.
-npm install --no-audit --no-fund
-step "the ddiscord binary the tests run (project, state-worker, up)"
+# packages of @napi-rs/cli's dependencies, which `npm ci` then refuses. `--no-save`: the
+# lockfile is read, never rewritten, so a test run leaves the tree as it found it.
+npm install --no-audit --no-fund --no-save
+step "the ddiscord binary the tests run (dev services, project, state-worker, up)"
 cargo build --quiet -p ddiscord-cli
+# The private Redis and Mosquitto servers come from `ddiscord dev services` of this copy, which
+# no later build into the shared target directory replaces while the tests run.
+bin_dir="$(mktemp -d)"
+trap 'rm -rf "$bin_dir"' EXIT
+cp "$CARGO_TARGET_DIR/debug/ddiscord" "$bin_dir/ddiscord"
+export DDISCORD_BINARY="$bin_dir/ddiscord"
 step "tsc --noEmit on the typed example"
 npx tsc --noEmit -p tsconfig.json
 step "node --test"

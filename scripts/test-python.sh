@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Python SDK: builds ddiscord-sdk into a reused virtualenv, checks its stubs against the native
-# module (mypy stubtest) and runs pytest against private Redis and Mosquitto servers.
+# module (mypy stubtest) and runs pytest against private Redis and Mosquitto servers (started by
+# `ddiscord dev services`).
 #
 # The virtualenv lives in ${XDG_CACHE_HOME:-$HOME/.cache}/ddiscord/venv-py; the native module is
 # built with the shared $CARGO_TARGET_DIR so repeated runs are incremental.
@@ -21,8 +22,12 @@ python3 -m venv "$fresh/venv"
 "$fresh/venv/bin/python" -m pip install -q --disable-pip-version-check ./sdk-python
 "$fresh/venv/bin/python" -c 'import ddiscord; print("imported ddiscord", ddiscord.__version__)'
 
-step "the ddiscord binary the tests run (project, state-worker, up)"
+step "the ddiscord binary the tests run (dev services, project, state-worker, up)"
 cargo build -q -p ddiscord-cli
+# The private Redis and Mosquitto servers come from `ddiscord dev services` of this copy, which
+# no later build into the shared target directory replaces while the tests run.
+cp "$CARGO_TARGET_DIR/debug/ddiscord" "$fresh/ddiscord"
+export DDISCORD_BINARY="$fresh/ddiscord"
 
 step "pytest"
 (cd sdk-python && python -m pytest -q)

@@ -1,6 +1,7 @@
 //! `ddiscord`: one binary, one subcommand per component.
 
 mod cmd;
+mod dev;
 mod logging;
 mod up;
 
@@ -39,6 +40,9 @@ enum Command {
     Ingest(ddiscord_ingest::IngestArgs),
     /// Run the state worker: project dispatches into Redis, republish on `<root>-state/…`.
     StateWorker(ddiscord_workers::StateWorkerArgs),
+    /// Tools for developing and testing DDiscord itself.
+    #[command(hide = true)]
+    Dev(dev::DevArgs),
 }
 
 /// Exit status after a second SIGINT or SIGTERM cut a graceful stop short (128 + SIGINT).
@@ -97,6 +101,7 @@ async fn main() -> ExitCode {
         return report(&err);
     }
     let result = match cli.command {
+        Command::Dev(args) => return dev::run(args).await,
         Command::Tail(args) => cmd::tail::run(args).await,
         Command::Publish(args) => cmd::publish::run(args).await,
         Command::Dead(args) => cmd::dead::run(args).await,

@@ -1,8 +1,8 @@
 //! One conformance suite for every runnable mesh backend: MQTT 3.1.1 and MQTT 5 on a private
-//! Mosquitto (the shipped `config/mosquitto.conf`), and the embedded rumqttd broker. Each test
-//! is instantiated per backend by `conformance!`; a test that cannot run on the embedded broker
-//! is `#[ignore]`d for it with the reason, so the test runner counts it as skipped (see
-//! `docs/mesh.md`).
+//! Mosquitto (the shipped `k8s/overlays/self-contained/mosquitto/mosquitto.conf`), and the
+//! embedded rumqttd broker. Each test is instantiated per backend by `conformance!`; a test that
+//! cannot run on the embedded broker is `#[ignore]`d for it with the reason, so the test runner
+//! counts it as skipped (see `docs/mesh.md`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;

@@ -1,5 +1,5 @@
 //! The fuzz targets' bodies, shared by the cargo-fuzz binaries (`fuzz_targets/`) and the stable
-//! smoke test (`tests/fuzz_smoke.rs`). Each must never panic on any input, and checks a few
+//! smoke test (`model/tests/fuzz_smoke.rs`). Each must never panic on any input, and checks a few
 //! invariants on the inputs that parse.
 
 // Each fuzz binary uses one of the two targets.

@@ -4,7 +4,7 @@
 //! at run time and a malformed file fails the build. Code that needs a fact of the contract
 //! (the placeholder level, the trees, the gateway commands and their opcodes, the lifecycle
 //! events, the known dispatch names and where their guild id comes from, the limits) reads it
-//! from here. `tests/contract.rs` checks the topic builders against the trees' templates.
+//! from here. `model/tests/contract.rs` checks the topic builders against the trees' templates.
 
 /// Where the guild level of a dispatch comes from (the `dispatches` map of `topics.yaml`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,23 +1,17 @@
 'use strict'
-// Real servers for tests, as the Rust testkit does: a private mosquitto (with the shipped
-// config) and a private redis-server, each on a free loopback port with its own directory.
+// Real servers for tests: a private mosquitto (with the shipped config) and a private
+// redis-server, each on a free loopback port with its own directory, started by
+// `ddiscord dev services`: the implementation the Rust tests and `ddiscord up` use (crate
+// `ddiscord-local-servers`), so every suite starts its servers the same way. Each server is run
+// by its own `ddiscord dev services` process, which stops it when its standard input closes
+// (`close()`, or this process ending however it ends).
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const net = require('node:net')
-const os = require('node:os')
 const path = require('node:path')
+const readline = require('node:readline')
 
 const repo = path.resolve(__dirname, '..', '..')
-
-function findBinary(name, envVar) {
-  if (process.env[envVar]) return process.env[envVar]
-  const dirs = (process.env.PATH || '').split(path.delimiter).concat(['/usr/sbin', '/usr/local/sbin', '/usr/bin'])
-  for (const dir of dirs) {
-    const p = path.join(dir, name)
-    if (fs.existsSync(p)) return p
-  }
-  throw new Error(`${name} not found on PATH; run scripts/test, which installs it, or set ${envVar}`)
-}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -31,97 +25,96 @@ function freePort() {
   })
 }
 
-async function waitReady(name, port, log) {
-  const deadline = Date.now() + 10_000
-  while (Date.now() < deadline) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1')
-      s.once('connect', () => {
-        s.destroy()
-        resolve(true)
-      })
-      s.once('error', () => resolve(false))
-    })
-    if (ok) return
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  throw new Error(`${name} did not accept connections on 127.0.0.1:${port} within 10 s; see ${log}`)
+/** The `ddiscord` binary: `DDISCORD_BINARY` (set by scripts/test-node.sh, which builds it),
+ * else built here (`cargo build -p ddiscord-cli`). */
+function binary() {
+  if (process.env.DDISCORD_BINARY) return process.env.DDISCORD_BINARY
+  // Required here: pipeline.js requires this module.
+  return require('./pipeline').ddiscordBinary()
 }
 
 class Server {
-  constructor(name, binary, args, port, dir) {
-    Object.assign(this, { name, binary, args, port, dir, child: null })
+  constructor(name) {
+    this.name = name
+    this.child = spawn(binary(), ['dev', 'services', `--${name}`], { stdio: ['pipe', 'pipe', 'pipe'] })
+    // Writing to a process that exited fails with EPIPE: its answer is then `null` (below).
+    this.child.stdin.on('error', () => {})
+    this.stderr = ''
+    this.child.stderr.on('data', (chunk) => {
+      this.stderr += chunk
+    })
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', resolve)
+      this.child.once('error', (e) => {
+        this.stderr += `${e.message} (set DDISCORD_BINARY to the ddiscord binary, or unset it to build one)`
+        resolve()
+      })
+    })
+    this.waiting = []
+    const lines = readline.createInterface({ input: this.child.stdout })
+    lines.on('line', (line) => this.waiting.shift()?.resolve(JSON.parse(line)))
+    lines.on('close', () => {
+      for (const w of this.waiting.splice(0)) w.resolve(null)
+    })
   }
 
-  async spawn() {
-    const log = path.join(this.dir, 'server.log')
-    const fd = fs.openSync(log, 'a')
-    this.child = spawn(this.binary, this.args, { cwd: this.dir, stdio: ['ignore', fd, fd] })
-    fs.closeSync(fd)
-    await waitReady(this.name, this.port, log)
+  next() {
+    return new Promise((resolve) => this.waiting.push({ resolve }))
   }
 
-  async stopWith(signal) {
-    const child = this.child
-    this.child = null
-    if (!child || child.exitCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill(signal)
-    await exited
+  async started() {
+    const info = await this.next()
+    if (!info) {
+      await this.exited
+      throw new Error(`starting a private ${this.name} failed: ${this.stderr.trim()}`)
+    }
+    Object.assign(this, info[this.name])
+  }
+
+  async command(action) {
+    const answer = this.next()
+    this.child.stdin.write(`${action} ${this.name}\n`)
+    const a = await answer
+    if (!a || !a.ok) throw new Error(`${action} ${this.name}: ${a ? a.error : 'ddiscord dev services exited'}`)
+    this.pid = a.pid
   }
 
   /** Stops gracefully (SIGTERM). */
   stop() {
-    return this.stopWith('SIGTERM')
+    return this.command('stop')
   }
 
   /** Kills (SIGKILL). */
   kill() {
-    return this.stopWith('SIGKILL')
+    return this.command('kill')
   }
 
   /** Starts again on the same port with the same directory. */
   startAgain() {
-    return this.spawn()
+    return this.command('start')
   }
 
+  /** Stops the server for good and removes its directory. */
   async close() {
-    await this.kill()
-    fs.rmSync(this.dir, { recursive: true, force: true })
+    this.child.stdin.end()
+    await this.exited
   }
 }
 
-function shippedMosquittoConf() {
-  for (const p of ['k8s/overlays/self-contained/mosquitto/mosquitto.conf', 'config/mosquitto.conf']) {
-    const full = path.join(repo, p)
-    if (fs.existsSync(full)) return fs.readFileSync(full, 'utf8')
-  }
-  throw new Error('no shipped mosquitto.conf (config/mosquitto.conf) in the repository')
+async function start(name) {
+  const s = new Server(name)
+  await s.started()
+  return s
 }
 
 /** A private mosquitto with the shipped config. `.url` is `mqtt://127.0.0.1:<port>`. */
-async function startMosquitto() {
-  const binary = findBinary('mosquitto', 'DDISCORD_MOSQUITTO')
-  const port = await freePort()
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddiscord-node-mosquitto-'))
-  const conf = `${shippedMosquittoConf()}\nlistener ${port} 127.0.0.1\npersistence_location ${dir}/\n`
-  fs.writeFileSync(path.join(dir, 'mosquitto.conf'), conf)
-  const s = new Server('mosquitto', binary, ['-c', path.join(dir, 'mosquitto.conf')], port, dir)
-  s.url = `mqtt://127.0.0.1:${port}`
-  await s.spawn()
-  return s
+function startMosquitto() {
+  return start('mosquitto')
 }
 
 /** A private redis-server without persistence. `.url` is `redis://127.0.0.1:<port>`. */
-async function startRedis() {
-  const binary = findBinary('redis-server', 'DDISCORD_REDIS_SERVER')
-  const port = await freePort()
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddiscord-node-redis-'))
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]
-  const s = new Server('redis-server', binary, args, port, dir)
-  s.url = `redis://127.0.0.1:${port}`
-  await s.spawn()
-  return s
+function startRedis() {
+  return start('redis')
 }
 
 /** The captured Discord payloads (`DDISCORD_FIXTURES` or `<repo>/../shared/fixtures/discord`). */

@@ -20,7 +20,6 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -138,19 +137,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=3000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as d:
-        (Path(d) / "r").mkdir()
-        (Path(d) / "m").mkdir()
-        server = Redis(Path(d) / "r")
-        broker = Mosquitto(Path(d) / "m")
-        try:
-            project(server.url, session_v10())
-            large = (FIXTURES / "guild_create_large.json").read_bytes().strip()
-            print(project(server.url, [envelope(large, session="large-session", seq=1)]))
-            asyncio.run(bench(server.url, broker.url, server.port, args.iterations))
-        finally:
-            server.stop()
-            broker.stop()
+    server = Redis()
+    broker = Mosquitto()
+    try:
+        project(server.url, session_v10())
+        large = (FIXTURES / "guild_create_large.json").read_bytes().strip()
+        print(project(server.url, [envelope(large, session="large-session", seq=1)]))
+        asyncio.run(bench(server.url, broker.url, server.port, args.iterations))
+    finally:
+        server.close()
+        broker.close()
 
 
 if __name__ == "__main__":

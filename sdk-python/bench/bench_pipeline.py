@@ -148,10 +148,8 @@ def main() -> None:
     for name, rate in (("offered", args.rate), ("saturated", args.rate * 10)):
         with tempfile.TemporaryDirectory() as d:
             workdir = Path(d)
-            (workdir / "m").mkdir()
-            (workdir / "r").mkdir()
-            mosquitto = Mosquitto(workdir / "m")
-            redis = Redis(workdir / "r")
+            mosquitto = Mosquitto()
+            redis = Redis()
             pipeline = Pipeline(args.bin, mosquitto, redis, rate, workdir)
             try:
                 rate_in, lat, size = asyncio.run(measure(mosquitto.url, redis.url, warmup=8.0, seconds=args.seconds))
@@ -163,8 +161,8 @@ def main() -> None:
                   f"latency p50 {pct(lat, 50):6.1f} ms  p99 {pct(lat, 99):6.1f} ms  (mean envelope {size:.0f} B)")
             if name == "saturated":
                 baseline = broker_baseline(mosquitto, int(mean_size), 50_000)
-            mosquitto.stop()
-            redis.stop()
+            mosquitto.close()
+            redis.close()
     print(f"  baseline  mosquitto_pub → mosquitto_sub, QoS 1, {int(mean_size)} B: {baseline:8.0f} msg/s")
     sustained = results["saturated"][1]
     print(f"ratio: pipeline sustained / broker pub→sub = {sustained / baseline:.3f} "

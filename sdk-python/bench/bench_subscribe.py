@@ -19,7 +19,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -124,28 +123,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     body = payload()
-    with tempfile.TemporaryDirectory() as d:
-        broker = Mosquitto(Path(d))
-        try:
-            print(f"{args.messages} messages of {len(body)} bytes per round, {args.rounds} rounds, QoS 0, one Mosquitto")
-            for parsed in (False, True):
-                best_dd = best_paho = 0.0
-                for _ in range(args.rounds):
-                    rate, got = asyncio.run(run_ddiscord(broker.port, body, args.messages, parsed))
-                    best_dd = max(best_dd, rate)
-                    if got < args.messages:
-                        print(f"  ddiscord received {got}/{args.messages}")
-                    rate, got = run_paho(broker.port, body, args.messages, parsed)
-                    best_paho = max(best_paho, rate)
-                    if got < args.messages:
-                        print(f"  paho received {got}/{args.messages}")
-                body_name = "parsed (d decoded)" if parsed else "raw (topic only)"
-                print(
-                    f"{body_name:20} ddiscord async for: {best_dd:>10,.0f} events/s   "
-                    f"paho-mqtt on_message: {best_paho:>10,.0f} events/s   ratio {best_dd / best_paho:.2f}x"
-                )
-        finally:
-            broker.stop()
+    broker = Mosquitto()
+    try:
+        print(f"{args.messages} messages of {len(body)} bytes per round, {args.rounds} rounds, QoS 0, one Mosquitto")
+        for parsed in (False, True):
+            best_dd = best_paho = 0.0
+            for _ in range(args.rounds):
+                rate, got = asyncio.run(run_ddiscord(broker.port, body, args.messages, parsed))
+                best_dd = max(best_dd, rate)
+                if got < args.messages:
+                    print(f"  ddiscord received {got}/{args.messages}")
+                rate, got = run_paho(broker.port, body, args.messages, parsed)
+                best_paho = max(best_paho, rate)
+                if got < args.messages:
+                    print(f"  paho received {got}/{args.messages}")
+            body_name = "parsed (d decoded)" if parsed else "raw (topic only)"
+            print(
+                f"{body_name:20} ddiscord async for: {best_dd:>10,.0f} events/s   "
+                f"paho-mqtt on_message: {best_paho:>10,.0f} events/s   ratio {best_dd / best_paho:.2f}x"
+            )
+    finally:
+        broker.close()
 
 
 if __name__ == "__main__":

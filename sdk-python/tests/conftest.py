@@ -13,21 +13,17 @@ from servers import Mosquitto, Redis  # noqa: E402
 
 
 @pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
-    d = tmp_path / "mosquitto"
-    d.mkdir()
-    server = Mosquitto(d)
+def mosquitto() -> Iterator[Mosquitto]:
+    server = Mosquitto()
     yield server
-    server.stop()
+    server.close()
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[Redis]:
-    d = tmp_path / "redis"
-    d.mkdir()
-    server = Redis(d)
+def redis_server() -> Iterator[Redis]:
+    server = Redis()
     yield server
-    server.stop()
+    server.close()
 
 
 @pytest.fixture

@@ -1,15 +1,17 @@
-"""Private redis-server and mosquitto on free loopback ports, as the Rust testkit does."""
+"""Private redis-server and mosquitto on free loopback ports, started by `ddiscord dev services`:
+the implementation the Rust tests and `ddiscord up` use (crate `ddiscord-local-servers`), so
+every suite starts its servers the same way (own port, own data directory, gone when the test
+process ends however it ends)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
-from typing import Optional
+from typing import IO, Any, Optional
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,6 +23,8 @@ def free_port() -> int:
 
 
 def find_binary(name: str, env: str) -> str:
+    """A client tool (`mosquitto_pub`, `redis-cli`): `$env` when set, else on PATH or in the sbin
+    directories."""
     if os.environ.get(env):
         return os.environ[env]
     found = shutil.which(name)
@@ -33,75 +37,94 @@ def find_binary(name: str, env: str) -> str:
     raise RuntimeError(f"`{name}` not found on PATH; run scripts/test, which installs it, or set {env}")
 
 
+def ddiscord_binary() -> Path:
+    """`DDISCORD_BINARY` (set by scripts/test-python.sh, which builds it), else built here."""
+    if os.environ.get("DDISCORD_BINARY"):
+        path = Path(os.environ["DDISCORD_BINARY"])
+        if not path.is_file():
+            raise RuntimeError(f"DDISCORD_BINARY={path} does not exist; build it (cargo build -p ddiscord-cli) or unset it")
+        return path
+    # Imported here: projection imports this module.
+    from projection import binary
+
+    return binary()
+
+
 class Server:
-    """A server process on a fixed port with its own directory; restartable."""
+    """One server, run by its own `ddiscord dev services` process, which stops it when its
+    standard input closes (`close()`, or this process ending)."""
 
-    def __init__(self, name: str, argv: list[str], port: int, workdir: Path) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.argv = argv
-        self.port = port
-        self.dir = workdir
-        self.proc: Optional[subprocess.Popen[bytes]] = None
-        self.start_again()
+        self._proc = subprocess.Popen(
+            [str(ddiscord_binary()), "dev", "services", f"--{name}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        started = self._read()
+        if started is None:
+            self._proc.wait()
+            err = self._stderr().read().decode(errors="replace").strip()
+            raise RuntimeError(f"starting a private {name} failed: {err}")
+        self.port: int = started[name]["port"]
+        self.url: str = started[name]["url"]
+        self.pid: Optional[int] = started[name]["pid"]
 
-    def start_again(self) -> None:
-        # The server writes to its own copy of the descriptor; this one closes at once.
-        with open(self.dir / "server.log", "ab") as log:
-            self.proc = subprocess.Popen(
-                self.argv, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log
-            )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError(f"{self.name} did not accept connections on port {self.port}; see {self.dir}/server.log")
+    def _stderr(self) -> IO[bytes]:
+        assert self._proc.stderr is not None
+        return self._proc.stderr
 
-    def _signal(self, sig: int) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+    def _read(self) -> Optional[Any]:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        return json.loads(line) if line else None
+
+    def _command(self, action: str) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(f"{action} {self.name}\n".encode())
+        self._proc.stdin.flush()
+        answer = self._read()
+        if answer is None or not answer["ok"]:
+            why = answer["error"] if answer else "ddiscord dev services exited"
+            raise RuntimeError(f"{action} {self.name}: {why}")
+        self.pid = answer["pid"]
 
     def stop(self) -> None:
-        self._signal(signal.SIGTERM)
+        """Stops the server gracefully (SIGTERM)."""
+        self._command("stop")
 
     def kill(self) -> None:
-        self._signal(signal.SIGKILL)
+        """Kills the server (SIGKILL)."""
+        self._command("kill")
+
+    def start_again(self) -> None:
+        """Starts it again on the same port with the same data directory."""
+        self._command("start")
+
+    def close(self) -> None:
+        """Stops the server for good and removes its directory."""
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
 class Mosquitto(Server):
-    """mosquitto with the shipped config/mosquitto.conf."""
+    """mosquitto with the shipped k8s/overlays/self-contained/mosquitto/mosquitto.conf."""
 
-    def __init__(self, workdir: Path) -> None:
-        port = free_port()
-        candidates = [REPO / "k8s/overlays/self-contained/mosquitto/mosquitto.conf", REPO / "config/mosquitto.conf"]
-        shipped = next(p for p in candidates if p.exists()).read_text()
-        conf = workdir / "mosquitto.conf"
-        conf.write_text(f"{shipped}\nlistener {port} 127.0.0.1\npersistence_location {workdir}/\nuser root\n")
-        binary = find_binary("mosquitto", "DDISCORD_MOSQUITTO")
-        super().__init__("mosquitto", [binary, "-c", str(conf)], port, workdir)
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+    def __init__(self) -> None:
+        super().__init__("mosquitto")
 
 
 class Redis(Server):
     """redis-server without persistence."""
 
-    def __init__(self, workdir: Path) -> None:
-        port = free_port()
-        binary = find_binary("redis-server", "DDISCORD_REDIS_SERVER")
-        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)]
-        super().__init__("redis-server", argv, port, workdir)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
+    def __init__(self) -> None:
+        super().__init__("redis")

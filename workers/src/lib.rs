@@ -19,7 +19,9 @@ mod worker;
 pub use config::{StateWorkerArgs, StateWorkerConfig};
 pub use error::{WorkerError, WorkerErrorKind};
 pub use health::Readiness;
-pub use projection::{Fencing, Gaps, Outcome, ProjectionConfig, ProjectionError, Projector};
+pub use projection::{
+    Fencing, Gaps, Outcome, ProjectionConfig, ProjectionError, ProjectionErrorKind, Projector,
+};
 pub use worker::{BATCH_GRACE, LEAVE_TIMEOUT, SHUTDOWN_TIMEOUT, StateWorker, StateWorkerHandle};
 
 /// Runs the state worker until SIGTERM or Ctrl-C, then stops gracefully (the batch in hand is

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use crate::config::StateWorkerConfig;
 use crate::error::{WorkerError, WorkerErrorKind};
 use crate::health::Readiness;
-use crate::projection::{Fencing, Gaps, Outcome, ProjectionError, Projector};
+use crate::projection::{Fencing, Gaps, Outcome, ProjectionErrorKind, Projector};
 
 /// How long a stopping worker keeps working on the batch in hand (applying, republishing,
 /// acknowledging) before it gives the batch up: it stays unacknowledged and is redelivered.
@@ -682,16 +682,17 @@ impl<S: DurableSource> Loop<S> {
                 .await
             {
                 Ok(o) => break o,
-                Err(ProjectionError::Fenced { shard }) => {
-                    metrics::counter!("ddiscord_state_fenced_total").increment(run.len() as u64);
-                    tracing::warn!(
-                        shard,
-                        dropped_unacked = run.len(),
-                        "lease lost mid-batch; the new owner gets these events again"
-                    );
-                    return None;
-                }
                 Err(e) => {
+                    if let ProjectionErrorKind::Fenced { shard } = *e.kind() {
+                        metrics::counter!("ddiscord_state_fenced_total")
+                            .increment(run.len() as u64);
+                        tracing::warn!(
+                            shard,
+                            dropped_unacked = run.len(),
+                            "lease lost mid-batch; the new owner gets these events again"
+                        );
+                        return None;
+                    }
                     metrics::counter!("ddiscord_state_redis_retries_total").increment(1);
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, events = run.len(), "applying a batch failed; retrying");
                     tokio::select! {

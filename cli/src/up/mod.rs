@@ -221,7 +221,7 @@ pub async fn run(args: UpArgs, log_file: Option<&Path>) -> Result<(), CliError> 
         redis_url: redis_url.clone(),
         http_addr: http.local_addr(),
         key_prefix: args.key_prefix.clone(),
-        redis_pid: local_redis.as_ref().map(LocalRedis::pid),
+        redis_pid: local_redis.as_ref().and_then(LocalRedis::pid),
         log_file: log_file.map(Path::to_path_buf),
     };
     let mut screen = display::Screen::new(info, args.plain);

@@ -29,39 +29,91 @@ pub use plan::{Plan, Planner, ProjectionConfig, Skip};
 
 const SCRIPT: &str = include_str!("apply.lua");
 
-/// Why a dispatch could not be projected.
+/// Why a dispatch could not be projected: a [`ProjectionErrorKind`], and the error that caused
+/// it.
 #[derive(Debug, thiserror::Error)]
-pub enum ProjectionError {
+#[error("{}", self.message())]
+pub struct ProjectionError {
+    kind: ProjectionErrorKind,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// The kinds of [`ProjectionError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProjectionErrorKind {
     /// Redis failed or is unreachable; the batch was not (fully) applied and is safe to retry.
-    #[error("Redis write failed (the batch is retried; check DDISCORD_REDIS_URL and Redis): {0}")]
-    Redis(#[from] redis::RedisError),
+    Redis,
     /// `d` does not have the documented shape of the event: the event is counted and skipped.
-    #[error("{event} payload does not have Discord's documented shape, skipped: {source}")]
     Payload {
         /// Dispatch name.
         event: String,
-        /// The parser's error.
-        #[source]
-        source: serde_json::Error,
     },
     /// The lease the batch was written under is no longer current (another member owns the
     /// partition now): nothing of the event was written; stop work on the partition.
-    #[error(
-        "the lease on shard {shard} is no longer current; its events belong to another member now"
-    )]
     Fenced {
         /// The partition (shard).
         shard: u32,
     },
     /// A value could not be encoded, or a cached value read back is not the documented shape.
-    #[error("{event}: encoding the cache value failed: {source}")]
     Encode {
         /// Dispatch name.
         event: String,
-        /// The encoder's error.
-        #[source]
-        source: serde_json::Error,
     },
+}
+
+impl ProjectionError {
+    /// An error of `kind` without an underlying cause.
+    pub(crate) fn new(kind: ProjectionErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    /// An error of `kind` caused by `source`.
+    pub(crate) fn with_source(
+        kind: ProjectionErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ProjectionErrorKind {
+        &self.kind
+    }
+
+    /// The kind's description followed by its cause, as one line (the text of
+    /// [`Outcome::Rejected`]).
+    fn message(&self) -> String {
+        let what = match &self.kind {
+            ProjectionErrorKind::Redis => {
+                "Redis write failed (the batch is retried; check DDISCORD_REDIS_URL and Redis)"
+                    .to_owned()
+            }
+            ProjectionErrorKind::Payload { event } => {
+                format!("{event} payload does not have Discord's documented shape, skipped")
+            }
+            ProjectionErrorKind::Fenced { shard } => format!(
+                "the lease on shard {shard} is no longer current; its events belong to another member now"
+            ),
+            ProjectionErrorKind::Encode { event } => {
+                format!("{event}: encoding the cache value failed")
+            }
+        };
+        match &self.source {
+            Some(source) => format!("{what}: {source}"),
+            None => what,
+        }
+    }
+}
+
+impl From<redis::RedisError> for ProjectionError {
+    fn from(source: redis::RedisError) -> Self {
+        Self::with_source(ProjectionErrorKind::Redis, source)
+    }
 }
 
 /// What happened to one dispatch.
@@ -142,7 +194,7 @@ impl<C: ConnectionLike + Send> Projector<C> {
     /// Applies one dispatch.
     ///
     /// # Errors
-    /// [`ProjectionError::Redis`]: nothing or part of it was applied; retry.
+    /// [`ProjectionErrorKind::Redis`]: nothing or part of it was applied; retry.
     pub async fn apply(&mut self, envelope: &Envelope) -> Result<Outcome, ProjectionError> {
         let mut out = self.apply_batch(std::slice::from_ref(envelope)).await?;
         Ok(out.pop().unwrap_or(Outcome::Duplicate))
@@ -154,7 +206,7 @@ impl<C: ConnectionLike + Send> Projector<C> {
     /// capture that started mid-session.
     ///
     /// # Errors
-    /// [`ProjectionError::Redis`]: a prefix of the batch may be applied; retrying the whole
+    /// [`ProjectionErrorKind::Redis`]: a prefix of the batch may be applied; retrying the whole
     /// batch is safe.
     pub async fn apply_batch(
         &mut self,
@@ -171,8 +223,8 @@ impl<C: ConnectionLike + Send> Projector<C> {
     /// without holes.
     ///
     /// # Errors
-    /// [`ProjectionError::Fenced`] when the lease is no longer current (nothing more of the
-    /// batch is written), [`ProjectionError::Redis`] as for `apply_batch`.
+    /// [`ProjectionErrorKind::Fenced`] when the lease is no longer current (nothing more of the
+    /// batch is written), [`ProjectionErrorKind::Redis`] as for `apply_batch`.
     pub async fn apply_fenced(
         &mut self,
         envelopes: &[Envelope],
@@ -358,7 +410,7 @@ impl<C: ConnectionLike + Send> Projector<C> {
                     .and_then(|s| s.parse().ok())
                     .unwrap_or_default();
                 pending.clear();
-                return Err(ProjectionError::Fenced { shard });
+                return Err(ProjectionError::new(ProjectionErrorKind::Fenced { shard }));
             }
             Err(e) => return Err(e.into()),
         };
