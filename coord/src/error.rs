@@ -25,7 +25,7 @@ impl CoordError {
     }
 
     pub(crate) fn redis(context: &'static str, source: redis::RedisError) -> Self {
-        if super::fence::Fence::is_fenced_error(&source) {
+        if is_fenced_reply(&source) {
             return Self::new(CoordErrorKind::Fenced);
         }
         Self {
@@ -104,4 +104,14 @@ impl fmt::Display for CoordErrorKind {
             Self::Stopped => f.write_str("the lease claimer has stopped"),
         }
     }
+}
+
+/// The error code a fenced script replies with when its lease is not current.
+pub const FENCED_CODE: &str = "DDFENCED";
+
+/// Whether a Redis error is the reply of a fenced script whose lease was not current. The code
+/// is checked, and the text as well: an error raised inside a pipeline or a script that wraps
+/// the reply can carry the code in its message only.
+pub(crate) fn is_fenced_reply(err: &redis::RedisError) -> bool {
+    err.code() == Some(FENCED_CODE) || err.to_string().contains(FENCED_CODE)
 }

@@ -8,12 +8,10 @@
 use redis::Script;
 use redis::aio::ConnectionLike;
 
-use super::error::CoordError;
+pub use super::error::FENCED_CODE;
+use super::error::{CoordError, is_fenced_reply};
 use super::keys;
 use super::leases::Lease;
-
-/// The error code a fenced script replies with.
-pub const FENCED_CODE: &str = "DDFENCED";
 
 const CHECK: &str = r"
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
@@ -66,7 +64,7 @@ impl Fence {
 
     /// Whether a Redis error is the reply of a fenced script whose lease was not current.
     pub fn is_fenced_error(err: &redis::RedisError) -> bool {
-        err.code() == Some(FENCED_CODE) || err.to_string().contains(FENCED_CODE)
+        is_fenced_reply(err)
     }
 }
 

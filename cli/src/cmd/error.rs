@@ -17,6 +17,7 @@ impl CliError {
         Self { kind, source: None }
     }
 
+    /// An error of `kind` caused by `source`.
     pub(crate) fn with_source(
         kind: CliErrorKind,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -147,7 +148,6 @@ from_source! {
     ddiscord_ingest::IngestError => Ingest,
     ddiscord_workers::WorkerError => Worker,
     ddiscord_ops::BindError => Http,
-    crate::up::LocalRedisError => LocalRedis,
     ddiscord::coord::CoordError => Coord,
     ddiscord_workers::ProjectionError => Projection,
 }

@@ -102,3 +102,9 @@ impl Drop for LocalRedis {
         self.stop();
     }
 }
+
+impl From<LocalRedisError> for crate::cmd::error::CliError {
+    fn from(e: LocalRedisError) -> Self {
+        Self::with_source(crate::cmd::error::CliErrorKind::LocalRedis, e)
+    }
+}

@@ -31,7 +31,7 @@ use ddiscord_ingest::{IngestConfig, IngestNode};
 use ddiscord_sim::{SimArgs, Simulator};
 use ddiscord_workers::{StateWorker, StateWorkerConfig};
 
-pub use local_redis::{LocalRedis, LocalRedisError, kill_private_redis};
+pub use local_redis::{LocalRedis, kill_private_redis};
 
 use crate::cmd::error::CliError;
 use crate::logging::LogTarget;
