@@ -27,7 +27,7 @@ use ddiscord::mesh::{Delivery, MeshError, PublishAck};
 use futures::Future;
 use serde_json::json;
 
-use super::runner::ShardCtx;
+use super::ctx::ShardCtx;
 use crate::lifecycle::{LifecycleEvent, now_ms};
 use crate::metrics::{self, ShardMetrics};
 

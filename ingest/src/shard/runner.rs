@@ -3,46 +3,29 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ddiscord::FrameHead;
 use ddiscord::coord::LeaseGuard;
 use ddiscord::envelope::{EnvelopeMeta, wrap};
-use ddiscord::mesh::{Mesh, Message as MeshMessage};
+use ddiscord::mesh::Message as MeshMessage;
 use ddiscord::topic::{TopicPattern, Tree};
-use ddiscord::{FrameHead, Topics};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesOrdered, StreamExt};
-use redis::aio::ConnectionManager;
 use serde_json::json;
 use tokio::sync::watch;
 use twilight_gateway::{CloseFrame, ConfigBuilder, Intents, Message, Session, Shard, ShardId};
 
+use super::ctx::ShardCtx;
 use super::publish::{Done, Outgoing, PublishFailure, PublishFuture, queue};
 use crate::command;
-use crate::config::IngestConfig;
-use crate::groups::GroupSessions;
 use crate::identify::RedisQueue;
-use crate::lifecycle::{Lifecycle, LifecycleEvent, now_ms};
+use crate::lifecycle::{LifecycleEvent, now_ms};
 use crate::metrics::{self, ShardMetrics};
-use crate::session::{SessionStore, StoredSession};
+use crate::session::StoredSession;
 
 /// How long a graceful stop waits for the mesh to acknowledge what was read.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a graceful stop waits for the close frame to go out.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// What every shard of a node shares.
-pub(crate) struct ShardCtx {
-    pub config: Arc<IngestConfig>,
-    pub shard_count: u32,
-    pub mesh: Mesh,
-    pub topics: Topics,
-    pub sessions: SessionStore,
-    pub queue: RedisQueue,
-    pub lifecycle: Lifecycle,
-    /// Redis, for dead letters.
-    pub redis: ConnectionManager,
-    /// The durable sessions of the registered consumer groups.
-    pub groups: GroupSessions,
-}
 
 /// Largest wait between attempts at creating the groups' sessions before the first publish.
 const MAX_GROUPS_BACKOFF: Duration = Duration::from_secs(5);
