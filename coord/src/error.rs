@@ -109,9 +109,13 @@ impl fmt::Display for CoordErrorKind {
 /// The error code a fenced script replies with when its lease is not current.
 pub const FENCED_CODE: &str = "DDFENCED";
 
-/// Whether a Redis error is the reply of a fenced script whose lease was not current. The code
-/// is checked, and the text as well: an error raised inside a pipeline or a script that wraps
-/// the reply can carry the code in its message only.
+/// Whether a Redis error is the reply of a fenced script whose lease was not current: its
+/// error code, or the code of any command of a failed pipeline (a fenced batch of the state
+/// worker), is [`FENCED_CODE`].
 pub(crate) fn is_fenced_reply(err: &redis::RedisError) -> bool {
-    err.code() == Some(FENCED_CODE) || err.to_string().contains(FENCED_CODE)
+    err.code() == Some(FENCED_CODE)
+        || err
+            .clone()
+            .into_server_errors()
+            .is_some_and(|errors| errors.iter().any(|(_, e)| e.code() == FENCED_CODE))
 }
