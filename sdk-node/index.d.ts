@@ -9,7 +9,7 @@ export type ConnectOptions = NativeConnectOptions
 /** A snowflake: a decimal string (as Discord sends it), a bigint, or a safe-integer number. */
 export type Snowflake = string | bigint | number
 
-/** The stable `err.code` values (see README.md). */
+/** The stable `err.code` values (see README.md), from the core's list of error kinds. */
 export declare const codes: {
   readonly CONFIG: 'DDISCORD_CONFIG'
   readonly INVALID_PATTERN: 'DDISCORD_INVALID_PATTERN'
@@ -25,6 +25,21 @@ export declare const codes: {
   readonly GROUP: 'DDISCORD_GROUP'
   readonly INTERNAL: 'DDISCORD_INTERNAL'
 }
+
+/** One stable error kind, as the core lists them. */
+export interface ErrorKindEntry {
+  /** The core's code, e.g. `INVALID_PATTERN`. */
+  readonly code: string
+  /** `err.code` here, e.g. `DDISCORD_INVALID_PATTERN`. */
+  readonly nodeCode: ErrorCode
+  /** The Python package's exception class, e.g. `PatternError`. */
+  readonly pythonClass: string
+  /** When it happens. */
+  readonly doc: string
+}
+
+/** Every stable error kind, in the core's order. */
+export declare const errorKinds: readonly ErrorKindEntry[]
 
 /** One of the stable error codes. */
 export type ErrorCode = (typeof codes)[keyof typeof codes]

@@ -1,25 +1,17 @@
 'use strict'
 // The package's JS entry: a thin layer over the native addon (native.js, built from src/).
 // It turns native batches into `for await` iterators (one N-API crossing per batch, not per
-// event), moves error codes into `err.code`, and accepts bigint snowflakes.
+// event), makes native errors (which carry their `code`) `DDiscordError`s, and accepts bigint
+// snowflakes.
 const native = require('./native.js')
 
-/** Stable error codes (`err.code`); see README.md. */
-const codes = Object.freeze({
-  CONFIG: 'DDISCORD_CONFIG',
-  INVALID_PATTERN: 'DDISCORD_INVALID_PATTERN',
-  INVALID_ID: 'DDISCORD_INVALID_ID',
-  INVALID_ARGUMENT: 'DDISCORD_INVALID_ARGUMENT',
-  MESH: 'DDISCORD_MESH',
-  CONNECTION_LOST: 'DDISCORD_CONNECTION_LOST',
-  CACHE: 'DDISCORD_CACHE',
-  CORRUPT_CACHE: 'DDISCORD_CORRUPT_CACHE',
-  PAYLOAD: 'DDISCORD_PAYLOAD',
-  CLOSED: 'DDISCORD_CLOSED',
-  TIMEOUT: 'DDISCORD_TIMEOUT',
-  GROUP: 'DDISCORD_GROUP',
-  INTERNAL: 'DDISCORD_INTERNAL',
-})
+/**
+ * Stable error codes (`err.code`), from the core's list of error kinds (`errorKinds()` of the
+ * native addon): `codes.INVALID_PATTERN === 'DDISCORD_INVALID_PATTERN'`; see README.md.
+ */
+const errorKinds = Object.freeze(native.errorKinds().map((k) => Object.freeze(k)))
+const codes = Object.freeze(Object.fromEntries(errorKinds.map((k) => [k.code, k.nodeCode])))
+const knownCodes = new Set(Object.values(codes))
 
 /** Every error this package throws: `err.code` is one of `codes`. */
 class DDiscordError extends Error {
@@ -30,16 +22,20 @@ class DDiscordError extends Error {
   }
 }
 
-const CODED = /^\[(DDISCORD_[A-Z_]+)\] ([\s\S]*)$/
+// N-API's own argument conversion errors (a number where a string was expected, ...).
+const ARGUMENT_STATUSES = new Set(['InvalidArg', 'NumberExpected', 'StringExpected', 'ObjectExpected', 'BooleanExpected', 'ArrayExpected'])
 
-// A native error carries its code in front of the message; N-API argument conversion errors
-// (a number where a string was expected, ...) are argument errors.
+// The native side throws errors whose `code` is already a DDiscord code: they only become
+// `DDiscordError`s here. N-API argument conversion errors are argument errors.
 function translate(err) {
   if (err instanceof DDiscordError) return err
+  if (err instanceof Error && knownCodes.has(err.code)) {
+    Object.setPrototypeOf(err, DDiscordError.prototype)
+    err.name = 'DDiscordError'
+    return err
+  }
   const message = err && typeof err.message === 'string' ? err.message : String(err)
-  const m = CODED.exec(message)
-  if (m) return new DDiscordError(m[1], m[2])
-  if (err && (err.code === 'InvalidArg' || err.code === 'NumberExpected' || err.code === 'StringExpected' || err.code === 'ObjectExpected' || err.code === 'BooleanExpected' || err.code === 'ArrayExpected' || err instanceof TypeError)) {
+  if (err && (ARGUMENT_STATUSES.has(err.code) || err instanceof TypeError)) {
     return new DDiscordError(codes.INVALID_ARGUMENT, message, { cause: err })
   }
   return new DDiscordError(codes.INTERNAL, message, { cause: err })
@@ -676,4 +672,4 @@ async function connect(options = {}) {
   return new Client(n)
 }
 
-module.exports = { connect, Client, Cache, Subscription, Consumer, Event, Job, DDiscordError, codes, nativeVersion: native.nativeVersion }
+module.exports = { connect, Client, Cache, Subscription, Consumer, Event, Job, DDiscordError, codes, errorKinds, nativeVersion: native.nativeVersion }

@@ -281,6 +281,21 @@ export interface ConsumeOptions {
   leaseTtlMs?: number
 }
 
+/** One stable error kind, as `errorKinds()` lists them. */
+export interface ErrorKindEntry {
+  /** The core's code, e.g. `INVALID_PATTERN`. */
+  code: string
+  /** `err.code` in JavaScript, e.g. `DDISCORD_INVALID_PATTERN`. */
+  nodeCode: string
+  /** The Python package's exception class, e.g. `PatternError`. */
+  pythonClass: string
+  /** When it happens. */
+  doc: string
+}
+
+/** Every stable error kind, from the core's list: the JS entry builds `codes` from it. */
+export declare function errorKinds(): Array<ErrorKindEntry>
+
 /**
  * Events delivered to JavaScript in one crossing.
  *

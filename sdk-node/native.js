@@ -839,4 +839,5 @@ module.exports.Client = nativeBinding.Client
 module.exports.Consumer = nativeBinding.Consumer
 module.exports.Subscription = nativeBinding.Subscription
 module.exports.connect = nativeBinding.connect
+module.exports.errorKinds = nativeBinding.errorKinds
 module.exports.nativeVersion = nativeBinding.nativeVersion

@@ -12,7 +12,7 @@ use redis::aio::ConnectionManager;
 use serde::Serialize;
 
 use crate::client::Client;
-use crate::error::{ErrorCode, NodeError, Result};
+use crate::error::{ErrorKind, NodeError, Result, Settled};
 use crate::ids::{snowflake, snowflakes};
 
 /// A guild's cache marker and counters (`guild:<g>:state`).
@@ -48,7 +48,7 @@ impl From<GuildState> for CachedGuildState {
 fn to_json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| {
         NodeError::with_source(
-            ErrorCode::Internal,
+            ErrorKind::Internal,
             "encoding a cached value for JavaScript",
             e,
         )
@@ -74,229 +74,285 @@ impl Client {
     ///
     /// Errors (every cache read): `DDISCORD_INVALID_ID`, `DDISCORD_CACHE` (Redis unreachable or
     /// failing), `DDISCORD_CORRUPT_CACHE`, `DDISCORD_CLOSED`.
-    #[napi]
-    pub async fn cache_guild(&self, guild_id: String) -> napi::Result<Option<String>> {
-        let g = snowflake("guild_id", &guild_id)?;
-        let v = self
-            .reader()
-            .await?
-            .guild(g)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(opt_json(v)?)
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub async fn cache_guild(&self, guild_id: String) -> Settled<Option<String>> {
+        Settled(
+            async {
+                let g = snowflake("guild_id", &guild_id)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .guild(g)
+                    .await
+                    .map_err(NodeError::from)?;
+                opt_json(v)
+            }
+            .await,
+        )
     }
 
     /// A guild's cache marker and counters; `null` when not cached.
-    #[napi]
-    pub async fn cache_guild_state(
-        &self,
-        guild_id: String,
-    ) -> napi::Result<Option<CachedGuildState>> {
-        let g = snowflake("guild_id", &guild_id)?;
-        let v = self
-            .reader()
-            .await?
-            .guild_state(g)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(v.map(CachedGuildState::from))
+    #[napi(ts_return_type = "Promise<CachedGuildState | null>")]
+    pub async fn cache_guild_state(&self, guild_id: String) -> Settled<Option<CachedGuildState>> {
+        Settled(
+            async {
+                let g = snowflake("guild_id", &guild_id)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .guild_state(g)
+                    .await
+                    .map_err(NodeError::from)?;
+                Ok(v.map(CachedGuildState::from))
+            }
+            .await,
+        )
     }
 
     /// A channel or thread by id, as JSON text; `null` when not cached.
-    #[napi]
-    pub async fn cache_channel(&self, channel_id: String) -> napi::Result<Option<String>> {
-        let c = snowflake("channel_id", &channel_id)?;
-        let v = self
-            .reader()
-            .await?
-            .channel(c)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(opt_json(v)?)
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub async fn cache_channel(&self, channel_id: String) -> Settled<Option<String>> {
+        Settled(
+            async {
+                let c = snowflake("channel_id", &channel_id)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .channel(c)
+                    .await
+                    .map_err(NodeError::from)?;
+                opt_json(v)
+            }
+            .await,
+        )
     }
 
     /// Every channel of a guild, as a JSON array.
-    #[napi]
-    pub async fn cache_channels(&self, guild_id: String) -> napi::Result<String> {
-        let g = snowflake("guild_id", &guild_id)?;
-        let v = self
-            .reader()
-            .await?
-            .channels(g)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(to_json(&v)?)
+    #[napi(ts_return_type = "Promise<string>")]
+    pub async fn cache_channels(&self, guild_id: String) -> Settled<String> {
+        Settled(
+            async {
+                let g = snowflake("guild_id", &guild_id)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .channels(g)
+                    .await
+                    .map_err(NodeError::from)?;
+                to_json(&v)
+            }
+            .await,
+        )
     }
 
     /// A role of a guild, as JSON text; `null` when not cached.
-    #[napi]
-    pub async fn cache_role(
-        &self,
-        guild_id: String,
-        role_id: String,
-    ) -> napi::Result<Option<String>> {
-        let g = snowflake("guild_id", &guild_id)?;
-        let r = snowflake("role_id", &role_id)?;
-        let v = self
-            .reader()
-            .await?
-            .role(g, r)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(opt_json(v)?)
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub async fn cache_role(&self, guild_id: String, role_id: String) -> Settled<Option<String>> {
+        Settled(
+            async {
+                let g = snowflake("guild_id", &guild_id)?;
+                let r = snowflake("role_id", &role_id)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .role(g, r)
+                    .await
+                    .map_err(NodeError::from)?;
+                opt_json(v)
+            }
+            .await,
+        )
     }
 
     /// Every role of a guild, as a JSON array.
-    #[napi]
-    pub async fn cache_roles(&self, guild_id: String) -> napi::Result<String> {
-        let g = snowflake("guild_id", &guild_id)?;
-        let v = self
-            .reader()
-            .await?
-            .roles(g)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(to_json(&v)?)
+    #[napi(ts_return_type = "Promise<string>")]
+    pub async fn cache_roles(&self, guild_id: String) -> Settled<String> {
+        Settled(
+            async {
+                let g = snowflake("guild_id", &guild_id)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .roles(g)
+                    .await
+                    .map_err(NodeError::from)?;
+                to_json(&v)
+            }
+            .await,
+        )
     }
 
     /// A member of a guild with its user, as JSON text; `null` when not cached.
-    #[napi]
-    pub async fn cache_member(
-        &self,
-        guild_id: String,
-        user_id: String,
-    ) -> napi::Result<Option<String>> {
-        let g = snowflake("guild_id", &guild_id)?;
-        let u = snowflake("user_id", &user_id)?;
-        let v = self
-            .reader()
-            .await?
-            .member(g, u)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(opt_json(v)?)
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub async fn cache_member(&self, guild_id: String, user_id: String) -> Settled<Option<String>> {
+        Settled(
+            async {
+                let g = snowflake("guild_id", &guild_id)?;
+                let u = snowflake("user_id", &user_id)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .member(g, u)
+                    .await
+                    .map_err(NodeError::from)?;
+                opt_json(v)
+            }
+            .await,
+        )
     }
 
     /// Members of a guild by user id in one round trip, as a JSON array in the order asked
     /// (`null` where not cached).
-    #[napi]
-    pub async fn cache_members(
-        &self,
-        guild_id: String,
-        user_ids: Vec<String>,
-    ) -> napi::Result<String> {
-        let g = snowflake("guild_id", &guild_id)?;
-        let users = snowflakes("user_id", &user_ids)?;
-        let v = self
-            .reader()
-            .await?
-            .members(g, &users)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(to_json(&v)?)
+    #[napi(ts_return_type = "Promise<string>")]
+    pub async fn cache_members(&self, guild_id: String, user_ids: Vec<String>) -> Settled<String> {
+        Settled(
+            async {
+                let g = snowflake("guild_id", &guild_id)?;
+                let users = snowflakes("user_id", &user_ids)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .members(g, &users)
+                    .await
+                    .map_err(NodeError::from)?;
+                to_json(&v)
+            }
+            .await,
+        )
     }
 
     /// The user ids of every cached member of a guild.
-    #[napi]
-    pub async fn cache_member_ids(&self, guild_id: String) -> napi::Result<Vec<String>> {
-        let g = snowflake("guild_id", &guild_id)?;
-        let v = self
-            .reader()
-            .await?
-            .member_ids(g)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(v.iter().map(u64::to_string).collect())
+    #[napi(ts_return_type = "Promise<Array<string>>")]
+    pub async fn cache_member_ids(&self, guild_id: String) -> Settled<Vec<String>> {
+        Settled(
+            async {
+                let g = snowflake("guild_id", &guild_id)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .member_ids(g)
+                    .await
+                    .map_err(NodeError::from)?;
+                Ok(v.iter().map(u64::to_string).collect())
+            }
+            .await,
+        )
     }
 
     /// A user, as JSON text; `null` when not cached.
-    #[napi]
-    pub async fn cache_user(&self, user_id: String) -> napi::Result<Option<String>> {
-        let u = snowflake("user_id", &user_id)?;
-        let v = self
-            .reader()
-            .await?
-            .user(u)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(opt_json(v)?)
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub async fn cache_user(&self, user_id: String) -> Settled<Option<String>> {
+        Settled(
+            async {
+                let u = snowflake("user_id", &user_id)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .user(u)
+                    .await
+                    .map_err(NodeError::from)?;
+                opt_json(v)
+            }
+            .await,
+        )
     }
 
     /// The bot's own user (from READY), as JSON text; `null` when not cached.
-    #[napi]
-    pub async fn cache_current_user(&self) -> napi::Result<Option<String>> {
-        let v = self
-            .reader()
-            .await?
-            .current_user()
-            .await
-            .map_err(NodeError::from)?;
-        Ok(opt_json(v)?)
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub async fn cache_current_user(&self) -> Settled<Option<String>> {
+        Settled(
+            async {
+                let v = self
+                    .reader()
+                    .await?
+                    .current_user()
+                    .await
+                    .map_err(NodeError::from)?;
+                opt_json(v)
+            }
+            .await,
+        )
     }
 
     /// A member's presence, as JSON text; `null` when not cached.
-    #[napi]
+    #[napi(ts_return_type = "Promise<string | null>")]
     pub async fn cache_presence(
         &self,
         guild_id: String,
         user_id: String,
-    ) -> napi::Result<Option<String>> {
-        let g = snowflake("guild_id", &guild_id)?;
-        let u = snowflake("user_id", &user_id)?;
-        let v = self
-            .reader()
-            .await?
-            .presence(g, u)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(opt_json(v)?)
+    ) -> Settled<Option<String>> {
+        Settled(
+            async {
+                let g = snowflake("guild_id", &guild_id)?;
+                let u = snowflake("user_id", &user_id)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .presence(g, u)
+                    .await
+                    .map_err(NodeError::from)?;
+                opt_json(v)
+            }
+            .await,
+        )
     }
 
     /// A member's voice state, as JSON text; `null` when not cached.
-    #[napi]
+    #[napi(ts_return_type = "Promise<string | null>")]
     pub async fn cache_voice_state(
         &self,
         guild_id: String,
         user_id: String,
-    ) -> napi::Result<Option<String>> {
-        let g = snowflake("guild_id", &guild_id)?;
-        let u = snowflake("user_id", &user_id)?;
-        let v = self
-            .reader()
-            .await?
-            .voice_state(g, u)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(opt_json(v)?)
+    ) -> Settled<Option<String>> {
+        Settled(
+            async {
+                let g = snowflake("guild_id", &guild_id)?;
+                let u = snowflake("user_id", &user_id)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .voice_state(g, u)
+                    .await
+                    .map_err(NodeError::from)?;
+                opt_json(v)
+            }
+            .await,
+        )
     }
 
     /// Every voice state of a guild, as a JSON array.
-    #[napi]
-    pub async fn cache_voice_states(&self, guild_id: String) -> napi::Result<String> {
-        let g = snowflake("guild_id", &guild_id)?;
-        let v = self
-            .reader()
-            .await?
-            .voice_states(g)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(to_json(&v)?)
+    #[napi(ts_return_type = "Promise<string>")]
+    pub async fn cache_voice_states(&self, guild_id: String) -> Settled<String> {
+        Settled(
+            async {
+                let g = snowflake("guild_id", &guild_id)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .voice_states(g)
+                    .await
+                    .map_err(NodeError::from)?;
+                to_json(&v)
+            }
+            .await,
+        )
     }
 
     /// Up to `limit` cached messages of a channel, newest first, as a JSON array.
-    #[napi]
-    pub async fn cache_recent_messages(
-        &self,
-        channel_id: String,
-        limit: u32,
-    ) -> napi::Result<String> {
-        let c = snowflake("channel_id", &channel_id)?;
-        let v = self
-            .reader()
-            .await?
-            .recent_messages(c, limit as usize)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(to_json(&v)?)
+    #[napi(ts_return_type = "Promise<string>")]
+    pub async fn cache_recent_messages(&self, channel_id: String, limit: u32) -> Settled<String> {
+        Settled(
+            async {
+                let c = snowflake("channel_id", &channel_id)?;
+                let v = self
+                    .reader()
+                    .await?
+                    .recent_messages(c, limit as usize)
+                    .await
+                    .map_err(NodeError::from)?;
+                to_json(&v)
+            }
+            .await,
+        )
     }
 }

@@ -6,7 +6,7 @@ use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConnectOptions;
-use crate::error::{NodeError, Result};
+use crate::error::{NodeError, Result, Settled};
 use crate::subscription::Subscription;
 
 /// A connection to the event mesh and (on first cache read) Redis.
@@ -27,17 +27,22 @@ pub struct Client {
 /// Errors: `DDISCORD_CONFIG` (bad variable, root or shard count), `DDISCORD_MESH` (bad mesh
 /// URL), `DDISCORD_TIMEOUT` (the broker did not accept the connection within
 /// `connectTimeoutMs`).
-#[napi]
-pub async fn connect(options: Option<ConnectOptions>) -> napi::Result<Client> {
-    let config = options.unwrap_or_default().resolve()?;
-    let inner = ddiscord::Client::connect(config)
-        .await
-        .map_err(NodeError::from)?;
-    Ok(Client {
-        inner,
-        runtime: tokio::runtime::Handle::current(),
-        closed: CancellationToken::new(),
-    })
+#[napi(ts_return_type = "Promise<Client>")]
+pub async fn connect(options: Option<ConnectOptions>) -> Settled<Client> {
+    Settled(
+        async {
+            let config = options.unwrap_or_default().resolve()?;
+            let inner = ddiscord::Client::connect(config)
+                .await
+                .map_err(NodeError::from)?;
+            Ok(Client {
+                inner,
+                runtime: tokio::runtime::Handle::current(),
+                closed: CancellationToken::new(),
+            })
+        }
+        .await,
+    )
 }
 
 impl Client {
@@ -72,7 +77,7 @@ impl Client {
         if !ok {
             let want = if state { state_root } else { root };
             return Err(NodeError::new(
-                crate::error::ErrorCode::InvalidPattern,
+                crate::error::ErrorKind::InvalidPattern,
                 format!(
                     "invalid pattern `{pattern}`: it must start with `{want}/`, the topic root, followed by {{shard}}/{{guild}}/{{event}} levels or wildcards, e.g. `{want}/*/*/MESSAGE_CREATE` or `{want}/>`"
                 ),
@@ -104,30 +109,40 @@ impl Client {
     /// subscriber gets every matching event.
     ///
     /// Errors: `DDISCORD_INVALID_PATTERN`, `DDISCORD_CLOSED`, `DDISCORD_MESH`.
-    #[napi]
-    pub async fn subscribe(&self, pattern: String) -> napi::Result<Subscription> {
-        self.check_open()?;
-        let stream = self
-            .inner
-            .subscribe(&pattern)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(self.wrap(pattern, stream))
+    #[napi(ts_return_type = "Promise<Subscription>")]
+    pub async fn subscribe(&self, pattern: String) -> Settled<Subscription> {
+        Settled(
+            async {
+                self.check_open()?;
+                let stream = self
+                    .inner
+                    .subscribe(&pattern)
+                    .await
+                    .map_err(NodeError::from)?;
+                Ok(self.wrap(pattern, stream))
+            }
+            .await,
+        )
     }
 
     /// As `subscribe`, on `<root>-state/…`: events published after the state worker applied
     /// them, so a cache read in the handler sees their effect. The pattern may name either tree.
     ///
     /// Errors: as `subscribe`.
-    #[napi]
-    pub async fn subscribe_state(&self, pattern: String) -> napi::Result<Subscription> {
-        self.check_open()?;
-        let stream = self
-            .inner
-            .subscribe_state(&pattern)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(self.wrap(pattern, stream))
+    #[napi(ts_return_type = "Promise<Subscription>")]
+    pub async fn subscribe_state(&self, pattern: String) -> Settled<Subscription> {
+        Settled(
+            async {
+                self.check_open()?;
+                let stream = self
+                    .inner
+                    .subscribe_state(&pattern)
+                    .await
+                    .map_err(NodeError::from)?;
+                Ok(self.wrap(pattern, stream))
+            }
+            .await,
+        )
     }
 
     /// Checks a pattern for `subscribe` (`state` false) or `subscribeState` (`state` true)
@@ -135,7 +150,7 @@ impl Client {
     ///
     /// Errors: `DDISCORD_INVALID_PATTERN` naming the level and the rule.
     #[napi]
-    pub fn check_pattern(&self, pattern: String, state: bool) -> napi::Result<()> {
+    pub fn check_pattern(&self, pattern: String, state: bool) -> napi::Result<(), String> {
         self.check_pattern_on(&pattern, state)?;
         Ok(())
     }

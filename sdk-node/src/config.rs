@@ -6,7 +6,7 @@ use std::time::Duration;
 use ddiscord::client::ClientConfig;
 use napi_derive::napi;
 
-use crate::error::{ErrorCode, NodeError, Result};
+use crate::error::{ErrorKind, NodeError, Result};
 
 /// Options for `connect()`. Every field is optional; an absent one comes from its environment
 /// variable, then from the default (`ddiscord::client::ClientConfig`).
@@ -68,7 +68,7 @@ impl ConnectOptions {
         if let Some(n) = self.subscription_capacity {
             if n == 0 {
                 return Err(NodeError::new(
-                    ErrorCode::Config,
+                    ErrorKind::Config,
                     "subscriptionCapacity must be at least 1 (events buffered per subscription)",
                 ));
             }

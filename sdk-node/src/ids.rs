@@ -5,18 +5,18 @@
 //! turns it into a string before it crosses.
 //! Source: <https://discord.com/developers/docs/reference#snowflakes>.
 
-use crate::error::{ErrorCode, NodeError, Result};
+use crate::error::{ErrorKind, NodeError, Result};
 
 /// Parses the snowflake named `what` (e.g. `"guild id"`).
 ///
 /// # Errors
-/// [`ErrorCode::InvalidId`] when `value` is not a decimal u64, or is 0.
+/// [`ErrorKind::InvalidId`] when `value` is not a decimal u64, or is 0.
 pub fn snowflake(what: &str, value: &str) -> Result<u64> {
     match value.parse::<u64>() {
         Ok(0) | Err(_) => {
             let shown: String = value.chars().take(40).collect();
             Err(NodeError::new(
-                ErrorCode::InvalidId,
+                ErrorKind::InvalidId,
                 format!(
                     "{what} {shown:?} is not a snowflake: Discord ids are non-zero unsigned 64-bit integers; pass a decimal string such as \"81384788765712384\" or a bigint"
                 ),
@@ -46,7 +46,7 @@ mod tests {
         );
         for bad in ["", "0", "-1", "12a", "18446744073709551616", " 1"] {
             let e = snowflake("guild id", bad).err();
-            assert_eq!(e.map(|e| e.code()), Some(ErrorCode::InvalidId), "{bad:?}");
+            assert_eq!(e.map(|e| e.kind()), Some(ErrorKind::InvalidId), "{bad:?}");
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Maps [`ClientError`] onto the exception classes of `ddiscord.errors` (defined in Python so
-//! they can also derive from `ValueError`, `ConnectionError` and `TimeoutError`).
+//! Maps [`ClientError`] onto the exception classes of `ddiscord.errors`, one per stable kind of
+//! the core ([`ddiscord::ERROR_KINDS`]; defined in Python so they can also derive from
+//! `ValueError`, `ConnectionError` and `TimeoutError`).
 
 use ddiscord::client::{ClientError, ClientErrorKind};
 use pyo3::exceptions::PyRuntimeError;
@@ -9,28 +10,37 @@ use pyo3::types::PyType;
 
 static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
-/// The name of the `ddiscord.errors` class for `kind`.
-fn class_name(kind: &ClientErrorKind) -> &'static str {
-    match kind {
-        ClientErrorKind::Config { .. } => "ConfigError",
-        ClientErrorKind::InvalidPattern { .. } => "PatternError",
-        ClientErrorKind::InvalidId { .. } => "InvalidIdError",
-        ClientErrorKind::Mesh { .. } => "MeshError",
-        ClientErrorKind::ConnectionLost { .. } => "ConnectionLostError",
-        ClientErrorKind::Redis { .. } => "CacheError",
-        ClientErrorKind::CorruptCache { .. } => "CorruptCacheError",
-        ClientErrorKind::Payload { .. } => "PayloadError",
-        ClientErrorKind::Closed => "ClosedError",
-        ClientErrorKind::Timeout { .. } => "TimeoutError",
-        ClientErrorKind::Group { .. } => "GroupError",
-        _ => "DDiscordError",
-    }
+/// One stable error kind: `(code, class, parent class, built-in base, doc)`.
+type KindRow = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+);
+
+/// The stable error kinds of the core, as `(code, class, parent class, built-in base, doc)`:
+/// what `ddiscord.errors` must define (a test checks it).
+#[pyfunction]
+pub(crate) fn error_kinds() -> Vec<KindRow> {
+    ddiscord::ERROR_KINDS
+        .iter()
+        .map(|i| {
+            (
+                i.code,
+                i.python_class,
+                i.parent.map(|p| p.info().python_class),
+                i.python_builtin,
+                i.doc,
+            )
+        })
+        .collect()
 }
 
 /// Converts a client error into the matching `ddiscord.errors` exception (takes the GIL).
 pub(crate) fn to_py(e: ClientError) -> PyErr {
     let message = e.to_string();
-    let name = class_name(e.kind());
+    let name = e.error_kind().info().python_class;
     Python::attach(|py| {
         let module =
             ERRORS.get_or_try_init(py, || py.import("ddiscord.errors").map(|m| m.unbind()));

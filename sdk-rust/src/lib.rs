@@ -22,6 +22,6 @@ pub use ddiscord_model::envelope;
 /// Topics and patterns: re-exported from `ddiscord-model`.
 pub use ddiscord_model::topic;
 
-pub use client::{Client, ClientConfig, ClientError, Event};
+pub use client::{Client, ClientConfig, ClientError, ERROR_KINDS, ErrorKind, Event};
 pub use envelope::{Envelope, EnvelopeError, EnvelopeMeta, FrameHead};
 pub use topic::{Topic, TopicError, TopicPattern, Topics, shard_for_guild};

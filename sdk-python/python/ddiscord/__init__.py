@@ -24,6 +24,8 @@ from .errors import (
     CorruptCacheError,
     DDiscordError,
     GroupError,
+    InternalError,
+    InvalidArgumentError,
     InvalidIdError,
     MeshError,
     PatternError,
@@ -57,6 +59,7 @@ __all__ = [
     "ConfigError",
     "PatternError",
     "InvalidIdError",
+    "InvalidArgumentError",
     "MeshError",
     "ConnectionLostError",
     "CacheError",
@@ -65,4 +68,5 @@ __all__ = [
     "ClosedError",
     "TimeoutError",
     "GroupError",
+    "InternalError",
 ]

@@ -12,6 +12,7 @@ __all__ = [
     "connect",
     "shard_for_guild",
     "validate_pattern",
+    "error_kinds",
 ]
 
 __version__: str
@@ -29,6 +30,7 @@ def connect(
 ) -> Awaitable[NativeClient]: ...
 def shard_for_guild(guild_id: _Id, shard_count: int) -> int: ...
 def validate_pattern(pattern: str) -> None: ...
+def error_kinds() -> list[tuple[str, str, Optional[str], Optional[str], str]]: ...
 @final
 class Event:
     @property

@@ -5,6 +5,6 @@ mod error;
 pub mod keys;
 mod reader;
 
-pub use error::CacheError;
+pub use error::{CacheError, CacheErrorKind};
 pub use keys::Keys;
 pub use reader::{CacheReader, GuildState};

@@ -28,7 +28,7 @@ use bytes::Bytes;
 
 pub use command::{MemberChunks, MemberRequest, VoiceStateRequest};
 pub use config::{ClientConfig, DEFAULT_KEY_PREFIX, DEFAULT_MESH_URL, DEFAULT_REDIS_URL};
-pub use error::{ClientError, ClientErrorKind};
+pub use error::{ClientError, ClientErrorKind, ERROR_KINDS, ErrorKind, ErrorKindInfo};
 pub use event::Event;
 pub use queue::{Job, QueueOptions, WorkQueue};
 pub use stream::EventStream;
