@@ -57,22 +57,22 @@ function callSync(fn) {
   }
 }
 
-/** A snowflake given as a decimal string, a bigint or a safe-integer number, as a string. */
-const U64_MAX = (1n << 64n) - 1n
-
+// A snowflake given as a decimal string, a bigint or a safe-integer number, as the decimal
+// string the native side parses (with the core's rule: a non-zero u64); throws INVALID_ID at once.
 function snowflake(what, value) {
-  if (typeof value === 'string' && /^[0-9]{1,20}$/.test(value)) {
-    const n = BigInt(value)
-    if (n > 0n && n <= U64_MAX) return value
+  let text
+  if (typeof value === 'string') text = value
+  else if (typeof value === 'bigint') text = value.toString()
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) text = String(value)
+  else {
+    const shown = typeof value === 'number' ? String(value) : typeof value
+    throw new DDiscordError(
+      codes.INVALID_ID,
+      `${what} ${shown} is not a snowflake: Discord ids are non-zero unsigned 64-bit integers; pass a decimal string such as "81384788765712384" or a bigint` +
+        (typeof value === 'number' ? ': numbers above 2^53 lose digits' : '')
+    )
   }
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value)
-  if (typeof value === 'bigint' && value > 0n && value <= U64_MAX) return value.toString()
-  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : typeof value === 'number' || typeof value === 'bigint' ? String(value) : typeof value
-  throw new DDiscordError(
-    codes.INVALID_ID,
-    `${what} ${shown} is not a snowflake: Discord ids are non-zero unsigned 64-bit integers; pass a decimal string such as "81384788765712384" or a bigint` +
-      (typeof value === 'number' ? ': numbers above 2^53 lose digits' : '')
-  )
+  return callSync(() => native.parseSnowflake(what, text))
 }
 
 function checkObject(what, value) {
@@ -419,12 +419,10 @@ class Subscription {
   }
 }
 
-const parse = (text) => (text == null ? null : JSON.parse(text))
-
 /**
  * Reads of the Redis cache the state worker writes (key layout: docs/cache.md). Every read is
  * one round trip and returns plain objects in Discord's JSON shape (snowflakes as strings), or
- * `null` when the entity is not cached.
+ * `null` when the entity is not cached. Each method names one read of the native `cacheQuery`.
  */
 class Cache {
   #n
@@ -433,100 +431,96 @@ class Cache {
     this.#n = nativeClient
   }
 
+  async #read(read, ids, limit) {
+    return JSON.parse(await call(() => this.#n.cacheQuery(read, ids, limit)))
+  }
+
   /** A guild without its collections (read those with the other methods). */
   async guild(guildId) {
-    const g = snowflake('guild_id', guildId)
-    return parse(await call(() => this.#n.cacheGuild(g)))
+    return this.#read('guild', [snowflake('guild_id', guildId)])
   }
 
   /** A guild's cache marker and counters: `{shard, generation, complete, membersChunked, memberCount, unavailable}`. */
   async guildState(guildId) {
-    const g = snowflake('guild_id', guildId)
-    return (await call(() => this.#n.cacheGuildState(g))) ?? null
+    const s = await this.#read('guild_state', [snowflake('guild_id', guildId)])
+    if (s === null) return null
+    return {
+      shard: s.shard ?? undefined,
+      generation: s.generation,
+      complete: s.complete,
+      membersChunked: s.members_chunked,
+      memberCount: s.member_count ?? undefined,
+      unavailable: s.unavailable,
+    }
   }
 
   /** A channel or thread. */
   async channel(channelId) {
-    const c = snowflake('channel_id', channelId)
-    return parse(await call(() => this.#n.cacheChannel(c)))
+    return this.#read('channel', [snowflake('channel_id', channelId)])
   }
 
   /** Every channel of a guild. */
   async channels(guildId) {
-    const g = snowflake('guild_id', guildId)
-    return parse(await call(() => this.#n.cacheChannels(g)))
+    return this.#read('channels', [snowflake('guild_id', guildId)])
   }
 
   /** A role of a guild. */
   async role(guildId, roleId) {
-    const g = snowflake('guild_id', guildId)
-    const r = snowflake('role_id', roleId)
-    return parse(await call(() => this.#n.cacheRole(g, r)))
+    return this.#read('role', [snowflake('guild_id', guildId), snowflake('role_id', roleId)])
   }
 
   /** Every role of a guild. */
   async roles(guildId) {
-    const g = snowflake('guild_id', guildId)
-    return parse(await call(() => this.#n.cacheRoles(g)))
+    return this.#read('roles', [snowflake('guild_id', guildId)])
   }
 
   /** A member of a guild, with its `user`. */
   async member(guildId, userId) {
-    const g = snowflake('guild_id', guildId)
-    const u = snowflake('user_id', userId)
-    return parse(await call(() => this.#n.cacheMember(g, u)))
+    return this.#read('member', [snowflake('guild_id', guildId), snowflake('user_id', userId)])
   }
 
   /** Members by user id in one round trip, in the order asked (`null` where not cached). */
   async members(guildId, userIds) {
     const g = snowflake('guild_id', guildId)
     if (!Array.isArray(userIds)) throw new DDiscordError(codes.INVALID_ARGUMENT, 'userIds must be an array of snowflakes')
-    const us = userIds.map((u) => snowflake('user_id', u))
-    return parse(await call(() => this.#n.cacheMembers(g, us)))
+    return this.#read('members', [g, ...userIds.map((u) => snowflake('user_id', u))])
   }
 
   /** The user ids of every cached member of a guild. */
   async memberIds(guildId) {
-    const g = snowflake('guild_id', guildId)
-    return call(() => this.#n.cacheMemberIds(g))
+    return this.#read('member_ids', [snowflake('guild_id', guildId)])
   }
 
   /** A user. */
   async user(userId) {
-    const u = snowflake('user_id', userId)
-    return parse(await call(() => this.#n.cacheUser(u)))
+    return this.#read('user', [snowflake('user_id', userId)])
   }
 
   /** The bot's own user (from READY). */
   async currentUser() {
-    return parse(await call(() => this.#n.cacheCurrentUser()))
+    return this.#read('current_user', [])
   }
 
   /** A member's presence. */
   async presence(guildId, userId) {
-    const g = snowflake('guild_id', guildId)
-    const u = snowflake('user_id', userId)
-    return parse(await call(() => this.#n.cachePresence(g, u)))
+    return this.#read('presence', [snowflake('guild_id', guildId), snowflake('user_id', userId)])
   }
 
   /** A member's voice state. */
   async voiceState(guildId, userId) {
-    const g = snowflake('guild_id', guildId)
-    const u = snowflake('user_id', userId)
-    return parse(await call(() => this.#n.cacheVoiceState(g, u)))
+    return this.#read('voice_state', [snowflake('guild_id', guildId), snowflake('user_id', userId)])
   }
 
   /** Every voice state of a guild. */
   async voiceStates(guildId) {
-    const g = snowflake('guild_id', guildId)
-    return parse(await call(() => this.#n.cacheVoiceStates(g)))
+    return this.#read('voice_states', [snowflake('guild_id', guildId)])
   }
 
   /** Up to `limit` (default 50) cached messages of a channel, newest first. */
   async recentMessages(channelId, limit = 50) {
     const c = snowflake('channel_id', channelId)
     if (!Number.isInteger(limit) || limit < 0) throw new DDiscordError(codes.INVALID_ARGUMENT, `limit must be a non-negative integer, got ${limit}`)
-    return parse(await call(() => this.#n.cacheRecentMessages(c, limit)))
+    return this.#read('recent_messages', [c], limit)
   }
 }
 

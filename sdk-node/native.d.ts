@@ -17,44 +17,18 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  */
 export declare class Client {
   /**
-   * A guild without its collections (read those with the other methods), as JSON text;
-   * `null` when not cached.
+   * Answers the cache read `read` (`guild`, `guild_state`, `channel`, `channels`, `role`,
+   * `roles`, `member`, `members`, `member_ids`, `user`, `current_user`, `presence`,
+   * `voice_state`, `voice_states`, `recent_messages`) for `ids` (snowflake strings, in the
+   * read's order; `members` takes the guild, then any number of users) as JSON text:
+   * `null` when not cached, an array for the reads of several values. `limit` is the most
+   * messages of `recent_messages` (default 50).
    *
-   * Errors (every cache read): `DDISCORD_INVALID_ID`, `DDISCORD_CACHE` (Redis unreachable or
-   * failing), `DDISCORD_CORRUPT_CACHE`, `DDISCORD_CLOSED`.
+   * Errors: `DDISCORD_INVALID_ID`, `DDISCORD_INVALID_ARGUMENT` (unknown read, wrong number
+   * of ids), `DDISCORD_CACHE` (Redis unreachable or failing), `DDISCORD_CORRUPT_CACHE`,
+   * `DDISCORD_CLOSED`.
    */
-  cacheGuild(guildId: string): Promise<string | null>
-  /** A guild's cache marker and counters; `null` when not cached. */
-  cacheGuildState(guildId: string): Promise<CachedGuildState | null>
-  /** A channel or thread by id, as JSON text; `null` when not cached. */
-  cacheChannel(channelId: string): Promise<string | null>
-  /** Every channel of a guild, as a JSON array. */
-  cacheChannels(guildId: string): Promise<string>
-  /** A role of a guild, as JSON text; `null` when not cached. */
-  cacheRole(guildId: string, roleId: string): Promise<string | null>
-  /** Every role of a guild, as a JSON array. */
-  cacheRoles(guildId: string): Promise<string>
-  /** A member of a guild with its user, as JSON text; `null` when not cached. */
-  cacheMember(guildId: string, userId: string): Promise<string | null>
-  /**
-   * Members of a guild by user id in one round trip, as a JSON array in the order asked
-   * (`null` where not cached).
-   */
-  cacheMembers(guildId: string, userIds: Array<string>): Promise<string>
-  /** The user ids of every cached member of a guild. */
-  cacheMemberIds(guildId: string): Promise<Array<string>>
-  /** A user, as JSON text; `null` when not cached. */
-  cacheUser(userId: string): Promise<string | null>
-  /** The bot's own user (from READY), as JSON text; `null` when not cached. */
-  cacheCurrentUser(): Promise<string | null>
-  /** A member's presence, as JSON text; `null` when not cached. */
-  cachePresence(guildId: string, userId: string): Promise<string | null>
-  /** A member's voice state, as JSON text; `null` when not cached. */
-  cacheVoiceState(guildId: string, userId: string): Promise<string | null>
-  /** Every voice state of a guild, as a JSON array. */
-  cacheVoiceStates(guildId: string): Promise<string>
-  /** Up to `limit` cached messages of a channel, newest first, as a JSON array. */
-  cacheRecentMessages(channelId: string, limit: number): Promise<string>
+  cacheQuery(read: string, ids: Array<string>, limit?: number | undefined | null): Promise<string>
   /**
    * Subscribes to dispatches on `<root>/{shard}/{guild}/{EVENT}` matching `pattern` (Solace
    * syntax: `*` one level or a prefix within a level, `>` one or more trailing levels). Every
@@ -198,22 +172,6 @@ export declare class Subscription {
   close(): void
 }
 
-/** A guild's cache marker and counters (`guild:<g>:state`). */
-export interface CachedGuildState {
-  /** Shard the guild was last received on. */
-  shard?: number
-  /** IDENTIFY generation of the shard in which the guild was last sent. */
-  generation: number
-  /** The GUILD_CREATE of the shard's current session is applied. */
-  complete: boolean
-  /** Every member is cached. */
-  membersChunked: boolean
-  /** Member count, maintained by GUILD_MEMBER_ADD/REMOVE. */
-  memberCount?: number
-  /** Discord reports the guild unavailable (outage); the data is the last known. */
-  unavailable: boolean
-}
-
 /**
  * Connects with the configuration from the `DDISCORD_*` environment variables, overridden by
  * `options`.
@@ -343,3 +301,11 @@ export interface MemberRequestOptions {
 
 /** The version of the native addon. */
 export declare function nativeVersion(): string
+
+/**
+ * Checks the snowflake `what` (`guild_id`, `channel_id`, `role_id`, `user_id`) given as
+ * decimal text and returns it in canonical form, so the JS entry refuses a bad id at once.
+ *
+ * Errors: `DDISCORD_INVALID_ID`.
+ */
+export declare function parseSnowflake(what: string, value: string): string

@@ -841,3 +841,4 @@ module.exports.Subscription = nativeBinding.Subscription
 module.exports.connect = nativeBinding.connect
 module.exports.errorKinds = nativeBinding.errorKinds
 module.exports.nativeVersion = nativeBinding.nativeVersion
+module.exports.parseSnowflake = nativeBinding.parseSnowflake

@@ -9,6 +9,7 @@
 pub mod contract;
 pub mod defaults;
 pub mod envelope;
+pub mod snowflake;
 pub mod topic;
 
 pub use envelope::{Envelope, EnvelopeError, EnvelopeMeta, FrameHead};

@@ -59,33 +59,6 @@ impl Client {
         Ok(())
     }
 
-    fn check_pattern_on(&self, pattern: &str, state: bool) -> Result<ddiscord::TopicPattern> {
-        let parsed = ddiscord::TopicPattern::new(pattern)
-            .map_err(|e| NodeError::from(ClientError::from(e)))?;
-        let topics = self.inner.topics();
-        let root = topics.root();
-        let state_root = topics.tree_root(ddiscord::topic::Tree::State);
-        let first = match parsed.levels().first() {
-            Some(ddiscord::topic::Level::Literal(l)) => l.as_str(),
-            _ => "",
-        };
-        let ok = if state {
-            first == state_root || (first == root && pattern.contains('/'))
-        } else {
-            first == root
-        };
-        if !ok {
-            let want = if state { state_root } else { root };
-            return Err(NodeError::new(
-                crate::error::ErrorKind::InvalidPattern,
-                format!(
-                    "invalid pattern `{pattern}`: it must start with `{want}/`, the topic root, followed by {{shard}}/{{guild}}/{{event}} levels or wildcards, e.g. `{want}/*/*/MESSAGE_CREATE` or `{want}/>`"
-                ),
-            ));
-        }
-        Ok(parsed)
-    }
-
     /// A token cancelled by `close()` of the client.
     pub(crate) fn child_token(&self) -> CancellationToken {
         self.closed.child_token()
@@ -151,7 +124,14 @@ impl Client {
     /// Errors: `DDISCORD_INVALID_PATTERN` naming the level and the rule.
     #[napi]
     pub fn check_pattern(&self, pattern: String, state: bool) -> napi::Result<(), String> {
-        self.check_pattern_on(&pattern, state)?;
+        let tree = if state {
+            ddiscord::topic::Tree::State
+        } else {
+            ddiscord::topic::Tree::Dispatch
+        };
+        self.inner
+            .check_pattern(tree, &pattern)
+            .map_err(NodeError::from)?;
         Ok(())
     }
 

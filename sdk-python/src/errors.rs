@@ -2,7 +2,7 @@
 //! the core ([`ddiscord::ERROR_KINDS`]; defined in Python so they can also derive from
 //! `ValueError`, `ConnectionError` and `TimeoutError`).
 
-use ddiscord::client::{ClientError, ClientErrorKind};
+use ddiscord::client::ClientError;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -54,27 +54,24 @@ pub(crate) fn to_py(e: ClientError) -> PyErr {
     })
 }
 
-/// Reads a Discord id given as an `int` or a decimal `str`; anything else, zero or negative is
-/// an `InvalidIdError` naming `what`.
-pub(crate) fn snowflake(what: &'static str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
-    let parsed = if let Ok(n) = value.extract::<u64>() {
-        Some(n)
+/// An id as given from Python, as text for the core's parser: an `int` in decimal, a `str` as
+/// it is, anything else as its `repr` (which the parser refuses, naming it).
+pub(crate) fn id_text(value: &Bound<'_, PyAny>) -> String {
+    if let Ok(n) = value.extract::<u64>() {
+        n.to_string()
     } else if let Ok(s) = value.extract::<String>() {
-        s.trim().parse::<u64>().ok()
+        s
     } else {
-        None
-    };
-    match parsed {
-        Some(n) if n > 0 => Ok(n),
-        _ => {
-            let shown = value
-                .repr()
-                .map(|r| r.to_string())
-                .unwrap_or_else(|_| "?".into());
-            Err(to_py(ClientError::new(ClientErrorKind::InvalidId {
-                what,
-                value: shown,
-            })))
-        }
+        value
+            .repr()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| "?".into())
     }
+}
+
+/// Reads a Discord id given as an `int` or a decimal `str` with the core's rule
+/// ([`ddiscord::snowflake::parse_snowflake`]); anything else, zero or negative is an
+/// `InvalidIdError` naming `what`.
+pub(crate) fn snowflake(what: &'static str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    ddiscord::snowflake::parse_snowflake(what, &id_text(value)).map_err(|e| to_py(e.into()))
 }

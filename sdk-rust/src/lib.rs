@@ -19,6 +19,8 @@ pub use ddiscord_model::contract;
 pub use ddiscord_model::defaults as model_defaults;
 /// The envelope: re-exported from `ddiscord-model`.
 pub use ddiscord_model::envelope;
+/// Snowflakes (Discord ids) and their one parsing rule: re-exported from `ddiscord-model`.
+pub use ddiscord_model::snowflake;
 /// Topics and patterns: re-exported from `ddiscord-model`.
 pub use ddiscord_model::topic;
 

@@ -15,7 +15,7 @@ from ._stream import Subscription
 from .cache import Cache
 from .client import Client, Connect, Snowflake, connect
 from .queue import Job, WorkQueue
-from .models import Channel, Guild, Member, Message, Presence, Role, User, VoiceState
+from .models import Channel, Guild, GuildState, Member, Message, Presence, Role, User, VoiceState
 from .errors import (
     CacheError,
     ClosedError,
@@ -48,6 +48,7 @@ __all__ = [
     "errors",
     "models",
     "Guild",
+    "GuildState",
     "Channel",
     "Role",
     "User",

@@ -25,6 +25,8 @@ pub enum CacheErrorKind {
         /// The key (and hash field, as `key#field`) that held the value.
         key: String,
     },
+    /// A value read could not be encoded as JSON again (a bug).
+    Encode,
 }
 
 impl CacheError {
@@ -40,6 +42,14 @@ impl CacheError {
     pub fn corrupt(key: impl Into<String>, source: serde_json::Error) -> Self {
         Self {
             kind: CacheErrorKind::Corrupt { key: key.into() },
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// A value that could not be encoded as JSON.
+    pub fn encode(source: serde_json::Error) -> Self {
+        Self {
+            kind: CacheErrorKind::Encode,
             source: Some(Box::new(source)),
         }
     }
@@ -64,6 +74,7 @@ impl fmt::Display for CacheError {
             CacheErrorKind::Corrupt { key } => {
                 write!(f, "cache value at `{key}` is not the documented JSON shape")
             }
+            CacheErrorKind::Encode => f.write_str("encoding a cached value as JSON failed"),
         }?;
         if let Some(source) = &self.source {
             write!(f, ": {source}")?;

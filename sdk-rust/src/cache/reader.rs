@@ -15,7 +15,7 @@ use super::error::CacheErrorKind;
 use super::keys::{Keys, state_field};
 
 /// The per-guild marker and counters (`guild:<g>:state`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct GuildState {
     /// Shard the guild was last received on.
     pub shard: Option<u32>,

@@ -427,11 +427,34 @@ impl From<crate::cache::CacheError> for ClientError {
             crate::cache::CacheErrorKind::Corrupt { key } => {
                 ClientErrorKind::CorruptCache { key: key.clone() }
             }
+            crate::cache::CacheErrorKind::Encode => ClientErrorKind::Internal {
+                message: "encoding a cached value as JSON".into(),
+            },
             _ => ClientErrorKind::Redis {
                 action: "reading the cache".into(),
             },
         };
         Self::with_source(kind, e)
+    }
+}
+
+impl From<crate::snowflake::SnowflakeError> for ClientError {
+    fn from(e: crate::snowflake::SnowflakeError) -> Self {
+        Self::new(ClientErrorKind::InvalidId {
+            what: e.what,
+            value: e.value,
+        })
+    }
+}
+
+impl From<crate::cache::CacheQueryError> for ClientError {
+    fn from(e: crate::cache::CacheQueryError) -> Self {
+        match e {
+            crate::cache::CacheQueryError::InvalidId(id) => id.into(),
+            other => Self::new(ClientErrorKind::InvalidArgument {
+                message: other.to_string(),
+            }),
+        }
     }
 }
 
