@@ -145,13 +145,13 @@ export interface ConsumeOptions {
 }
 
 /** One replica's membership of a work queue; iterate it with `for await`. */
-export declare class Consumer implements AsyncIterable<Job>, AsyncDisposable {
+export declare class WorkQueue implements AsyncIterable<Job>, AsyncDisposable {
   /** The queue (consumer group) name. */
   readonly group: string
   /** The pattern as given. */
   readonly pattern: string
   /** Resolves once the replica joined the queue; rejects with the join error. */
-  readonly ready: Promise<Consumer>
+  readonly ready: Promise<WorkQueue>
   /** The shards this replica holds now. */
   partitions(): Promise<number[]>
   [Symbol.asyncIterator](): AsyncIterator<Job>
@@ -159,6 +159,11 @@ export declare class Consumer implements AsyncIterable<Job>, AsyncDisposable {
   close(): Promise<void>
   [Symbol.asyncDispose](): Promise<void>
 }
+
+/** @deprecated The former name of `WorkQueue`. */
+export declare const Consumer: typeof WorkQueue
+/** @deprecated The former name of `WorkQueue`. */
+export type Consumer = WorkQueue
 
 /** Options of `requestGuildMembers`. */
 export interface RequestGuildMembersOptions {
@@ -246,7 +251,7 @@ export declare class Client implements AsyncDisposable {
    * Joins work queue `group` for dispatches matching `pattern` (shard level `*` or `>`):
    * replicas share the events, each shard to one replica at a time, at least once.
    */
-  consume(group: string, pattern: string, options?: ConsumeOptions): Consumer
+  consume(group: string, pattern: string, options?: ConsumeOptions): WorkQueue
   /** The shard that owns a guild: `(guild_id >> 22) % shards`. */
   shardFor(guildId: Snowflake): number
   /** Sends a gateway command's `d` to a shard (resolves once the broker has it). */

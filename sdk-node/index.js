@@ -172,13 +172,13 @@ class Event {
 
 /** A work-queue job: an event to acknowledge once its work is done. */
 class Job extends Event {
-  #consumer
+  #queue
   #id
   #settled = false
 
-  constructor(topic, data, start, end, consumer, id, redelivered, deliveries) {
+  constructor(topic, data, start, end, queue, id, redelivered, deliveries) {
     super(topic, data, start, end)
-    this.#consumer = consumer
+    this.#queue = queue
     this.#id = id
     /** The broker delivered it before without an ack (an earlier owner crashed mid-work). */
     this.redelivered = redelivered
@@ -200,7 +200,7 @@ class Job extends Event {
   async ack() {
     if (this.#settled) return
     this.#settled = true
-    await call(() => this.#consumer.ack(this.#id))
+    await call(() => this.#queue.ack(this.#id))
   }
 
   /**
@@ -210,7 +210,7 @@ class Job extends Event {
   nack() {
     if (this.#settled) return
     this.#settled = true
-    callSync(() => this.#consumer.nack(this.#id))
+    callSync(() => this.#queue.nack(this.#id))
   }
 }
 
@@ -219,7 +219,7 @@ class Job extends Event {
  * after its work is done. Leaving the loop or `close()` leaves the queue (the other replicas
  * take its shards over at once; unacknowledged jobs stay with the broker for them).
  */
-class Consumer {
+class WorkQueue {
   #client
   #native = null
   #ready
@@ -581,7 +581,7 @@ class Client {
     checkString('pattern', pattern)
     callSync(() => this.#native.checkPattern(pattern, false))
     const native = { maxDeliveries: options.maxDeliveries, retryDelayMs: options.retryDelayMs, leaseTtlMs: options.leaseTtlMs }
-    return new Consumer(this, group, pattern, this.#native.consume(group, pattern, native), options.batchSize ?? 1024)
+    return new WorkQueue(this, group, pattern, this.#native.consume(group, pattern, native), options.batchSize ?? 1024)
   }
 
   /** The cache key prefix (`DDISCORD_KEY_PREFIX`, default `dd:`). */
@@ -644,7 +644,7 @@ class Client {
     return new Subscription(this, `GUILD_MEMBERS_CHUNK of ${guild}`, this.#native.requestGuildMembers(guild, native), 1024)
   }
 
-  /** Ends every subscription and consumer of this client and disconnects. Idempotent. */
+  /** Ends every subscription and work queue of this client and disconnects. Idempotent. */
   async close() {
     return call(() => this.#native.close())
   }
@@ -666,4 +666,17 @@ async function connect(options = {}) {
   return new Client(n)
 }
 
-module.exports = { connect, Client, Cache, Subscription, Consumer, Event, Job, DDiscordError, codes, errorKinds, nativeVersion: native.nativeVersion }
+module.exports = {
+  connect,
+  Client,
+  Cache,
+  Subscription,
+  WorkQueue,
+  /** The former name of `WorkQueue`. */
+  Consumer: WorkQueue,
+  Event,
+  Job,   DDiscordError,
+  codes,
+  errorKinds,
+  nativeVersion: native.nativeVersion,
+}

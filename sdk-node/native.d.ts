@@ -110,11 +110,36 @@ export declare class Client {
    * Errors: `DDISCORD_INVALID_PATTERN`, `DDISCORD_GROUP` (bad group name or shard level),
    * `DDISCORD_CACHE` (Redis unreachable), `DDISCORD_CLOSED`.
    */
-  consume(group: string, pattern: string, options?: ConsumeOptions | undefined | null): Promise<Consumer>
+  consume(group: string, pattern: string, options?: ConsumeOptions | undefined | null): Promise<WorkQueue>
+}
+
+/**
+ * A live subscription. The JS entry iterates it with `for await`, calling
+ * [`Subscription::next_batch`] once per batch.
+ */
+export declare class Subscription {
+  /** The pattern as given (Solace syntax). */
+  get pattern(): string
+  /**
+   * Waits for at least one event, then returns it with every event already buffered, up to
+   * `maxEvents` (default 1024, at most 65 536) or 16 MiB of envelopes. Resolves to `null`
+   * once the subscription or its client is closed.
+   *
+   * Errors: `DDISCORD_CONNECTION_LOST` when the mesh connection dropped (the client
+   * reconnects and resubscribes; call again to continue, events published meanwhile on
+   * direct subscriptions are lost), `DDISCORD_TIMEOUT` for a member request whose next chunk
+   * did not come.
+   */
+  nextBatch(maxEvents?: number | undefined | null): Promise<EventBatch | null>
+  /**
+   * Stops the subscription: a pending `nextBatch` resolves to `null` and the broker
+   * subscription is dropped. Idempotent.
+   */
+  close(): void
 }
 
 /** One replica's membership of a work queue. */
-export declare class Consumer {
+export declare class WorkQueue {
   /**
    * Waits for at least one job, then returns it with every job already buffered, up to
    * `maxEvents` (default 1024); `null` once closed. Each job carries a delivery id for
@@ -145,31 +170,6 @@ export declare class Consumer {
    * Errors: `DDISCORD_GROUP` when releasing the leases fails (they then expire).
    */
   close(): Promise<void>
-}
-
-/**
- * A live subscription. The JS entry iterates it with `for await`, calling
- * [`Subscription::next_batch`] once per batch.
- */
-export declare class Subscription {
-  /** The pattern as given (Solace syntax). */
-  get pattern(): string
-  /**
-   * Waits for at least one event, then returns it with every event already buffered, up to
-   * `maxEvents` (default 1024, at most 65 536) or 16 MiB of envelopes. Resolves to `null`
-   * once the subscription or its client is closed.
-   *
-   * Errors: `DDISCORD_CONNECTION_LOST` when the mesh connection dropped (the client
-   * reconnects and resubscribes; call again to continue, events published meanwhile on
-   * direct subscriptions are lost), `DDISCORD_TIMEOUT` for a member request whose next chunk
-   * did not come.
-   */
-  nextBatch(maxEvents?: number | undefined | null): Promise<EventBatch | null>
-  /**
-   * Stops the subscription: a pending `nextBatch` resolves to `null` and the broker
-   * subscription is dropped. Idempotent.
-   */
-  close(): void
 }
 
 /**

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use ddiscord::client::{Job, QueueOptions, WorkQueue};
+use ddiscord::client::{Job, QueueOptions, WorkQueue as CoreQueue};
 use futures::{FutureExt as _, StreamExt as _};
 use napi_derive::napi;
 use tokio::sync::Mutex;
@@ -49,7 +49,7 @@ impl ConsumeOptions {
 }
 
 struct Inner {
-    queue: Mutex<Option<WorkQueue>>,
+    queue: Mutex<Option<CoreQueue>>,
     /// Jobs handed to JavaScript and not yet acked or nacked, by delivery id.
     pending: std::sync::Mutex<HashMap<u32, Job>>,
     next_id: AtomicU32,
@@ -58,7 +58,7 @@ struct Inner {
 
 /// One replica's membership of a work queue.
 #[napi]
-pub struct Consumer {
+pub struct WorkQueue {
     inner: Arc<Inner>,
 }
 
@@ -87,13 +87,13 @@ impl Client {
     ///
     /// Errors: `DDISCORD_INVALID_PATTERN`, `DDISCORD_GROUP` (bad group name or shard level),
     /// `DDISCORD_CACHE` (Redis unreachable), `DDISCORD_CLOSED`.
-    #[napi(ts_return_type = "Promise<Consumer>")]
+    #[napi(ts_return_type = "Promise<WorkQueue>")]
     pub async fn consume(
         &self,
         group: String,
         pattern: String,
         options: Option<ConsumeOptions>,
-    ) -> Settled<Consumer> {
+    ) -> Settled<WorkQueue> {
         Settled(
             async {
                 self.check_open()?;
@@ -102,7 +102,7 @@ impl Client {
                     .consume_with(&group, &pattern, options.unwrap_or_default().resolve())
                     .await
                     .map_err(NodeError::from)?;
-                Ok(Consumer {
+                Ok(WorkQueue {
                     inner: Arc::new(Inner {
                         queue: Mutex::new(Some(queue)),
                         pending: std::sync::Mutex::new(HashMap::new()),
@@ -117,7 +117,7 @@ impl Client {
 }
 
 #[napi]
-impl Consumer {
+impl WorkQueue {
     /// Waits for at least one job, then returns it with every job already buffered, up to
     /// `maxEvents` (default 1024); `null` once closed. Each job carries a delivery id for
     /// `ack`/`nack`.
@@ -203,7 +203,7 @@ impl Consumer {
         let guard = self.inner.queue.lock().await;
         guard
             .as_ref()
-            .map(WorkQueue::partitions)
+            .map(CoreQueue::partitions)
             .unwrap_or_default()
     }
 
@@ -219,7 +219,7 @@ impl Consumer {
                 lock_pending(&self.inner).clear();
                 let queue = self.inner.queue.lock().await.take();
                 if let Some(queue) = queue {
-                    queue.shutdown().await.map_err(NodeError::from)?;
+                    queue.close().await.map_err(NodeError::from)?;
                 }
                 Ok(())
             }

@@ -31,7 +31,11 @@ pub use config::{ClientConfig, DEFAULT_KEY_PREFIX, DEFAULT_MESH_URL, DEFAULT_RED
 pub use error::{ClientError, ClientErrorKind, ERROR_KINDS, ErrorKind, ErrorKindInfo};
 pub use event::Event;
 pub use queue::{Job, QueueOptions, WorkQueue};
-pub use stream::EventStream;
+pub use stream::Subscription;
+
+/// The former name of [`Subscription`].
+#[deprecated(note = "renamed `Subscription`, as in the Python and Node SDKs")]
+pub type EventStream = Subscription;
 
 use crate::cache::{CacheQuery, CacheReader, Keys};
 use crate::contract::Contract;
@@ -186,7 +190,7 @@ impl Client {
     /// # Errors
     /// [`ClientErrorKind::InvalidPattern`] when the pattern is invalid or does not start with the
     /// topic root (`discord/`); [`ClientErrorKind::Mesh`] when the broker refuses it.
-    pub async fn subscribe(&self, pattern: &str) -> Result<EventStream, ClientError> {
+    pub async fn subscribe(&self, pattern: &str) -> Result<Subscription, ClientError> {
         let pattern = self.check_pattern(Tree::Dispatch, pattern)?;
         self.subscribe_pattern(pattern).await
     }
@@ -198,12 +202,12 @@ impl Client {
     ///
     /// # Errors
     /// As [`Self::subscribe`].
-    pub async fn subscribe_state(&self, pattern: &str) -> Result<EventStream, ClientError> {
+    pub async fn subscribe_state(&self, pattern: &str) -> Result<Subscription, ClientError> {
         let pattern = self.check_pattern(Tree::State, pattern)?;
         self.subscribe_pattern(pattern).await
     }
 
-    async fn subscribe_pattern(&self, pattern: TopicPattern) -> Result<EventStream, ClientError> {
+    async fn subscribe_pattern(&self, pattern: TopicPattern) -> Result<Subscription, ClientError> {
         let mesh_events = self.inner.mesh.events();
         let sub = self.inner.mesh.subscribe(&pattern).await.map_err(|e| {
             ClientError::with_source(
@@ -213,7 +217,7 @@ impl Client {
                 e,
             )
         })?;
-        Ok(EventStream::new(
+        Ok(Subscription::new(
             self.inner.topics.clone(),
             pattern.to_string(),
             sub,

@@ -130,15 +130,26 @@ impl WorkQueue {
     }
 
     /// Leaves the queue: other replicas take the partitions over at once; unacknowledged jobs
-    /// stay with the broker for them.
+    /// stay with the broker for them. (`close()` in Python and Node too.)
     ///
     /// # Errors
     /// [`ClientErrorKind::Group`] when releasing the leases fails (they then expire).
-    pub async fn shutdown(self) -> Result<(), ClientError> {
+    pub async fn close(self) -> Result<(), ClientError> {
         self.group
             .shutdown()
             .await
             .map_err(|e| group_error("leaving the work queue", e))
+    }
+}
+
+impl WorkQueue {
+    /// The former name of [`Self::close`].
+    ///
+    /// # Errors
+    /// As [`Self::close`].
+    #[deprecated(note = "renamed `close`, as in the Python and Node SDKs")]
+    pub async fn shutdown(self) -> Result<(), ClientError> {
+        self.close().await
     }
 }
 
