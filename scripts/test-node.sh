@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Node package tests: installs sdk-node/ (which builds the native addon with napi-rs into the
-# shared cargo target directory), type-checks the typed example against index.d.ts, and runs
-# `node --test` against private Redis and Mosquitto servers (started by `ddiscord dev services`).
+# shared cargo target directory), checks that the committed native.d.ts is what napi-rs generates,
+# type-checks the typed example against index.d.ts, and runs `node --test` against private Redis
+# and Mosquitto servers (started by `ddiscord dev services`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -23,6 +24,8 @@ step "npm install (builds the native addon)"
 # packages of @napi-rs/cli's dependencies, which `npm ci` then refuses. `--no-save`: the
 # lockfile is read, never rewritten, so a test run leaves the tree as it found it.
 npm install --no-audit --no-fund --no-save
+step "native.d.ts and native.js are what napi-rs generates from the Rust sources"
+node check-native-dts.js
 step "the ddiscord binary the tests run (dev services, project, state-worker, up)"
 cargo build --quiet -p ddiscord-cli
 # The private Redis and Mosquitto servers come from `ddiscord dev services` of this copy, which

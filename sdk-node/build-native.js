@@ -2,8 +2,9 @@
 // Builds the native addon when installed from a repository checkout (`npm install` in
 // sdk-node/), or checks that a prebuilt one is present (installed from a packed tarball).
 //
-//   node build-native.js            build unless a current addon exists (install step)
-//   node build-native.js --force    always build (npm run build)
+//   node build-native.js            build unless a current addon exists (install step; leaves
+//                                   native.js and native.d.ts as committed)
+//   node build-native.js --force    always build, and write native.js and native.d.ts (npm run build)
 //   node build-native.js --debug    debug profile instead of `dist` (release, no debug info)
 //
 // Cargo output goes to $CARGO_TARGET_DIR (default ~/.cache/ddiscord/target), shared with the
@@ -52,8 +53,19 @@ if (!debug) napiArgs.push('--profile', 'dist')
 if (!force && prebuilt.length > 0 && process.env.npm_lifecycle_event !== 'install') {
   process.exit(0)
 }
+// The install step builds into a temporary directory and copies only the addon: the committed
+// native.js and native.d.ts stay as they are (check-native-dts.js compares them with what
+// napi-rs generates). `npm run build` writes all three here.
+const out = force ? here : fs.mkdtempSync(path.join(os.tmpdir(), 'ddiscord-native-'))
+if (!force) napiArgs.push('--output-dir', out)
 const r = spawnSync(process.execPath, napiArgs, { cwd: here, env, stdio: 'inherit' })
 if (r.status !== 0) {
   console.error(`ddiscord: building the native addon failed (exit ${r.status}); see the cargo output above`)
   process.exit(r.status || 1)
+}
+if (!force) {
+  for (const f of fs.readdirSync(out)) {
+    if (f.startsWith('ddiscord.') && f.endsWith('.node')) fs.copyFileSync(path.join(out, f), path.join(here, f))
+  }
+  fs.rmSync(out, { recursive: true, force: true })
 }

@@ -9,7 +9,7 @@ export type ConnectOptions = NativeConnectOptions
 /** A snowflake: a decimal string (as Discord sends it), a bigint, or a safe-integer number. */
 export type Snowflake = string | bigint | number
 
-/** The stable `err.code` values (see README.md). */
+/** The stable `err.code` values (see README.md), from the core's list of error kinds. */
 export declare const codes: {
   readonly CONFIG: 'DDISCORD_CONFIG'
   readonly INVALID_PATTERN: 'DDISCORD_INVALID_PATTERN'
@@ -25,6 +25,21 @@ export declare const codes: {
   readonly GROUP: 'DDISCORD_GROUP'
   readonly INTERNAL: 'DDISCORD_INTERNAL'
 }
+
+/** One stable error kind, as the core lists them. */
+export interface ErrorKindEntry {
+  /** The core's code, e.g. `INVALID_PATTERN`. */
+  readonly code: string
+  /** `err.code` here, e.g. `DDISCORD_INVALID_PATTERN`. */
+  readonly nodeCode: ErrorCode
+  /** The Python package's exception class, e.g. `PatternError`. */
+  readonly pythonClass: string
+  /** When it happens. */
+  readonly doc: string
+}
+
+/** Every stable error kind, in the core's order. */
+export declare const errorKinds: readonly ErrorKindEntry[]
 
 /** One of the stable error codes. */
 export type ErrorCode = (typeof codes)[keyof typeof codes]
@@ -130,13 +145,13 @@ export interface ConsumeOptions {
 }
 
 /** One replica's membership of a work queue; iterate it with `for await`. */
-export declare class Consumer implements AsyncIterable<Job>, AsyncDisposable {
+export declare class WorkQueue implements AsyncIterable<Job>, AsyncDisposable {
   /** The queue (consumer group) name. */
   readonly group: string
   /** The pattern as given. */
   readonly pattern: string
   /** Resolves once the replica joined the queue; rejects with the join error. */
-  readonly ready: Promise<Consumer>
+  readonly ready: Promise<WorkQueue>
   /** The shards this replica holds now. */
   partitions(): Promise<number[]>
   [Symbol.asyncIterator](): AsyncIterator<Job>
@@ -144,6 +159,7 @@ export declare class Consumer implements AsyncIterable<Job>, AsyncDisposable {
   close(): Promise<void>
   [Symbol.asyncDispose](): Promise<void>
 }
+
 
 /** Options of `requestGuildMembers`. */
 export interface RequestGuildMembersOptions {
@@ -231,7 +247,7 @@ export declare class Client implements AsyncDisposable {
    * Joins work queue `group` for dispatches matching `pattern` (shard level `*` or `>`):
    * replicas share the events, each shard to one replica at a time, at least once.
    */
-  consume(group: string, pattern: string, options?: ConsumeOptions): Consumer
+  consume(group: string, pattern: string, options?: ConsumeOptions): WorkQueue
   /** The shard that owns a guild: `(guild_id >> 22) % shards`. */
   shardFor(guildId: Snowflake): number
   /** Sends a gateway command's `d` to a shard (resolves once the broker has it). */

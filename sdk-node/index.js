@@ -1,25 +1,17 @@
 'use strict'
 // The package's JS entry: a thin layer over the native addon (native.js, built from src/).
 // It turns native batches into `for await` iterators (one N-API crossing per batch, not per
-// event), moves error codes into `err.code`, and accepts bigint snowflakes.
+// event), makes native errors (which carry their `code`) `DDiscordError`s, and accepts bigint
+// snowflakes.
 const native = require('./native.js')
 
-/** Stable error codes (`err.code`); see README.md. */
-const codes = Object.freeze({
-  CONFIG: 'DDISCORD_CONFIG',
-  INVALID_PATTERN: 'DDISCORD_INVALID_PATTERN',
-  INVALID_ID: 'DDISCORD_INVALID_ID',
-  INVALID_ARGUMENT: 'DDISCORD_INVALID_ARGUMENT',
-  MESH: 'DDISCORD_MESH',
-  CONNECTION_LOST: 'DDISCORD_CONNECTION_LOST',
-  CACHE: 'DDISCORD_CACHE',
-  CORRUPT_CACHE: 'DDISCORD_CORRUPT_CACHE',
-  PAYLOAD: 'DDISCORD_PAYLOAD',
-  CLOSED: 'DDISCORD_CLOSED',
-  TIMEOUT: 'DDISCORD_TIMEOUT',
-  GROUP: 'DDISCORD_GROUP',
-  INTERNAL: 'DDISCORD_INTERNAL',
-})
+/**
+ * Stable error codes (`err.code`), from the core's list of error kinds (`errorKinds()` of the
+ * native addon): `codes.INVALID_PATTERN === 'DDISCORD_INVALID_PATTERN'`; see README.md.
+ */
+const errorKinds = Object.freeze(native.errorKinds().map((k) => Object.freeze(k)))
+const codes = Object.freeze(Object.fromEntries(errorKinds.map((k) => [k.code, k.nodeCode])))
+const knownCodes = new Set(Object.values(codes))
 
 /** Every error this package throws: `err.code` is one of `codes`. */
 class DDiscordError extends Error {
@@ -30,16 +22,20 @@ class DDiscordError extends Error {
   }
 }
 
-const CODED = /^\[(DDISCORD_[A-Z_]+)\] ([\s\S]*)$/
+// N-API's own argument conversion errors (a number where a string was expected, ...).
+const ARGUMENT_STATUSES = new Set(['InvalidArg', 'NumberExpected', 'StringExpected', 'ObjectExpected', 'BooleanExpected', 'ArrayExpected'])
 
-// A native error carries its code in front of the message; N-API argument conversion errors
-// (a number where a string was expected, ...) are argument errors.
+// The native side throws errors whose `code` is already a DDiscord code: they only become
+// `DDiscordError`s here. N-API argument conversion errors are argument errors.
 function translate(err) {
   if (err instanceof DDiscordError) return err
+  if (err instanceof Error && knownCodes.has(err.code)) {
+    Object.setPrototypeOf(err, DDiscordError.prototype)
+    err.name = 'DDiscordError'
+    return err
+  }
   const message = err && typeof err.message === 'string' ? err.message : String(err)
-  const m = CODED.exec(message)
-  if (m) return new DDiscordError(m[1], m[2])
-  if (err && (err.code === 'InvalidArg' || err.code === 'NumberExpected' || err.code === 'StringExpected' || err.code === 'ObjectExpected' || err.code === 'BooleanExpected' || err.code === 'ArrayExpected' || err instanceof TypeError)) {
+  if (err && (ARGUMENT_STATUSES.has(err.code) || err instanceof TypeError)) {
     return new DDiscordError(codes.INVALID_ARGUMENT, message, { cause: err })
   }
   return new DDiscordError(codes.INTERNAL, message, { cause: err })
@@ -61,22 +57,22 @@ function callSync(fn) {
   }
 }
 
-/** A snowflake given as a decimal string, a bigint or a safe-integer number, as a string. */
-const U64_MAX = (1n << 64n) - 1n
-
+// A snowflake given as a decimal string, a bigint or a safe-integer number, as the decimal
+// string the native side parses (with the core's rule: a non-zero u64); throws INVALID_ID at once.
 function snowflake(what, value) {
-  if (typeof value === 'string' && /^[0-9]{1,20}$/.test(value)) {
-    const n = BigInt(value)
-    if (n > 0n && n <= U64_MAX) return value
+  let text
+  if (typeof value === 'string') text = value
+  else if (typeof value === 'bigint') text = value.toString()
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) text = String(value)
+  else {
+    const shown = typeof value === 'number' ? String(value) : typeof value
+    throw new DDiscordError(
+      codes.INVALID_ID,
+      `${what} ${shown} is not a snowflake: Discord ids are non-zero unsigned 64-bit integers; pass a decimal string such as "81384788765712384" or a bigint` +
+        (typeof value === 'number' ? ': numbers above 2^53 lose digits' : '')
+    )
   }
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value)
-  if (typeof value === 'bigint' && value > 0n && value <= U64_MAX) return value.toString()
-  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : typeof value === 'number' || typeof value === 'bigint' ? String(value) : typeof value
-  throw new DDiscordError(
-    codes.INVALID_ID,
-    `${what} ${shown} is not a snowflake: Discord ids are non-zero unsigned 64-bit integers; pass a decimal string such as "81384788765712384" or a bigint` +
-      (typeof value === 'number' ? ': numbers above 2^53 lose digits' : '')
-  )
+  return callSync(() => native.parseSnowflake(what, text))
 }
 
 function checkObject(what, value) {
@@ -176,13 +172,13 @@ class Event {
 
 /** A work-queue job: an event to acknowledge once its work is done. */
 class Job extends Event {
-  #consumer
+  #queue
   #id
   #settled = false
 
-  constructor(topic, data, start, end, consumer, id, redelivered, deliveries) {
+  constructor(topic, data, start, end, queue, id, redelivered, deliveries) {
     super(topic, data, start, end)
-    this.#consumer = consumer
+    this.#queue = queue
     this.#id = id
     /** The broker delivered it before without an ack (an earlier owner crashed mid-work). */
     this.redelivered = redelivered
@@ -204,7 +200,7 @@ class Job extends Event {
   async ack() {
     if (this.#settled) return
     this.#settled = true
-    await call(() => this.#consumer.ack(this.#id))
+    await call(() => this.#queue.ack(this.#id))
   }
 
   /**
@@ -214,7 +210,7 @@ class Job extends Event {
   nack() {
     if (this.#settled) return
     this.#settled = true
-    callSync(() => this.#consumer.nack(this.#id))
+    callSync(() => this.#queue.nack(this.#id))
   }
 }
 
@@ -223,7 +219,7 @@ class Job extends Event {
  * after its work is done. Leaving the loop or `close()` leaves the queue (the other replicas
  * take its shards over at once; unacknowledged jobs stay with the broker for them).
  */
-class Consumer {
+class WorkQueue {
   #client
   #native = null
   #ready
@@ -423,12 +419,10 @@ class Subscription {
   }
 }
 
-const parse = (text) => (text == null ? null : JSON.parse(text))
-
 /**
  * Reads of the Redis cache the state worker writes (key layout: docs/cache.md). Every read is
  * one round trip and returns plain objects in Discord's JSON shape (snowflakes as strings), or
- * `null` when the entity is not cached.
+ * `null` when the entity is not cached. Each method names one read of the native `cacheQuery`.
  */
 class Cache {
   #n
@@ -437,100 +431,96 @@ class Cache {
     this.#n = nativeClient
   }
 
+  async #read(read, ids, limit) {
+    return JSON.parse(await call(() => this.#n.cacheQuery(read, ids, limit)))
+  }
+
   /** A guild without its collections (read those with the other methods). */
   async guild(guildId) {
-    const g = snowflake('guild_id', guildId)
-    return parse(await call(() => this.#n.cacheGuild(g)))
+    return this.#read('guild', [snowflake('guild_id', guildId)])
   }
 
   /** A guild's cache marker and counters: `{shard, generation, complete, membersChunked, memberCount, unavailable}`. */
   async guildState(guildId) {
-    const g = snowflake('guild_id', guildId)
-    return (await call(() => this.#n.cacheGuildState(g))) ?? null
+    const s = await this.#read('guild_state', [snowflake('guild_id', guildId)])
+    if (s === null) return null
+    return {
+      shard: s.shard ?? undefined,
+      generation: s.generation,
+      complete: s.complete,
+      membersChunked: s.members_chunked,
+      memberCount: s.member_count ?? undefined,
+      unavailable: s.unavailable,
+    }
   }
 
   /** A channel or thread. */
   async channel(channelId) {
-    const c = snowflake('channel_id', channelId)
-    return parse(await call(() => this.#n.cacheChannel(c)))
+    return this.#read('channel', [snowflake('channel_id', channelId)])
   }
 
   /** Every channel of a guild. */
   async channels(guildId) {
-    const g = snowflake('guild_id', guildId)
-    return parse(await call(() => this.#n.cacheChannels(g)))
+    return this.#read('channels', [snowflake('guild_id', guildId)])
   }
 
   /** A role of a guild. */
   async role(guildId, roleId) {
-    const g = snowflake('guild_id', guildId)
-    const r = snowflake('role_id', roleId)
-    return parse(await call(() => this.#n.cacheRole(g, r)))
+    return this.#read('role', [snowflake('guild_id', guildId), snowflake('role_id', roleId)])
   }
 
   /** Every role of a guild. */
   async roles(guildId) {
-    const g = snowflake('guild_id', guildId)
-    return parse(await call(() => this.#n.cacheRoles(g)))
+    return this.#read('roles', [snowflake('guild_id', guildId)])
   }
 
   /** A member of a guild, with its `user`. */
   async member(guildId, userId) {
-    const g = snowflake('guild_id', guildId)
-    const u = snowflake('user_id', userId)
-    return parse(await call(() => this.#n.cacheMember(g, u)))
+    return this.#read('member', [snowflake('guild_id', guildId), snowflake('user_id', userId)])
   }
 
   /** Members by user id in one round trip, in the order asked (`null` where not cached). */
   async members(guildId, userIds) {
     const g = snowflake('guild_id', guildId)
     if (!Array.isArray(userIds)) throw new DDiscordError(codes.INVALID_ARGUMENT, 'userIds must be an array of snowflakes')
-    const us = userIds.map((u) => snowflake('user_id', u))
-    return parse(await call(() => this.#n.cacheMembers(g, us)))
+    return this.#read('members', [g, ...userIds.map((u) => snowflake('user_id', u))])
   }
 
   /** The user ids of every cached member of a guild. */
   async memberIds(guildId) {
-    const g = snowflake('guild_id', guildId)
-    return call(() => this.#n.cacheMemberIds(g))
+    return this.#read('member_ids', [snowflake('guild_id', guildId)])
   }
 
   /** A user. */
   async user(userId) {
-    const u = snowflake('user_id', userId)
-    return parse(await call(() => this.#n.cacheUser(u)))
+    return this.#read('user', [snowflake('user_id', userId)])
   }
 
   /** The bot's own user (from READY). */
   async currentUser() {
-    return parse(await call(() => this.#n.cacheCurrentUser()))
+    return this.#read('current_user', [])
   }
 
   /** A member's presence. */
   async presence(guildId, userId) {
-    const g = snowflake('guild_id', guildId)
-    const u = snowflake('user_id', userId)
-    return parse(await call(() => this.#n.cachePresence(g, u)))
+    return this.#read('presence', [snowflake('guild_id', guildId), snowflake('user_id', userId)])
   }
 
   /** A member's voice state. */
   async voiceState(guildId, userId) {
-    const g = snowflake('guild_id', guildId)
-    const u = snowflake('user_id', userId)
-    return parse(await call(() => this.#n.cacheVoiceState(g, u)))
+    return this.#read('voice_state', [snowflake('guild_id', guildId), snowflake('user_id', userId)])
   }
 
   /** Every voice state of a guild. */
   async voiceStates(guildId) {
-    const g = snowflake('guild_id', guildId)
-    return parse(await call(() => this.#n.cacheVoiceStates(g)))
+    return this.#read('voice_states', [snowflake('guild_id', guildId)])
   }
 
   /** Up to `limit` (default 50) cached messages of a channel, newest first. */
   async recentMessages(channelId, limit = 50) {
     const c = snowflake('channel_id', channelId)
     if (!Number.isInteger(limit) || limit < 0) throw new DDiscordError(codes.INVALID_ARGUMENT, `limit must be a non-negative integer, got ${limit}`)
-    return parse(await call(() => this.#n.cacheRecentMessages(c, limit)))
+    return this.#read('recent_messages', [c], limit)
   }
 }
 
@@ -591,7 +581,7 @@ class Client {
     checkString('pattern', pattern)
     callSync(() => this.#native.checkPattern(pattern, false))
     const native = { maxDeliveries: options.maxDeliveries, retryDelayMs: options.retryDelayMs, leaseTtlMs: options.leaseTtlMs }
-    return new Consumer(this, group, pattern, this.#native.consume(group, pattern, native), options.batchSize ?? 1024)
+    return new WorkQueue(this, group, pattern, this.#native.consume(group, pattern, native), options.batchSize ?? 1024)
   }
 
   /** The cache key prefix (`DDISCORD_KEY_PREFIX`, default `dd:`). */
@@ -654,7 +644,7 @@ class Client {
     return new Subscription(this, `GUILD_MEMBERS_CHUNK of ${guild}`, this.#native.requestGuildMembers(guild, native), 1024)
   }
 
-  /** Ends every subscription and consumer of this client and disconnects. Idempotent. */
+  /** Ends every subscription and work queue of this client and disconnects. Idempotent. */
   async close() {
     return call(() => this.#native.close())
   }
@@ -676,4 +666,16 @@ async function connect(options = {}) {
   return new Client(n)
 }
 
-module.exports = { connect, Client, Cache, Subscription, Consumer, Event, Job, DDiscordError, codes, nativeVersion: native.nativeVersion }
+module.exports = {
+  connect,
+  Client,
+  Cache,
+  Subscription,
+  WorkQueue,
+  /** The former name of `WorkQueue`. */
+  Event,
+  Job,   DDiscordError,
+  codes,
+  errorKinds,
+  nativeVersion: native.nativeVersion,
+}

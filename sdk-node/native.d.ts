@@ -17,44 +17,18 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  */
 export declare class Client {
   /**
-   * A guild without its collections (read those with the other methods), as JSON text;
-   * `null` when not cached.
+   * Answers the cache read `read` (`guild`, `guild_state`, `channel`, `channels`, `role`,
+   * `roles`, `member`, `members`, `member_ids`, `user`, `current_user`, `presence`,
+   * `voice_state`, `voice_states`, `recent_messages`) for `ids` (snowflake strings, in the
+   * read's order; `members` takes the guild, then any number of users) as JSON text:
+   * `null` when not cached, an array for the reads of several values. `limit` is the most
+   * messages of `recent_messages` (default 50).
    *
-   * Errors (every cache read): `DDISCORD_INVALID_ID`, `DDISCORD_CACHE` (Redis unreachable or
-   * failing), `DDISCORD_CORRUPT_CACHE`, `DDISCORD_CLOSED`.
+   * Errors: `DDISCORD_INVALID_ID`, `DDISCORD_INVALID_ARGUMENT` (unknown read, wrong number
+   * of ids), `DDISCORD_CACHE` (Redis unreachable or failing), `DDISCORD_CORRUPT_CACHE`,
+   * `DDISCORD_CLOSED`.
    */
-  cacheGuild(guildId: string): Promise<string | null>
-  /** A guild's cache marker and counters; `null` when not cached. */
-  cacheGuildState(guildId: string): Promise<CachedGuildState | null>
-  /** A channel or thread by id, as JSON text; `null` when not cached. */
-  cacheChannel(channelId: string): Promise<string | null>
-  /** Every channel of a guild, as a JSON array. */
-  cacheChannels(guildId: string): Promise<string>
-  /** A role of a guild, as JSON text; `null` when not cached. */
-  cacheRole(guildId: string, roleId: string): Promise<string | null>
-  /** Every role of a guild, as a JSON array. */
-  cacheRoles(guildId: string): Promise<string>
-  /** A member of a guild with its user, as JSON text; `null` when not cached. */
-  cacheMember(guildId: string, userId: string): Promise<string | null>
-  /**
-   * Members of a guild by user id in one round trip, as a JSON array in the order asked
-   * (`null` where not cached).
-   */
-  cacheMembers(guildId: string, userIds: Array<string>): Promise<string>
-  /** The user ids of every cached member of a guild. */
-  cacheMemberIds(guildId: string): Promise<Array<string>>
-  /** A user, as JSON text; `null` when not cached. */
-  cacheUser(userId: string): Promise<string | null>
-  /** The bot's own user (from READY), as JSON text; `null` when not cached. */
-  cacheCurrentUser(): Promise<string | null>
-  /** A member's presence, as JSON text; `null` when not cached. */
-  cachePresence(guildId: string, userId: string): Promise<string | null>
-  /** A member's voice state, as JSON text; `null` when not cached. */
-  cacheVoiceState(guildId: string, userId: string): Promise<string | null>
-  /** Every voice state of a guild, as a JSON array. */
-  cacheVoiceStates(guildId: string): Promise<string>
-  /** Up to `limit` cached messages of a channel, newest first, as a JSON array. */
-  cacheRecentMessages(channelId: string, limit: number): Promise<string>
+  cacheQuery(read: string, ids: Array<string>, limit?: number | undefined | null): Promise<string>
   /**
    * Subscribes to dispatches on `<root>/{shard}/{guild}/{EVENT}` matching `pattern` (Solace
    * syntax: `*` one level or a prefix within a level, `>` one or more trailing levels). Every
@@ -136,11 +110,36 @@ export declare class Client {
    * Errors: `DDISCORD_INVALID_PATTERN`, `DDISCORD_GROUP` (bad group name or shard level),
    * `DDISCORD_CACHE` (Redis unreachable), `DDISCORD_CLOSED`.
    */
-  consume(group: string, pattern: string, options?: ConsumeOptions | undefined | null): Promise<Consumer>
+  consume(group: string, pattern: string, options?: ConsumeOptions | undefined | null): Promise<WorkQueue>
+}
+
+/**
+ * A live subscription. The JS entry iterates it with `for await`, calling
+ * [`Subscription::next_batch`] once per batch.
+ */
+export declare class Subscription {
+  /** The pattern as given (Solace syntax). */
+  get pattern(): string
+  /**
+   * Waits for at least one event, then returns it with every event already buffered, up to
+   * `maxEvents` (default 1024, at most 65 536) or 16 MiB of envelopes. Resolves to `null`
+   * once the subscription or its client is closed.
+   *
+   * Errors: `DDISCORD_CONNECTION_LOST` when the mesh connection dropped (the client
+   * reconnects and resubscribes; call again to continue, events published meanwhile on
+   * direct subscriptions are lost), `DDISCORD_TIMEOUT` for a member request whose next chunk
+   * did not come.
+   */
+  nextBatch(maxEvents?: number | undefined | null): Promise<EventBatch | null>
+  /**
+   * Stops the subscription: a pending `nextBatch` resolves to `null` and the broker
+   * subscription is dropped. Idempotent.
+   */
+  close(): void
 }
 
 /** One replica's membership of a work queue. */
-export declare class Consumer {
+export declare class WorkQueue {
   /**
    * Waits for at least one job, then returns it with every job already buffered, up to
    * `maxEvents` (default 1024); `null` once closed. Each job carries a delivery id for
@@ -171,47 +170,6 @@ export declare class Consumer {
    * Errors: `DDISCORD_GROUP` when releasing the leases fails (they then expire).
    */
   close(): Promise<void>
-}
-
-/**
- * A live subscription. The JS entry iterates it with `for await`, calling
- * [`Subscription::next_batch`] once per batch.
- */
-export declare class Subscription {
-  /** The pattern as given (Solace syntax). */
-  get pattern(): string
-  /**
-   * Waits for at least one event, then returns it with every event already buffered, up to
-   * `maxEvents` (default 1024, at most 65 536) or 16 MiB of envelopes. Resolves to `null`
-   * once the subscription or its client is closed.
-   *
-   * Errors: `DDISCORD_CONNECTION_LOST` when the mesh connection dropped (the client
-   * reconnects and resubscribes; call again to continue, events published meanwhile on
-   * direct subscriptions are lost), `DDISCORD_TIMEOUT` for a member request whose next chunk
-   * did not come.
-   */
-  nextBatch(maxEvents?: number | undefined | null): Promise<EventBatch | null>
-  /**
-   * Stops the subscription: a pending `nextBatch` resolves to `null` and the broker
-   * subscription is dropped. Idempotent.
-   */
-  close(): void
-}
-
-/** A guild's cache marker and counters (`guild:<g>:state`). */
-export interface CachedGuildState {
-  /** Shard the guild was last received on. */
-  shard?: number
-  /** IDENTIFY generation of the shard in which the guild was last sent. */
-  generation: number
-  /** The GUILD_CREATE of the shard's current session is applied. */
-  complete: boolean
-  /** Every member is cached. */
-  membersChunked: boolean
-  /** Member count, maintained by GUILD_MEMBER_ADD/REMOVE. */
-  memberCount?: number
-  /** Discord reports the guild unavailable (outage); the data is the last known. */
-  unavailable: boolean
 }
 
 /**
@@ -281,6 +239,21 @@ export interface ConsumeOptions {
   leaseTtlMs?: number
 }
 
+/** One stable error kind, as `errorKinds()` lists them. */
+export interface ErrorKindEntry {
+  /** The core's code, e.g. `INVALID_PATTERN`. */
+  code: string
+  /** `err.code` in JavaScript, e.g. `DDISCORD_INVALID_PATTERN`. */
+  nodeCode: string
+  /** The Python package's exception class, e.g. `PatternError`. */
+  pythonClass: string
+  /** When it happens. */
+  doc: string
+}
+
+/** Every stable error kind, from the core's list: the JS entry builds `codes` from it. */
+export declare function errorKinds(): Array<ErrorKindEntry>
+
 /**
  * Events delivered to JavaScript in one crossing.
  *
@@ -328,3 +301,11 @@ export interface MemberRequestOptions {
 
 /** The version of the native addon. */
 export declare function nativeVersion(): string
+
+/**
+ * Checks the snowflake `what` (`guild_id`, `channel_id`, `role_id`, `user_id`) given as
+ * decimal text and returns it in canonical form, so the JS entry refuses a bad id at once.
+ *
+ * Errors: `DDISCORD_INVALID_ID`.
+ */
+export declare function parseSnowflake(what: string, value: string): string

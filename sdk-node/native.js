@@ -836,7 +836,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Client = nativeBinding.Client
-module.exports.Consumer = nativeBinding.Consumer
 module.exports.Subscription = nativeBinding.Subscription
+module.exports.WorkQueue = nativeBinding.WorkQueue
 module.exports.connect = nativeBinding.connect
+module.exports.errorKinds = nativeBinding.errorKinds
 module.exports.nativeVersion = nativeBinding.nativeVersion
+module.exports.parseSnowflake = nativeBinding.parseSnowflake

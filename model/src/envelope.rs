@@ -32,7 +32,7 @@ use crate::contract::{self, GuildSource};
 pub struct EnvelopeError {
     kind: EnvelopeErrorKind,
     #[source]
-    source: Option<serde_json::Error>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl EnvelopeError {
@@ -43,7 +43,7 @@ impl EnvelopeError {
     fn malformed(source: serde_json::Error) -> Self {
         Self {
             kind: EnvelopeErrorKind::Malformed,
-            source: Some(source),
+            source: Some(Box::new(source)),
         }
     }
 
@@ -173,18 +173,16 @@ fn guild_id_of(t: Option<&str>, d: Option<&RawValue>) -> Result<Option<u64>, Env
         GuildSource::Id => scan.id,
         _ => scan.guild_id,
     };
-    id.map(|id| parse_snowflake(&id)).transpose()
+    id.map(|id| parse_guild_id(&id)).transpose()
 }
 
-/// Parses a snowflake as Discord sends it: a decimal u64 in a string.
-///
-/// # Errors
-/// [`EnvelopeErrorKind::BadSnowflake`] for anything else.
-pub fn parse_snowflake(s: &str) -> Result<u64, EnvelopeError> {
-    s.parse().map_err(|_| {
-        EnvelopeError::new(EnvelopeErrorKind::BadSnowflake {
+/// The guild id of a payload, through the one snowflake rule of [`crate::snowflake`].
+fn parse_guild_id(s: &str) -> Result<u64, EnvelopeError> {
+    crate::snowflake::parse_snowflake("guild_id", s).map_err(|e| EnvelopeError {
+        kind: EnvelopeErrorKind::BadSnowflake {
             got: s.chars().take(40).collect(),
-        })
+        },
+        source: Some(Box::new(e)),
     })
 }
 
@@ -348,7 +346,7 @@ impl Envelope {
             kind: EnvelopeErrorKind::Payload {
                 event: self.event.clone().unwrap_or_default(),
             },
-            source: Some(source),
+            source: Some(Box::new(source)),
         })
     }
 }

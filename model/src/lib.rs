@@ -10,6 +10,7 @@ pub mod contract;
 pub mod defaults;
 pub mod envelope;
 pub mod keyspace;
+pub mod snowflake;
 pub mod topic;
 
 pub use envelope::{Envelope, EnvelopeError, EnvelopeErrorKind, EnvelopeMeta, FrameHead};

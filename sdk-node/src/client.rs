@@ -6,7 +6,7 @@ use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConnectOptions;
-use crate::error::{NodeError, Result};
+use crate::error::{NodeError, Result, Settled};
 use crate::subscription::Subscription;
 
 /// A connection to the event mesh and (on first cache read) Redis.
@@ -27,17 +27,22 @@ pub struct Client {
 /// Errors: `DDISCORD_CONFIG` (bad variable, root or shard count), `DDISCORD_MESH` (bad mesh
 /// URL), `DDISCORD_TIMEOUT` (the broker did not accept the connection within
 /// `connectTimeoutMs`).
-#[napi]
-pub async fn connect(options: Option<ConnectOptions>) -> napi::Result<Client> {
-    let config = options.unwrap_or_default().resolve()?;
-    let inner = ddiscord::Client::connect(config)
-        .await
-        .map_err(NodeError::from)?;
-    Ok(Client {
-        inner,
-        runtime: tokio::runtime::Handle::current(),
-        closed: CancellationToken::new(),
-    })
+#[napi(ts_return_type = "Promise<Client>")]
+pub async fn connect(options: Option<ConnectOptions>) -> Settled<Client> {
+    Settled(
+        async {
+            let config = options.unwrap_or_default().resolve()?;
+            let inner = ddiscord::Client::connect(config)
+                .await
+                .map_err(NodeError::from)?;
+            Ok(Client {
+                inner,
+                runtime: tokio::runtime::Handle::current(),
+                closed: CancellationToken::new(),
+            })
+        }
+        .await,
+    )
 }
 
 impl Client {
@@ -52,33 +57,6 @@ impl Client {
             return Err(NodeError::closed("client"));
         }
         Ok(())
-    }
-
-    fn check_pattern_on(&self, pattern: &str, state: bool) -> Result<ddiscord::TopicPattern> {
-        let parsed = ddiscord::TopicPattern::new(pattern)
-            .map_err(|e| NodeError::from(ClientError::from(e)))?;
-        let topics = self.inner.topics();
-        let root = topics.root();
-        let state_root = topics.tree_root(ddiscord::topic::Tree::State);
-        let first = match parsed.levels().first() {
-            Some(ddiscord::topic::Level::Literal(l)) => l.as_str(),
-            _ => "",
-        };
-        let ok = if state {
-            first == state_root || (first == root && pattern.contains('/'))
-        } else {
-            first == root
-        };
-        if !ok {
-            let want = if state { state_root } else { root };
-            return Err(NodeError::new(
-                crate::error::ErrorCode::InvalidPattern,
-                format!(
-                    "invalid pattern `{pattern}`: it must start with `{want}/`, the topic root, followed by {{shard}}/{{guild}}/{{event}} levels or wildcards, e.g. `{want}/*/*/MESSAGE_CREATE` or `{want}/>`"
-                ),
-            ));
-        }
-        Ok(parsed)
     }
 
     /// A token cancelled by `close()` of the client.
@@ -104,30 +82,40 @@ impl Client {
     /// subscriber gets every matching event.
     ///
     /// Errors: `DDISCORD_INVALID_PATTERN`, `DDISCORD_CLOSED`, `DDISCORD_MESH`.
-    #[napi]
-    pub async fn subscribe(&self, pattern: String) -> napi::Result<Subscription> {
-        self.check_open()?;
-        let stream = self
-            .inner
-            .subscribe(&pattern)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(self.wrap(pattern, stream))
+    #[napi(ts_return_type = "Promise<Subscription>")]
+    pub async fn subscribe(&self, pattern: String) -> Settled<Subscription> {
+        Settled(
+            async {
+                self.check_open()?;
+                let stream = self
+                    .inner
+                    .subscribe(&pattern)
+                    .await
+                    .map_err(NodeError::from)?;
+                Ok(self.wrap(pattern, stream))
+            }
+            .await,
+        )
     }
 
     /// As `subscribe`, on `<root>-state/…`: events published after the state worker applied
     /// them, so a cache read in the handler sees their effect. The pattern may name either tree.
     ///
     /// Errors: as `subscribe`.
-    #[napi]
-    pub async fn subscribe_state(&self, pattern: String) -> napi::Result<Subscription> {
-        self.check_open()?;
-        let stream = self
-            .inner
-            .subscribe_state(&pattern)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(self.wrap(pattern, stream))
+    #[napi(ts_return_type = "Promise<Subscription>")]
+    pub async fn subscribe_state(&self, pattern: String) -> Settled<Subscription> {
+        Settled(
+            async {
+                self.check_open()?;
+                let stream = self
+                    .inner
+                    .subscribe_state(&pattern)
+                    .await
+                    .map_err(NodeError::from)?;
+                Ok(self.wrap(pattern, stream))
+            }
+            .await,
+        )
     }
 
     /// Checks a pattern for `subscribe` (`state` false) or `subscribeState` (`state` true)
@@ -135,8 +123,15 @@ impl Client {
     ///
     /// Errors: `DDISCORD_INVALID_PATTERN` naming the level and the rule.
     #[napi]
-    pub fn check_pattern(&self, pattern: String, state: bool) -> napi::Result<()> {
-        self.check_pattern_on(&pattern, state)?;
+    pub fn check_pattern(&self, pattern: String, state: bool) -> napi::Result<(), String> {
+        let tree = if state {
+            ddiscord::topic::Tree::State
+        } else {
+            ddiscord::topic::Tree::Dispatch
+        };
+        self.inner
+            .check_pattern(tree, &pattern)
+            .map_err(NodeError::from)?;
         Ok(())
     }
 

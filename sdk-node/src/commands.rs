@@ -6,7 +6,7 @@ use ddiscord::client::{MemberRequest, VoiceStateRequest};
 use napi_derive::napi;
 
 use crate::client::Client;
-use crate::error::{ErrorCode, NodeError, Result};
+use crate::error::{ErrorKind, NodeError, Result, Settled};
 use crate::ids::{snowflake, snowflakes};
 use crate::subscription::Subscription;
 
@@ -29,11 +29,11 @@ pub struct MemberRequestOptions {
 
 fn json(what: &str, body: &str) -> Result<serde_json::Value> {
     let value: serde_json::Value = serde_json::from_str(body).map_err(|e| {
-        NodeError::with_source(ErrorCode::InvalidArgument, format!("{what} is not JSON"), e)
+        NodeError::with_source(ErrorKind::InvalidArgument, format!("{what} is not JSON"), e)
     })?;
     if !value.is_object() {
         return Err(NodeError::new(
-            ErrorCode::InvalidArgument,
+            ErrorKind::InvalidArgument,
             format!("{what} must be an object (the command's `d` as Discord documents it)"),
         ));
     }
@@ -46,7 +46,7 @@ impl Client {
     ///
     /// Errors: `DDISCORD_INVALID_ID`.
     #[napi]
-    pub fn shard_for(&self, guild_id: String) -> napi::Result<u32> {
+    pub fn shard_for(&self, guild_id: String) -> napi::Result<u32, String> {
         Ok(self.core().shard_for(snowflake("guild_id", &guild_id)?))
     }
 
@@ -56,63 +56,73 @@ impl Client {
     ///
     /// Errors: `DDISCORD_CONFIG` (unknown command, shard out of range),
     /// `DDISCORD_INVALID_ARGUMENT` (body not a JSON object), `DDISCORD_CLOSED`, `DDISCORD_MESH`.
-    #[napi]
-    pub async fn send_command(
-        &self,
-        shard: u32,
-        command: String,
-        body: String,
-    ) -> napi::Result<()> {
-        self.check_open()?;
-        let d = json("the command body", &body)?;
-        self.core()
-            .send_command(shard, &command, &d)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(())
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn send_command(&self, shard: u32, command: String, body: String) -> Settled<()> {
+        Settled(
+            async {
+                self.check_open()?;
+                let d = json("the command body", &body)?;
+                self.core()
+                    .send_command(shard, &command, &d)
+                    .await
+                    .map_err(NodeError::from)?;
+                Ok(())
+            }
+            .await,
+        )
     }
 
     /// Joins, moves or leaves (`channelId` null) a voice channel: VOICE_STATE_UPDATE (opcode 4)
     /// to the shard that owns the guild.
     ///
     /// Errors: `DDISCORD_INVALID_ID`, `DDISCORD_CLOSED`, `DDISCORD_MESH`.
-    #[napi]
+    #[napi(ts_return_type = "Promise<void>")]
     pub async fn update_voice_state(
         &self,
         guild_id: String,
         channel_id: Option<String>,
         self_mute: bool,
         self_deaf: bool,
-    ) -> napi::Result<()> {
-        self.check_open()?;
-        let request = VoiceStateRequest {
-            guild_id: snowflake("guild_id", &guild_id)?,
-            channel_id: channel_id
-                .map(|c| snowflake("channel_id", &c))
-                .transpose()?,
-            self_mute,
-            self_deaf,
-        };
-        self.core()
-            .update_voice_state(&request)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(())
+    ) -> Settled<()> {
+        Settled(
+            async {
+                self.check_open()?;
+                let request = VoiceStateRequest {
+                    guild_id: snowflake("guild_id", &guild_id)?,
+                    channel_id: channel_id
+                        .map(|c| snowflake("channel_id", &c))
+                        .transpose()?,
+                    self_mute,
+                    self_deaf,
+                };
+                self.core()
+                    .update_voice_state(&request)
+                    .await
+                    .map_err(NodeError::from)?;
+                Ok(())
+            }
+            .await,
+        )
     }
 
     /// Sets the bot's presence on every shard: PRESENCE_UPDATE (opcode 3) with `body`
     /// (`{"since", "activities", "status", "afk"}` as JSON text).
     ///
     /// Errors: `DDISCORD_INVALID_ARGUMENT`, `DDISCORD_CLOSED`, `DDISCORD_MESH`.
-    #[napi]
-    pub async fn update_presence(&self, body: String) -> napi::Result<()> {
-        self.check_open()?;
-        let d = json("the presence", &body)?;
-        self.core()
-            .update_presence(&d)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(())
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn update_presence(&self, body: String) -> Settled<()> {
+        Settled(
+            async {
+                self.check_open()?;
+                let d = json("the presence", &body)?;
+                self.core()
+                    .update_presence(&d)
+                    .await
+                    .map_err(NodeError::from)?;
+                Ok(())
+            }
+            .await,
+        )
     }
 
     /// Sends REQUEST_GUILD_MEMBERS (opcode 8) to the shard that owns the guild and returns the
@@ -122,30 +132,35 @@ impl Client {
     /// Errors: `DDISCORD_INVALID_ID`, `DDISCORD_CONFIG` (a request Discord would refuse: over
     /// 100 ids, nonce over 32 bytes), `DDISCORD_CLOSED`, `DDISCORD_MESH`; while iterating,
     /// `DDISCORD_TIMEOUT` when a chunk does not come in time.
-    #[napi]
+    #[napi(ts_return_type = "Promise<Subscription>")]
     pub async fn request_guild_members(
         &self,
         guild_id: String,
         options: Option<MemberRequestOptions>,
-    ) -> napi::Result<Subscription> {
-        self.check_open()?;
-        let options = options.unwrap_or_default();
-        let guild = snowflake("guild_id", &guild_id)?;
-        let mut request = match &options.user_ids {
-            Some(ids) => MemberRequest::users(guild, snowflakes("user_id", ids)?),
-            None => MemberRequest::all(guild),
-        };
-        if let Some(q) = options.query {
-            request.query = Some(q);
-        }
-        request.limit = options.limit.unwrap_or(0);
-        request.presences = options.presences.unwrap_or(false);
-        request.nonce = options.nonce;
-        let chunks = self
-            .core()
-            .request_guild_members(&request)
-            .await
-            .map_err(NodeError::from)?;
-        Ok(self.wrap(format!("GUILD_MEMBERS_CHUNK of {guild}"), chunks))
+    ) -> Settled<Subscription> {
+        Settled(
+            async {
+                self.check_open()?;
+                let options = options.unwrap_or_default();
+                let guild = snowflake("guild_id", &guild_id)?;
+                let mut request = match &options.user_ids {
+                    Some(ids) => MemberRequest::users(guild, snowflakes("user_id", ids)?),
+                    None => MemberRequest::all(guild),
+                };
+                if let Some(q) = options.query {
+                    request.query = Some(q);
+                }
+                request.limit = options.limit.unwrap_or(0);
+                request.presences = options.presences.unwrap_or(false);
+                request.nonce = options.nonce;
+                let chunks = self
+                    .core()
+                    .request_guild_members(&request)
+                    .await
+                    .map_err(NodeError::from)?;
+                Ok(self.wrap(format!("GUILD_MEMBERS_CHUNK of {guild}"), chunks))
+            }
+            .await,
+        )
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use ddiscord::client::ClientConfig;
 use napi_derive::napi;
 
-use crate::error::{ErrorCode, NodeError, Result};
+use crate::error::{ErrorKind, NodeError, Result};
 
 /// Options for `connect()`. Every field is optional; an absent one comes from its environment
 /// variable, then from the default (`ddiscord::client::ClientConfig`).
@@ -14,7 +14,8 @@ use crate::error::{ErrorCode, NodeError, Result};
 #[derive(Debug, Default, Clone)]
 pub struct ConnectOptions {
     /// Event mesh URL (`DDISCORD_MESH_URL`): `mqtt://host:port` (MQTT 3.1.1),
-    /// `mqtt5://host:port`, `embedded://host:port` or `solace://host:port`.
+    /// `mqtt5://host:port` or `solace://host:port`; a running broker (the package carries no
+    /// embedded one).
     pub mesh_url: Option<String>,
     /// Redis URL of the cache (`DDISCORD_REDIS_URL`); connected on the first cache read. May
     /// carry a password, which is never logged or shown in errors.
@@ -68,7 +69,7 @@ impl ConnectOptions {
         if let Some(n) = self.subscription_capacity {
             if n == 0 {
                 return Err(NodeError::new(
-                    ErrorCode::Config,
+                    ErrorKind::Config,
                     "subscriptionCapacity must be at least 1 (events buffered per subscription)",
                 ));
             }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use ddiscord::client::{Job, QueueOptions, WorkQueue};
+use ddiscord::client::{Job, QueueOptions, WorkQueue as CoreQueue};
 use futures::{FutureExt as _, StreamExt as _};
 use napi_derive::napi;
 use tokio::sync::Mutex;
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::batch::{BatchBuilder, EventBatch};
 use crate::client::Client;
-use crate::error::{ErrorCode, NodeError};
+use crate::error::{ErrorKind, NodeError, Settled};
 
 /// Options of `consume`.
 #[napi(object)]
@@ -49,7 +49,7 @@ impl ConsumeOptions {
 }
 
 struct Inner {
-    queue: Mutex<Option<WorkQueue>>,
+    queue: Mutex<Option<CoreQueue>>,
     /// Jobs handed to JavaScript and not yet acked or nacked, by delivery id.
     pending: std::sync::Mutex<HashMap<u32, Job>>,
     next_id: AtomicU32,
@@ -58,7 +58,7 @@ struct Inner {
 
 /// One replica's membership of a work queue.
 #[napi]
-pub struct Consumer {
+pub struct WorkQueue {
     inner: Arc<Inner>,
 }
 
@@ -67,13 +67,12 @@ fn lock_pending(inner: &Inner) -> std::sync::MutexGuard<'_, HashMap<u32, Job>> {
 }
 
 impl Inner {
-    fn take(&self, id: u32) -> napi::Result<Job> {
+    fn take(&self, id: u32) -> Result<Job, NodeError> {
         lock_pending(self).remove(&id).ok_or_else(|| {
             NodeError::new(
-                ErrorCode::InvalidArgument,
+                ErrorKind::InvalidArgument,
                 format!("job {id} was already acked or nacked, or its consumer was closed"),
             )
-            .into()
         })
     }
 }
@@ -88,87 +87,102 @@ impl Client {
     ///
     /// Errors: `DDISCORD_INVALID_PATTERN`, `DDISCORD_GROUP` (bad group name or shard level),
     /// `DDISCORD_CACHE` (Redis unreachable), `DDISCORD_CLOSED`.
-    #[napi]
+    #[napi(ts_return_type = "Promise<WorkQueue>")]
     pub async fn consume(
         &self,
         group: String,
         pattern: String,
         options: Option<ConsumeOptions>,
-    ) -> napi::Result<Consumer> {
-        self.check_open()?;
-        let queue = self
-            .core()
-            .consume_with(&group, &pattern, options.unwrap_or_default().resolve())
-            .await
-            .map_err(NodeError::from)?;
-        Ok(Consumer {
-            inner: Arc::new(Inner {
-                queue: Mutex::new(Some(queue)),
-                pending: std::sync::Mutex::new(HashMap::new()),
-                next_id: AtomicU32::new(1),
-                closed: self.child_token(),
-            }),
-        })
+    ) -> Settled<WorkQueue> {
+        Settled(
+            async {
+                self.check_open()?;
+                let queue = self
+                    .core()
+                    .consume_with(&group, &pattern, options.unwrap_or_default().resolve())
+                    .await
+                    .map_err(NodeError::from)?;
+                Ok(WorkQueue {
+                    inner: Arc::new(Inner {
+                        queue: Mutex::new(Some(queue)),
+                        pending: std::sync::Mutex::new(HashMap::new()),
+                        next_id: AtomicU32::new(1),
+                        closed: self.child_token(),
+                    }),
+                })
+            }
+            .await,
+        )
     }
 }
 
 #[napi]
-impl Consumer {
+impl WorkQueue {
     /// Waits for at least one job, then returns it with every job already buffered, up to
     /// `maxEvents` (default 1024); `null` once closed. Each job carries a delivery id for
     /// `ack`/`nack`.
-    #[napi]
-    pub async fn next_batch(&self, max_events: Option<u32>) -> napi::Result<Option<EventBatch>> {
-        let inner = Arc::clone(&self.inner);
-        let max = max_events.unwrap_or(1024).clamp(1, 65_536) as usize;
-        let mut guard = inner.queue.lock().await;
-        let Some(queue) = guard.as_mut() else {
-            return Ok(None);
-        };
-        let first = tokio::select! {
-            biased;
-            () = inner.closed.cancelled() => None,
-            job = queue.next() => job,
-        };
-        let Some(first) = first else {
-            return Ok(None);
-        };
-        let mut batch = BatchBuilder::default();
-        let mut add = |job: Job| {
-            let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-            let event = job.event();
-            batch.push_delivery(
-                event.topic(),
-                event.bytes(),
-                id,
-                job.redelivered(),
-                job.deliveries(),
-            );
-            lock_pending(&inner).insert(id, job);
-        };
-        add(first);
-        let mut count = 1;
-        while count < max {
-            match queue.next().now_or_never() {
-                Some(Some(job)) => {
-                    add(job);
-                    count += 1;
+    #[napi(ts_return_type = "Promise<EventBatch | null>")]
+    pub async fn next_batch(&self, max_events: Option<u32>) -> Settled<Option<EventBatch>> {
+        Settled(
+            async {
+                let inner = Arc::clone(&self.inner);
+                let max = max_events.unwrap_or(1024).clamp(1, 65_536) as usize;
+                let mut guard = inner.queue.lock().await;
+                let Some(queue) = guard.as_mut() else {
+                    return Ok(None);
+                };
+                let first = tokio::select! {
+                    biased;
+                    () = inner.closed.cancelled() => None,
+                    job = queue.next() => job,
+                };
+                let Some(first) = first else {
+                    return Ok(None);
+                };
+                let mut batch = BatchBuilder::default();
+                let mut add = |job: Job| {
+                    let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+                    let event = job.event();
+                    batch.push_delivery(
+                        event.topic(),
+                        event.bytes(),
+                        id,
+                        job.redelivered(),
+                        job.deliveries(),
+                    );
+                    lock_pending(&inner).insert(id, job);
+                };
+                add(first);
+                let mut count = 1;
+                while count < max {
+                    match queue.next().now_or_never() {
+                        Some(Some(job)) => {
+                            add(job);
+                            count += 1;
+                        }
+                        _ => break,
+                    }
                 }
-                _ => break,
+                Ok(Some(batch.finish()))
             }
-        }
-        Ok(Some(batch.finish()))
+            .await,
+        )
     }
 
     /// Acknowledges job `id` after its work is done: the broker forgets it.
     ///
     /// Errors: `DDISCORD_GROUP` when the ack could not be sent (the job comes again; make the
     /// work idempotent), `DDISCORD_INVALID_ARGUMENT` for an unknown or settled id.
-    #[napi]
-    pub async fn ack(&self, id: u32) -> napi::Result<()> {
-        let job = self.inner.take(id)?;
-        job.ack().await.map_err(NodeError::from)?;
-        Ok(())
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn ack(&self, id: u32) -> Settled<()> {
+        Settled(
+            async {
+                let job = self.inner.take(id)?;
+                job.ack().await.map_err(NodeError::from)?;
+                Ok(())
+            }
+            .await,
+        )
     }
 
     /// Gives job `id` back for another delivery after the retry delay; after `maxDeliveries`
@@ -177,7 +191,7 @@ impl Consumer {
     /// Errors: `DDISCORD_GROUP` when the shard moved to another replica (which gets the job
     /// from the broker), `DDISCORD_INVALID_ARGUMENT` for an unknown or settled id.
     #[napi]
-    pub fn nack(&self, id: u32) -> napi::Result<()> {
+    pub fn nack(&self, id: u32) -> napi::Result<(), String> {
         let job = self.inner.take(id)?;
         job.nack().map_err(NodeError::from)?;
         Ok(())
@@ -189,7 +203,7 @@ impl Consumer {
         let guard = self.inner.queue.lock().await;
         guard
             .as_ref()
-            .map(WorkQueue::partitions)
+            .map(CoreQueue::partitions)
             .unwrap_or_default()
     }
 
@@ -197,14 +211,19 @@ impl Consumer {
     /// with the broker for them. A pending `nextBatch` resolves to `null`. Idempotent.
     ///
     /// Errors: `DDISCORD_GROUP` when releasing the leases fails (they then expire).
-    #[napi]
-    pub async fn close(&self) -> napi::Result<()> {
-        self.inner.closed.cancel();
-        lock_pending(&self.inner).clear();
-        let queue = self.inner.queue.lock().await.take();
-        if let Some(queue) = queue {
-            queue.shutdown().await.map_err(NodeError::from)?;
-        }
-        Ok(())
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn close(&self) -> Settled<()> {
+        Settled(
+            async {
+                self.inner.closed.cancel();
+                lock_pending(&self.inner).clear();
+                let queue = self.inner.queue.lock().await.take();
+                if let Some(queue) = queue {
+                    queue.close().await.map_err(NodeError::from)?;
+                }
+                Ok(())
+            }
+            .await,
+        )
     }
 }

@@ -1,107 +1,39 @@
 //! Errors that cross into JavaScript with a stable `err.code`.
 //!
-//! N-API promises reject with a plain `Error` whose `code` is the N-API status, so the native
-//! side writes the DDiscord code in front of the message (`[DDISCORD_INVALID_PATTERN] …`) and
-//! the package's JS entry (`index.js`) moves it into `err.code` on a `DDiscordError`. The codes
-//! are part of the public API: they never change meaning, new ones may be added.
+//! Every error is a JavaScript `Error` whose `code` property is set here, on the native side:
+//! `DDISCORD_` followed by the core's [`ErrorKind::code`] (`DDISCORD_INVALID_PATTERN`, ...).
+//! Synchronous calls return `napi::Result<T, String>` (a `napi::Error` whose status is the
+//! code); asynchronous ones resolve to a [`Settled`], which rejects the promise with such an
+//! error. The kinds are the core's list ([`ddiscord::ERROR_KINDS`], exported by
+//! [`error_kinds`]): they never change meaning, new ones may be added.
 
-use std::fmt;
-
+use ddiscord::ERROR_KINDS;
+pub use ddiscord::ErrorKind;
 use ddiscord::cache::CacheError;
-use ddiscord::client::{ClientError, ClientErrorKind};
+use ddiscord::client::ClientError;
+use napi::bindgen_prelude::{ToNapiValue, Unknown};
+use napi_derive::napi;
 
-/// The stable codes a script can branch on (`err.code` in JavaScript). They mirror the Python
-/// package's exception classes (in brackets).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// A configuration value or request that cannot be used (`ConfigError`).
-    Config,
-    /// A subscription pattern that breaks a rule or is on the wrong tree (`PatternError`).
-    InvalidPattern,
-    /// A snowflake that is not a non-zero decimal u64 (`InvalidIdError`).
-    InvalidId,
-    /// An argument of the wrong JavaScript type or shape (Python raises `TypeError`).
-    InvalidArgument,
-    /// The event mesh could not be reached or refused an operation (`MeshError`).
-    Mesh,
-    /// The mesh connection dropped while a subscription was open (`ConnectionLostError`).
-    ConnectionLost,
-    /// Redis could not be reached or answered with an error (`CacheError`).
-    Cache,
-    /// A cached value is not the documented JSON (`CorruptCacheError`).
-    CorruptCache,
-    /// An event payload does not match the expected shape (`PayloadError`).
-    Payload,
-    /// The client, subscription or consumer was closed (`ClosedError`).
-    Closed,
-    /// An operation did not finish in time (`TimeoutError`).
-    Timeout,
-    /// A consumer group (work queue) failed (`GroupError`).
-    Group,
-    /// A bug: please report it with the message.
-    Internal,
+/// The code scripts see in `err.code` for `kind`, e.g. `DDISCORD_INVALID_PATTERN`.
+pub fn node_code(kind: ErrorKind) -> String {
+    format!("DDISCORD_{}", kind.code())
 }
 
-impl ErrorCode {
-    /// The string scripts see in `err.code`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Config => "DDISCORD_CONFIG",
-            Self::InvalidPattern => "DDISCORD_INVALID_PATTERN",
-            Self::InvalidId => "DDISCORD_INVALID_ID",
-            Self::InvalidArgument => "DDISCORD_INVALID_ARGUMENT",
-            Self::Mesh => "DDISCORD_MESH",
-            Self::ConnectionLost => "DDISCORD_CONNECTION_LOST",
-            Self::Cache => "DDISCORD_CACHE",
-            Self::CorruptCache => "DDISCORD_CORRUPT_CACHE",
-            Self::Payload => "DDISCORD_PAYLOAD",
-            Self::Closed => "DDISCORD_CLOSED",
-            Self::Timeout => "DDISCORD_TIMEOUT",
-            Self::Group => "DDISCORD_GROUP",
-            Self::Internal => "DDISCORD_INTERNAL",
-        }
-    }
-
-    /// The code of a core client error.
-    pub fn of(kind: &ClientErrorKind) -> Self {
-        match kind {
-            ClientErrorKind::Config { .. } => Self::Config,
-            ClientErrorKind::InvalidPattern { .. } => Self::InvalidPattern,
-            ClientErrorKind::InvalidId { .. } => Self::InvalidId,
-            ClientErrorKind::Mesh { .. } => Self::Mesh,
-            ClientErrorKind::ConnectionLost { .. } => Self::ConnectionLost,
-            ClientErrorKind::Redis { .. } => Self::Cache,
-            ClientErrorKind::CorruptCache { .. } => Self::CorruptCache,
-            ClientErrorKind::Payload { .. } => Self::Payload,
-            ClientErrorKind::Closed => Self::Closed,
-            ClientErrorKind::Timeout { .. } => Self::Timeout,
-            ClientErrorKind::Group { .. } => Self::Group,
-            _ => Self::Internal,
-        }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An error on its way to JavaScript: a code and a message that says what to do.
+/// An error on its way to JavaScript: a kind and a message that says what to do.
 #[derive(Debug, thiserror::Error)]
-#[error("[{code}] {message}")]
+#[error("{message}")]
 pub struct NodeError {
-    code: ErrorCode,
+    kind: ErrorKind,
     message: String,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl NodeError {
-    /// An error with a code and a message.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    /// An error of `kind` with a message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
-            code,
+            kind,
             message: message.into(),
             source: None,
         }
@@ -109,24 +41,29 @@ impl NodeError {
 
     /// An error caused by `source`, whose message is appended.
     pub fn with_source(
-        code: ErrorCode,
+        kind: ErrorKind,
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
         let message = format!("{}: {source}", message.into());
         Self {
-            code,
+            kind,
             message,
             source: Some(Box::new(source)),
         }
     }
 
-    /// The code.
-    pub fn code(&self) -> ErrorCode {
-        self.code
+    /// The kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
     }
 
-    /// The message without the code.
+    /// The code scripts see (`DDISCORD_…`).
+    pub fn code(&self) -> String {
+        node_code(self.kind)
+    }
+
+    /// The message.
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -140,25 +77,23 @@ impl NodeError {
     /// The error scripts get after using a closed object.
     pub fn closed(what: &str) -> Self {
         Self::new(
-            ErrorCode::Closed,
+            ErrorKind::Closed,
             format!("this {what} is closed; connect() again to continue"),
         )
     }
 }
 
-impl From<NodeError> for napi::Error {
+impl From<NodeError> for napi::Error<String> {
     fn from(e: NodeError) -> Self {
-        napi::Error::new(napi::Status::GenericFailure, e.to_string())
+        napi::Error::new(e.code(), e.message)
     }
 }
 
 impl From<ClientError> for NodeError {
     fn from(e: ClientError) -> Self {
-        let code = ErrorCode::of(e.kind());
-        let message = e.to_string();
         Self {
-            code,
-            message,
+            kind: e.error_kind(),
+            message: e.to_string(),
             source: Some(Box::new(e)),
         }
     }
@@ -166,34 +101,97 @@ impl From<ClientError> for NodeError {
 
 impl From<CacheError> for NodeError {
     fn from(e: CacheError) -> Self {
-        let code = match e {
-            CacheError::Redis(_) => ErrorCode::Cache,
-            CacheError::Corrupt { .. } => ErrorCode::CorruptCache,
-        };
-        let message = e.to_string();
-        Self {
-            code,
-            message,
-            source: Some(Box::new(e)),
-        }
+        Self::from(ClientError::from(e))
     }
 }
 
 /// `Result` with a [`NodeError`].
 pub type Result<T, E = NodeError> = std::result::Result<T, E>;
 
+/// What an asynchronous native call resolves to: its value, or a [`NodeError`] with which the
+/// promise rejects (a JavaScript `Error` carrying `code`). napi-rs rejects a failed future with
+/// a plain N-API status as its code, hence this type.
+#[derive(Debug)]
+pub struct Settled<T>(pub Result<T>);
+
+impl<T> From<Result<T>> for Settled<T> {
+    fn from(r: Result<T>) -> Self {
+        Self(r)
+    }
+}
+
+impl<T: ToNapiValue> ToNapiValue for Settled<T> {
+    unsafe fn to_napi_value(
+        env: napi::sys::napi_env,
+        val: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
+        match val.0 {
+            // SAFETY: called by napi-rs on the JS thread with its live `env`.
+            Ok(v) => unsafe { T::to_napi_value(env, v) },
+            Err(e) => {
+                let error = napi::JsError::from(napi::Error::<String>::from(e));
+                // SAFETY: as above; `into_value` makes an `Error` with `code` set, which the
+                // returned `napi::Error` keeps a reference to, so the promise rejects with it.
+                let value = unsafe { error.into_value(env) };
+                if value.is_null() {
+                    return Err(napi::Error::from_reason("the environment is shutting down"));
+                }
+                let unknown = unsafe { Unknown::from_raw_unchecked(env, value) };
+                Err(napi::Error::from(unknown))
+            }
+        }
+    }
+}
+
+/// One stable error kind, as `errorKinds()` lists them.
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct ErrorKindEntry {
+    /// The core's code, e.g. `INVALID_PATTERN`.
+    pub code: String,
+    /// `err.code` in JavaScript, e.g. `DDISCORD_INVALID_PATTERN`.
+    pub node_code: String,
+    /// The Python package's exception class, e.g. `PatternError`.
+    pub python_class: String,
+    /// When it happens.
+    pub doc: String,
+}
+
+/// Every stable error kind, from the core's list: the JS entry builds `codes` from it.
+#[napi]
+pub fn error_kinds() -> Vec<ErrorKindEntry> {
+    ERROR_KINDS
+        .iter()
+        .map(|i| ErrorKindEntry {
+            code: i.code.to_owned(),
+            node_code: node_code(i.kind),
+            python_class: i.python_class.to_owned(),
+            doc: i.doc.to_owned(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_code_leads_the_message() {
-        let e = NodeError::new(ErrorCode::InvalidId, "guild id `x` is not a snowflake");
-        assert_eq!(
-            e.to_string(),
-            "[DDISCORD_INVALID_ID] guild id `x` is not a snowflake"
+    fn the_code_is_the_status_and_not_in_the_message() {
+        let e = NodeError::new(ErrorKind::InvalidId, "guild id `x` is not a snowflake");
+        assert_eq!(e.to_string(), "guild id `x` is not a snowflake");
+        let n: napi::Error<String> = e.into();
+        assert_eq!(n.status, "DDISCORD_INVALID_ID");
+        assert_eq!(n.reason, "guild id `x` is not a snowflake");
+    }
+
+    #[test]
+    fn every_kind_is_listed() {
+        let kinds = error_kinds();
+        assert_eq!(kinds.len(), ERROR_KINDS.len());
+        assert!(
+            kinds
+                .iter()
+                .any(|k| k.node_code == "DDISCORD_CORRUPT_CACHE")
         );
-        let n: napi::Error = e.into();
-        assert!(n.reason.starts_with("[DDISCORD_INVALID_ID] "));
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::{BatchBuilder, EventBatch};
-use crate::error::NodeError;
+use crate::error::{NodeError, Settled};
 
 /// Default number of events per batch.
 pub const DEFAULT_BATCH: u32 = 1024;
@@ -73,58 +73,63 @@ impl Subscription {
     /// reconnects and resubscribes; call again to continue, events published meanwhile on
     /// direct subscriptions are lost), `DDISCORD_TIMEOUT` for a member request whose next chunk
     /// did not come.
-    #[napi]
-    pub async fn next_batch(&self, max_events: Option<u32>) -> napi::Result<Option<EventBatch>> {
-        let inner = Arc::clone(&self.inner);
-        let max = max_events.unwrap_or(DEFAULT_BATCH).clamp(1, MAX_BATCH) as usize;
-        let mut guard = inner.state.lock().await;
-        let state = &mut *guard;
-        if let Some(e) = state.pending.take()
-            && !inner.closed.is_cancelled()
-        {
-            return Err(NodeError::from(e).into());
-        }
-        let Some(stream) = state.stream.as_mut() else {
-            return Ok(None);
-        };
-        let first = tokio::select! {
-            biased;
-            () = inner.closed.cancelled() => None,
-            item = stream.next() => item,
-        };
-        let first = match first {
-            None => {
-                state.stream = None;
-                return Ok(None);
-            }
-            // Closing the client disconnects the mesh, which the stream reports as a lost
-            // connection: that is the end of the subscription, not an error.
-            Some(Err(_)) if inner.closed.is_cancelled() => {
-                state.stream = None;
-                return Ok(None);
-            }
-            Some(Err(e)) => return Err(NodeError::from(e).into()),
-            Some(Ok(ev)) => ev,
-        };
-        let mut batch = BatchBuilder::default();
-        batch.push(first.topic(), first.bytes());
-        while !batch.is_full(max) {
-            match stream.next().now_or_never() {
-                Some(Some(Ok(ev))) => batch.push(ev.topic(), ev.bytes()),
-                Some(Some(Err(e))) => {
-                    if !inner.closed.is_cancelled() {
-                        state.pending = Some(e);
+    #[napi(ts_return_type = "Promise<EventBatch | null>")]
+    pub async fn next_batch(&self, max_events: Option<u32>) -> Settled<Option<EventBatch>> {
+        Settled(
+            async {
+                let inner = Arc::clone(&self.inner);
+                let max = max_events.unwrap_or(DEFAULT_BATCH).clamp(1, MAX_BATCH) as usize;
+                let mut guard = inner.state.lock().await;
+                let state = &mut *guard;
+                if let Some(e) = state.pending.take()
+                    && !inner.closed.is_cancelled()
+                {
+                    return Err(NodeError::from(e));
+                }
+                let Some(stream) = state.stream.as_mut() else {
+                    return Ok(None);
+                };
+                let first = tokio::select! {
+                    biased;
+                    () = inner.closed.cancelled() => None,
+                    item = stream.next() => item,
+                };
+                let first = match first {
+                    None => {
+                        state.stream = None;
+                        return Ok(None);
                     }
-                    break;
+                    // Closing the client disconnects the mesh, which the stream reports as a lost
+                    // connection: that is the end of the subscription, not an error.
+                    Some(Err(_)) if inner.closed.is_cancelled() => {
+                        state.stream = None;
+                        return Ok(None);
+                    }
+                    Some(Err(e)) => return Err(NodeError::from(e)),
+                    Some(Ok(ev)) => ev,
+                };
+                let mut batch = BatchBuilder::default();
+                batch.push(first.topic(), first.bytes());
+                while !batch.is_full(max) {
+                    match stream.next().now_or_never() {
+                        Some(Some(Ok(ev))) => batch.push(ev.topic(), ev.bytes()),
+                        Some(Some(Err(e))) => {
+                            if !inner.closed.is_cancelled() {
+                                state.pending = Some(e);
+                            }
+                            break;
+                        }
+                        Some(None) => {
+                            state.stream = None;
+                            break;
+                        }
+                        None => break,
+                    }
                 }
-                Some(None) => {
-                    state.stream = None;
-                    break;
-                }
-                None => break,
+                Ok(Some(batch.finish()))
             }
-        }
-        Ok(Some(batch.finish()))
+            .await,
+        )
     }
 
     /// Stops the subscription: a pending `nextBatch` resolves to `null` and the broker

@@ -4,6 +4,9 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 
+const fs = require('node:fs')
+const path = require('node:path')
+
 const ddiscord = require('..')
 const { DDiscordError, codes } = ddiscord
 const { startMosquitto, startRedis, freePort } = require('../testkit/servers')
@@ -198,4 +201,31 @@ test('error codes are the documented set', () => {
     'DDISCORD_PAYLOAD',
     'DDISCORD_TIMEOUT',
   ])
+})
+
+test('codes come from the native list of error kinds, and index.d.ts types each of them', () => {
+  const kinds = ddiscord.errorKinds
+  assert.deepEqual(Object.keys(codes), kinds.map((k) => k.code))
+  for (const k of kinds) {
+    assert.equal(codes[k.code], `DDISCORD_${k.code}`)
+    assert.equal(k.nodeCode, codes[k.code])
+    assert.match(k.pythonClass, /^[A-Z][A-Za-z]*Error$/)
+    assert.ok(k.doc.length > 0)
+  }
+  const dts = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8')
+  const block = /export declare const codes: \{([^}]*)\}/.exec(dts)
+  assert.ok(block, 'index.d.ts declares codes')
+  const typed = [...block[1].matchAll(/readonly (\w+): '(DDISCORD_\w+)'/g)].map((m) => [m[1], m[2]])
+  assert.deepEqual(typed, Object.entries(codes))
+})
+
+test('native errors carry their code themselves, with no prefix in the message', async () => {
+  const native = require('../native.js')
+  await assert.rejects(native.connect({ meshUrl: 'http://nowhere' }), (err) => {
+    assert.ok(err instanceof Error)
+    assert.ok(!(err instanceof DDiscordError))
+    assert.equal(err.code, codes.MESH)
+    assert.doesNotMatch(err.message, /^\[DDISCORD_/)
+    return true
+  })
 })

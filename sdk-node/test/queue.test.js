@@ -49,7 +49,8 @@ test('nack delivers a job again, ack settles it; jobs are batched', async () => 
   const client = await ddiscord.connect({ meshUrl: broker.url, redisUrl: redis.url, shards: 4 })
   try {
     const queue = client.consume('nack-test', 'discord/*/*/MESSAGE_CREATE', { retryDelayMs: 50, maxDeliveries: 3, leaseTtlMs: 2000 })
-    await queue.ready
+    assert.equal(await queue.ready, queue)
+    assert.ok(queue instanceof ddiscord.WorkQueue)
     const batch = messages(3_000_000, 8)
     await publishAll(pub, batch)
     const deliveries = new Map()

@@ -123,6 +123,20 @@ impl NativeClient {
         })
     }
 
+    /// Checks a pattern for `subscribe` (`state` false; also work queues) or `subscribe_state`
+    /// (`state` true) without subscribing; raises `PatternError` naming the level and the rule.
+    fn check_pattern(&self, pattern: &str, state: bool) -> PyResult<()> {
+        let tree = if state {
+            ddiscord::topic::Tree::State
+        } else {
+            ddiscord::topic::Tree::Dispatch
+        };
+        self.inner
+            .check_pattern(tree, pattern)
+            .map(drop)
+            .map_err(to_py)
+    }
+
     /// The shard that owns `guild_id`.
     fn shard_for(&self, guild_id: &Bound<'_, PyAny>) -> PyResult<u32> {
         Ok(self.inner.shard_for(snowflake("guild_id", guild_id)?))

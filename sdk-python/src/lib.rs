@@ -30,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(client::connect, m)?)?;
     m.add_function(wrap_pyfunction!(client::shard_for_guild, m)?)?;
     m.add_function(wrap_pyfunction!(client::validate_pattern, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
     // Not a module attribute: `atexit` alone calls it, before the interpreter finalizes.
     let shutdown = wrap_pyfunction!(runtime::shutdown, m)?;
     m.py()

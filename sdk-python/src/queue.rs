@@ -105,7 +105,7 @@ impl NativeQueue {
         crate::runtime::future_into_py(py, async move {
             let queue = inner.lock().await.take();
             if let Some(queue) = queue {
-                queue.shutdown().await.map_err(to_py)?;
+                queue.close().await.map_err(to_py)?;
             }
             Ok(())
         })

@@ -44,6 +44,10 @@ async def test_reads_equal_what_the_worker_wrote(projected: Redis, mosquitto: Mo
 
         member_ids = [int(u) for u in r.hkeys(f"dd:guild:{GUILD}:members")]
         assert member_ids
+        assert sorted(await client.cache.member_ids(GUILD)) == sorted(member_ids)
+        state = await client.cache.guild_state(GUILD)
+        assert state is not None and state.complete and state.generation >= 0
+        assert await client.cache.guild_state(1) is None
         members = await client.cache.members(GUILD, member_ids + [1])
         assert members[-1] is None
         for uid, m in zip(member_ids, members):

@@ -30,9 +30,11 @@ pub use ddiscord_model::defaults as model_defaults;
 pub use ddiscord_model::envelope;
 /// Every Redis key: re-exported from `ddiscord-model`.
 pub use ddiscord_model::keyspace;
+/// Snowflakes (Discord ids) and their one parsing rule: re-exported from `ddiscord-model`.
+pub use ddiscord_model::snowflake;
 /// Topics and patterns: re-exported from `ddiscord-model`.
 pub use ddiscord_model::topic;
 
-pub use client::{Client, ClientConfig, ClientError, Event};
+pub use client::{Client, ClientConfig, ClientError, ERROR_KINDS, ErrorKind, Event};
 pub use envelope::{Envelope, EnvelopeError, EnvelopeMeta, FrameHead};
 pub use topic::{Topic, TopicError, TopicPattern, Topics, shard_for_guild};

@@ -320,7 +320,7 @@ async fn work_queue_retries_then_dead_letters() {
     assert_eq!(&dead_letter[..], &envelope(frame, 1, "s")[..]);
     let e = client.consume("bad name!", "discord/>").await.unwrap_err();
     assert!(matches!(e.kind(), ClientErrorKind::Group { .. }), "{e}");
-    queue.shutdown().await.unwrap();
+    queue.close().await.unwrap();
 }
 
 /// Without `DDISCORD_SHARDS` the client routes with the shard count ingest recorded in Redis;

@@ -15,7 +15,7 @@ from ._stream import Subscription
 from .cache import Cache
 from .client import Client, Connect, Snowflake, connect
 from .queue import Job, WorkQueue
-from .models import Channel, Guild, Member, Message, Presence, Role, User, VoiceState
+from .models import Channel, Guild, GuildState, Member, Message, Presence, Role, User, VoiceState
 from .errors import (
     CacheError,
     ClosedError,
@@ -24,6 +24,8 @@ from .errors import (
     CorruptCacheError,
     DDiscordError,
     GroupError,
+    InternalError,
+    InvalidArgumentError,
     InvalidIdError,
     MeshError,
     PatternError,
@@ -46,6 +48,7 @@ __all__ = [
     "errors",
     "models",
     "Guild",
+    "GuildState",
     "Channel",
     "Role",
     "User",
@@ -57,6 +60,7 @@ __all__ = [
     "ConfigError",
     "PatternError",
     "InvalidIdError",
+    "InvalidArgumentError",
     "MeshError",
     "ConnectionLostError",
     "CacheError",
@@ -65,4 +69,5 @@ __all__ = [
     "ClosedError",
     "TimeoutError",
     "GroupError",
+    "InternalError",
 ]

@@ -11,7 +11,6 @@ from . import _native
 from ._stream import DEFAULT_BATCH, Subscription
 from .cache import Cache
 from .queue import WorkQueue
-from .errors import PatternError
 
 __all__ = ["Client", "Connect", "connect", "Snowflake"]
 
@@ -47,16 +46,6 @@ class Client:
         """Typed reads of the Redis cache the state worker maintains."""
         return self._cache
 
-    def _check(self, pattern: str, *roots: str) -> None:
-        _native.validate_pattern(pattern)
-        first = pattern.split("/", 1)[0]
-        if first not in roots:
-            raise PatternError(
-                f"invalid pattern `{pattern}`: it must start with `{roots[0]}/`, the topic root, "
-                f"followed by {{shard}}/{{guild}}/{{event}} levels or wildcards, e.g. "
-                f"`{roots[0]}/*/*/MESSAGE_CREATE` or `{roots[0]}/>`"
-            )
-
     def subscribe(self, pattern: str, *, batch_size: int = DEFAULT_BATCH) -> Subscription:
         """Every event on the dispatch tree matching ``pattern`` (Solace syntax).
 
@@ -66,14 +55,14 @@ class Client:
 
         Raises :class:`ddiscord.errors.PatternError` at once for an invalid pattern.
         """
-        self._check(pattern, self.topic_root)
+        self._native.check_pattern(pattern, False)
         return Subscription(lambda: self._native.subscribe(pattern), pattern, batch_size)
 
     def subscribe_state(self, pattern: str, *, batch_size: int = DEFAULT_BATCH) -> Subscription:
         """As :meth:`subscribe`, on ``discord-state/…``: each event arrives after the state
         worker applied it, so cache reads see its effect. ``discord/…`` patterns are moved to the
         state tree."""
-        self._check(pattern, self.topic_root + "-state", self.topic_root)
+        self._native.check_pattern(pattern, True)
         return Subscription(lambda: self._native.subscribe_state(pattern), pattern, batch_size)
 
     def consume(
@@ -92,7 +81,7 @@ class Client:
 
         Raises :class:`ddiscord.errors.PatternError` at once for an invalid pattern.
         """
-        self._check(pattern, self.topic_root)
+        self._native.check_pattern(pattern, False)
 
         def open_() -> Any:
             return self._native.consume(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-__all__ = ["Model", "Guild", "Channel", "Role", "User", "Member", "Presence", "VoiceState", "Message"]
+__all__ = ["Model", "Guild", "GuildState", "Channel", "Role", "User", "Member", "Presence", "VoiceState", "Message"]
 
 
 def _id(value: Any) -> Optional[int]:
@@ -66,6 +66,42 @@ class Guild(Model):
 
     @property
     def unavailable(self) -> bool:
+        return bool(self.raw.get("unavailable"))
+
+
+class GuildState(Model):
+    """A guild's cache marker and counters, kept by the state worker (not a Discord object)."""
+
+    __slots__ = ()
+
+    @property
+    def shard(self) -> Optional[int]:
+        """The shard the guild was last received on."""
+        return self.raw.get("shard")
+
+    @property
+    def generation(self) -> int:
+        """The IDENTIFY generation of the shard in which the guild was last sent."""
+        return int(self.raw.get("generation", 0))
+
+    @property
+    def complete(self) -> bool:
+        """The GUILD_CREATE of the shard's current session is applied."""
+        return bool(self.raw.get("complete"))
+
+    @property
+    def members_chunked(self) -> bool:
+        """Every member is cached."""
+        return bool(self.raw.get("members_chunked"))
+
+    @property
+    def member_count(self) -> Optional[int]:
+        """The member count, maintained by GUILD_MEMBER_ADD/REMOVE."""
+        return self.raw.get("member_count")
+
+    @property
+    def unavailable(self) -> bool:
+        """Discord reports the guild unavailable (outage); the data is the last known."""
         return bool(self.raw.get("unavailable"))
 
 

@@ -10,10 +10,12 @@ use twilight_model::user::{CurrentUser, User};
 use twilight_model::voice::VoiceState;
 
 use super::error::CacheError;
+#[cfg(doc)]
+use super::error::CacheErrorKind;
 use super::keys::{Keys, state_field};
 
 /// The per-guild marker and counters (`guild:<g>:state`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct GuildState {
     /// Shard the guild was last received on.
     pub shard: Option<u32>,
@@ -34,7 +36,7 @@ pub struct GuildState {
 /// Works over any async Redis connection (`redis::aio::ConnectionManager` is the usual one;
 /// it reconnects by itself). Every method is one round trip unless it says otherwise. A missing
 /// entity is `Ok(None)` (or an empty `Vec`); a value that is not the documented JSON is
-/// [`CacheError::Corrupt`].
+/// [`CacheErrorKind::Corrupt`].
 #[derive(Clone)]
 pub struct CacheReader<C> {
     conn: C,
@@ -42,10 +44,7 @@ pub struct CacheReader<C> {
 }
 
 fn decode<T: DeserializeOwned>(key: &str, raw: &str) -> Result<T, CacheError> {
-    serde_json::from_str(raw).map_err(|source| CacheError::Corrupt {
-        key: key.to_owned(),
-        source,
-    })
+    serde_json::from_str(raw).map_err(|source| CacheError::corrupt(key, source))
 }
 
 fn decode_opt<T: DeserializeOwned>(
@@ -61,10 +60,7 @@ fn decode_all<T: DeserializeOwned>(key: &str, raws: Vec<String>) -> Result<Vec<T
 
 /// Joins a stored member (without `user`) with its user.
 fn join_member(key: &str, member: &str, user: &str) -> Result<Member, CacheError> {
-    let corrupt = |source| CacheError::Corrupt {
-        key: key.to_owned(),
-        source,
-    };
+    let corrupt = |source| CacheError::corrupt(key, source);
     let mut value: Value = serde_json::from_str(member).map_err(corrupt)?;
     let user: Value = serde_json::from_str(user).map_err(corrupt)?;
     if let Value::Object(map) = &mut value {
@@ -88,7 +84,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// with the other methods), with `member_count` and `unavailable` as currently known.
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn guild(&self, guild: u64) -> Result<Option<Guild>, CacheError> {
         let key = self.keys.guild(guild);
         let (raw, state): (Option<String>, Vec<Option<String>>) = redis::pipe()
@@ -118,7 +114,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// The guild's completeness marker and generation.
     ///
     /// # Errors
-    /// [`CacheError::Redis`].
+    /// [`CacheErrorKind::Redis`].
     pub async fn guild_state(&self, guild: u64) -> Result<Option<GuildState>, CacheError> {
         let map: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
             .arg(self.keys.guild_state(guild))
@@ -142,7 +138,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// channel).
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn channel(&self, channel: u64) -> Result<Option<Channel>, CacheError> {
         let guild: Option<u64> = redis::cmd("HGET")
             .arg(self.keys.channel_guild())
@@ -179,7 +175,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// A channel or thread of `guild`.
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn guild_channel(
         &self,
         guild: u64,
@@ -191,7 +187,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// Every channel and thread of `guild`, in no particular order.
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn channels(&self, guild: u64) -> Result<Vec<Channel>, CacheError> {
         self.hvals(self.keys.guild_channels(guild)).await
     }
@@ -199,7 +195,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// A role of `guild`.
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn role(&self, guild: u64, role: u64) -> Result<Option<Role>, CacheError> {
         self.hget(self.keys.guild_roles(guild), role).await
     }
@@ -207,7 +203,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// Every role of `guild`, in no particular order.
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn roles(&self, guild: u64) -> Result<Vec<Role>, CacheError> {
         self.hvals(self.keys.guild_roles(guild)).await
     }
@@ -215,7 +211,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// A member of `guild`, with its user.
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn member(&self, guild: u64, user: u64) -> Result<Option<Member>, CacheError> {
         Ok(self.members(guild, &[user]).await?.pop().flatten())
     }
@@ -224,7 +220,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// trip (`HMGET` of the members and `MGET` of their users in one pipeline).
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn members(
         &self,
         guild: u64,
@@ -256,7 +252,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// Every cached member id of `guild`.
     ///
     /// # Errors
-    /// [`CacheError::Redis`].
+    /// [`CacheErrorKind::Redis`].
     pub async fn member_ids(&self, guild: u64) -> Result<Vec<u64>, CacheError> {
         Ok(redis::cmd("HKEYS")
             .arg(self.keys.guild_members(guild))
@@ -267,7 +263,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// A user (global).
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn user(&self, user: u64) -> Result<Option<User>, CacheError> {
         let key = self.keys.user(user);
         let raw: Option<String> = redis::cmd("GET")
@@ -280,7 +276,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// The bot's own user, from READY and USER_UPDATE.
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn current_user(&self) -> Result<Option<CurrentUser>, CacheError> {
         let key = self.keys.current_user();
         let raw: Option<String> = redis::cmd("GET")
@@ -293,7 +289,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// A member's presence (cached only when the worker caches presences).
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn presence(&self, guild: u64, user: u64) -> Result<Option<Presence>, CacheError> {
         self.hget(self.keys.guild_presences(guild), user).await
     }
@@ -301,7 +297,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// A member's voice state.
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn voice_state(
         &self,
         guild: u64,
@@ -313,7 +309,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// Every voice state of `guild` (members connected to a voice channel).
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn voice_states(&self, guild: u64) -> Result<Vec<VoiceState>, CacheError> {
         self.hvals(self.keys.guild_voice_states(guild)).await
     }
@@ -322,7 +318,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// then the messages). Empty when the message cache is off.
     ///
     /// # Errors
-    /// [`CacheError::Redis`], [`CacheError::Corrupt`].
+    /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn recent_messages(
         &self,
         channel: u64,

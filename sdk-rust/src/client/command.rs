@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ClientError, ClientErrorKind};
 use super::event::Event;
-use super::stream::EventStream;
+use super::stream::Subscription;
 
 /// A REQUEST_GUILD_MEMBERS command (opcode 8).
 ///
@@ -154,7 +154,7 @@ struct ChunkHead {
 /// configured `chunk_timeout`.
 pub struct MemberChunks {
     nonce: String,
-    inner: EventStream,
+    inner: Subscription,
     seen: BTreeSet<u32>,
     count: Option<u32>,
     timeout: Duration,
@@ -173,7 +173,7 @@ impl std::fmt::Debug for MemberChunks {
 }
 
 impl MemberChunks {
-    pub(crate) fn new(nonce: String, inner: EventStream, timeout: Duration) -> Self {
+    pub(crate) fn new(nonce: String, inner: Subscription, timeout: Duration) -> Self {
         Self {
             nonce,
             inner,

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use super::error::{ClientError, ClientErrorKind};
 
-/// Default mesh URL when `DDISCORD_MESH_URL` is not set: the embedded broker of `ddiscord up`.
+/// Default mesh URL when `DDISCORD_MESH_URL` is not set: a broker on this machine's standard
+/// MQTT port (where `ddiscord up` listens when that port is free).
 pub const DEFAULT_MESH_URL: &str = ddiscord_model::defaults::MESH_URL;
 /// Default Redis URL when `DDISCORD_REDIS_URL` is not set.
 pub const DEFAULT_REDIS_URL: &str = ddiscord_model::defaults::REDIS_URL;
@@ -25,8 +26,9 @@ pub const DEFAULT_KEY_PREFIX: &str = ddiscord_model::defaults::KEY_PREFIX;
 /// The Redis URL may carry a password; it is never logged (see [`ClientConfig::redacted_redis_url`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientConfig {
-    /// Event mesh URL: `mqtt://host:port`, `mqtt5://host:port`, `embedded://addr:port` or
-    /// `solace://host:port` (see `ddiscord::mesh::MeshConfig`).
+    /// Event mesh URL: `mqtt://host:port`, `mqtt5://host:port` or `solace://host:port` (see
+    /// `ddiscord::mesh::MeshConfig`). The SDK connects to a running broker: `embedded://` is
+    /// refused, since only the `ddiscord` binary carries the embedded broker.
     pub mesh_url: String,
     /// Redis URL of the cache the state worker writes.
     pub redis_url: String,

@@ -28,12 +28,12 @@ use bytes::Bytes;
 
 pub use command::{MemberChunks, MemberRequest, VoiceStateRequest};
 pub use config::{ClientConfig, DEFAULT_KEY_PREFIX, DEFAULT_MESH_URL, DEFAULT_REDIS_URL};
-pub use error::{ClientError, ClientErrorKind};
+pub use error::{ClientError, ClientErrorKind, ERROR_KINDS, ErrorKind, ErrorKindInfo};
 pub use event::Event;
 pub use queue::{Job, QueueOptions, WorkQueue};
-pub use stream::EventStream;
+pub use stream::Subscription;
 
-use crate::cache::{CacheReader, Keys};
+use crate::cache::{CacheQuery, CacheReader, Keys};
 use crate::contract::Command;
 use crate::coord::Topology;
 use crate::group::{ConsumerGroup, GroupConfig};
@@ -186,8 +186,8 @@ impl Client {
     /// # Errors
     /// [`ClientErrorKind::InvalidPattern`] when the pattern is invalid or does not start with the
     /// topic root (`discord/`); [`ClientErrorKind::Mesh`] when the broker refuses it.
-    pub async fn subscribe(&self, pattern: &str) -> Result<EventStream, ClientError> {
-        let pattern = self.tree_pattern(Tree::Dispatch, pattern)?;
+    pub async fn subscribe(&self, pattern: &str) -> Result<Subscription, ClientError> {
+        let pattern = self.check_pattern(Tree::Dispatch, pattern)?;
         self.subscribe_pattern(pattern).await
     }
 
@@ -198,12 +198,12 @@ impl Client {
     ///
     /// # Errors
     /// As [`Self::subscribe`].
-    pub async fn subscribe_state(&self, pattern: &str) -> Result<EventStream, ClientError> {
-        let pattern = self.tree_pattern(Tree::State, pattern)?;
+    pub async fn subscribe_state(&self, pattern: &str) -> Result<Subscription, ClientError> {
+        let pattern = self.check_pattern(Tree::State, pattern)?;
         self.subscribe_pattern(pattern).await
     }
 
-    async fn subscribe_pattern(&self, pattern: TopicPattern) -> Result<EventStream, ClientError> {
+    async fn subscribe_pattern(&self, pattern: TopicPattern) -> Result<Subscription, ClientError> {
         let mesh_events = self.inner.mesh.events();
         let sub = self.inner.mesh.subscribe(&pattern).await.map_err(|e| {
             ClientError::with_source(
@@ -213,7 +213,7 @@ impl Client {
                 e,
             )
         })?;
-        Ok(EventStream::new(
+        Ok(Subscription::new(
             self.inner.topics.clone(),
             pattern.to_string(),
             sub,
@@ -221,8 +221,15 @@ impl Client {
         ))
     }
 
-    /// Parses `pattern` and puts it on `tree`, refusing patterns of other trees.
-    fn tree_pattern(&self, tree: Tree, pattern: &str) -> Result<TopicPattern, ClientError> {
+    /// Checks a subscription pattern for `tree` without subscribing: parses it (Solace syntax,
+    /// topic limits) and puts it on `tree`, refusing patterns of other trees. On the state tree a
+    /// pattern may name either tree (`discord/…` is moved to `discord-state/…`); work queues take
+    /// dispatch patterns. What [`Self::subscribe`], [`Self::subscribe_state`] and
+    /// [`Self::consume`] check, for bindings that report a bad pattern before subscribing.
+    ///
+    /// # Errors
+    /// [`ClientErrorKind::InvalidPattern`] naming the level and the rule, or the tree expected.
+    pub fn check_pattern(&self, tree: Tree, pattern: &str) -> Result<TopicPattern, ClientError> {
         let parsed = TopicPattern::new(pattern)?;
         let topics = &self.inner.topics;
         let want = topics.tree_root(tree);
@@ -418,7 +425,7 @@ impl Client {
         pattern: &str,
         options: QueueOptions,
     ) -> Result<WorkQueue, ClientError> {
-        let pattern = self.tree_pattern(Tree::Dispatch, pattern)?;
+        let pattern = self.check_pattern(Tree::Dispatch, pattern)?;
         let mut config = GroupConfig::new(group, pattern, self.shards());
         config.key_prefix = self.inner.config.key_prefix.clone();
         config.max_deliveries = options.max_deliveries;
@@ -444,6 +451,16 @@ impl Client {
             conn,
             Keys::new(self.inner.config.key_prefix.clone()),
         ))
+    }
+
+    /// Answers a cache read named by `query` as JSON text ([`CacheReader::query_json`]): the one
+    /// entry point the Python and Node bindings read the cache through.
+    ///
+    /// # Errors
+    /// [`ClientErrorKind::Redis`] when Redis cannot be reached or fails,
+    /// [`ClientErrorKind::CorruptCache`] for a value that is not the documented JSON.
+    pub async fn query_cache(&self, query: &CacheQuery) -> Result<String, ClientError> {
+        Ok(self.cache().await?.query_json(query).await?)
     }
 
     /// Disconnects from the mesh; open streams end.

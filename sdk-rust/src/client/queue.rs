@@ -130,11 +130,11 @@ impl WorkQueue {
     }
 
     /// Leaves the queue: other replicas take the partitions over at once; unacknowledged jobs
-    /// stay with the broker for them.
+    /// stay with the broker for them. (`close()` in Python and Node too.)
     ///
     /// # Errors
     /// [`ClientErrorKind::Group`] when releasing the leases fails (they then expire).
-    pub async fn shutdown(self) -> Result<(), ClientError> {
+    pub async fn close(self) -> Result<(), ClientError> {
         self.group
             .shutdown()
             .await

@@ -1,4 +1,5 @@
-//! [`EventStream`]: a mesh subscription turned into typed [`Event`]s.
+//! [`Subscription`]: a mesh subscription turned into typed [`Event`]s (the client-level
+//! subscription; [`crate::mesh::Subscription`] is the raw one it reads).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -8,7 +9,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use super::error::{ClientError, ClientErrorKind};
 use super::event::Event;
-use crate::mesh::{MeshEvent, Subscription};
+use crate::mesh::{MeshEvent, Subscription as MeshSubscription};
 use crate::topic::Topics;
 
 /// The events matching one subscription, in the order the mesh delivered them.
@@ -18,26 +19,26 @@ use crate::topic::Topics;
 /// connection was down are lost for direct subscriptions). A message that is not an envelope on
 /// a dispatch topic is skipped, counted in `ddiscord_client_malformed_total` and logged. The
 /// stream ends when the client is closed.
-pub struct EventStream {
+pub struct Subscription {
     topics: Topics,
     pattern: String,
-    inner: Subscription,
+    inner: MeshSubscription,
     mesh_events: BroadcastStream<MeshEvent>,
 }
 
-impl std::fmt::Debug for EventStream {
+impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventStream")
+        f.debug_struct("Subscription")
             .field("pattern", &self.pattern)
             .finish_non_exhaustive()
     }
 }
 
-impl EventStream {
+impl Subscription {
     pub(crate) fn new(
         topics: Topics,
         pattern: String,
-        inner: Subscription,
+        inner: MeshSubscription,
         mesh_events: tokio::sync::broadcast::Receiver<MeshEvent>,
     ) -> Self {
         Self {
@@ -72,7 +73,7 @@ impl EventStream {
     }
 }
 
-impl Stream for EventStream {
+impl Stream for Subscription {
     type Item = Result<Event, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
