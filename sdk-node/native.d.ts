@@ -189,7 +189,8 @@ export declare function connect(options?: ConnectOptions | undefined | null): Pr
 export interface ConnectOptions {
   /**
    * Event mesh URL (`DDISCORD_MESH_URL`): `mqtt://host:port` (MQTT 3.1.1),
-   * `mqtt5://host:port`, `embedded://host:port` or `solace://host:port`.
+   * `mqtt5://host:port` or `solace://host:port`; a running broker (the package carries no
+   * embedded one).
    */
   meshUrl?: string
   /**
