@@ -19,11 +19,8 @@ fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ddiscord/target}"
 cd sdk-node
-step "npm install (builds the native addon)"
-# `npm install` rather than `npm ci`: npm's lockfile omits the other platforms' optional
-# packages of @napi-rs/cli's dependencies, which `npm ci` then refuses. `--no-save`: the
-# lockfile is read, never rewritten, so a test run leaves the tree as it found it.
-npm install --no-audit --no-fund --no-save
+step "npm ci (the locked devDependencies; the install step builds the native addon with cargo)"
+npm ci --no-audit --no-fund
 step "native.d.ts and native.js are what napi-rs generates from the Rust sources"
 node check-native-dts.js
 step "the ddiscord binary the tests run (dev services, project, state-worker, up)"

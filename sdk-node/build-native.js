@@ -37,35 +37,77 @@ if (!inCheckout) {
   process.exit(0)
 }
 
-let cli
-try {
-  cli = path.join(path.dirname(require.resolve('@napi-rs/cli')), 'cli.js')
-} catch {
-  console.error('ddiscord: @napi-rs/cli is missing; run `npm install` in sdk-node/ (it is a devDependency)')
-  process.exit(1)
-}
-
 const env = { ...process.env }
 env.CARGO_TARGET_DIR = env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache', 'ddiscord', 'target')
-const napiArgs = [cli, 'build', '--platform', '--js', 'native.js', '--dts', 'native.d.ts']
-// Cargo profile `dist` (the workspace Cargo.toml): release without debug information.
-if (!debug) napiArgs.push('--profile', 'dist')
 if (!force && prebuilt.length > 0 && process.env.npm_lifecycle_event !== 'install') {
   process.exit(0)
 }
-// The install step builds into a temporary directory and copies only the addon: the committed
-// native.js and native.d.ts stay as they are (check-native-dts.js compares them with what
-// napi-rs generates). `npm run build` writes all three here.
-const out = force ? here : fs.mkdtempSync(path.join(os.tmpdir(), 'ddiscord-native-'))
-if (!force) napiArgs.push('--output-dir', out)
-const r = spawnSync(process.execPath, napiArgs, { cwd: here, env, stdio: 'inherit' })
-if (r.status !== 0) {
-  console.error(`ddiscord: building the native addon failed (exit ${r.status}); see the cargo output above`)
+
+if (force) {
+  // `npm run build`: napi-rs (a devDependency) builds the addon and regenerates the committed
+  // loader (native.js) and types (native.d.ts) from the Rust sources.
+  let cli
+  try {
+    cli = path.join(path.dirname(require.resolve('@napi-rs/cli')), 'cli.js')
+  } catch {
+    console.error('ddiscord: `npm run build` needs @napi-rs/cli; run `npm install` in sdk-node/ first (it is a devDependency)')
+    process.exit(1)
+  }
+  const napiArgs = [cli, 'build', '--platform', '--js', 'native.js', '--dts', 'native.d.ts']
+  // Cargo profile `dist` (the workspace Cargo.toml): release without debug information.
+  if (!debug) napiArgs.push('--profile', 'dist')
+  const r = spawnSync(process.execPath, napiArgs, { cwd: here, env, stdio: 'inherit' })
+  if (r.status !== 0) {
+    console.error(`ddiscord: building the native addon failed (exit ${r.status}); see the cargo output above`)
+    process.exit(r.status || 1)
+  }
+  process.exit(0)
+}
+
+// The install step (also `npm install <checkout>/sdk-node` from an application, where npm does
+// not install this package's devDependencies): cargo alone builds the addon; the committed
+// native.js loads it under napi-rs' file name for this platform.
+const profile = debug ? 'dev' : 'dist'
+const r = spawnSync('cargo', ['build', '--locked', '-p', 'ddiscord-node', '--profile', profile, '--message-format', 'json-render-diagnostics'], {
+  cwd: here,
+  env,
+  stdio: ['ignore', 'pipe', 'inherit'],
+  maxBuffer: 256 * 1024 * 1024,
+})
+if (r.error || r.status !== 0) {
+  const why = r.error ? r.error.message : `exit ${r.status}`
+  console.error(`ddiscord: building the native addon with cargo failed (${why}); install Rust 1.89+ (https://rustup.rs) and see the cargo output above`)
   process.exit(r.status || 1)
 }
-if (!force) {
-  for (const f of fs.readdirSync(out)) {
-    if (f.startsWith('ddiscord.') && f.endsWith('.node')) fs.copyFileSync(path.join(out, f), path.join(here, f))
+let library
+for (const line of r.stdout.toString().split('\n')) {
+  if (!line.startsWith('{')) continue
+  const m = JSON.parse(line)
+  if (m.reason === 'compiler-artifact' && m.target.name === 'ddiscord_node' && m.target.kind.includes('cdylib')) {
+    library = m.filenames.find((f) => /\.(so|dylib|dll)$/.test(f))
   }
-  fs.rmSync(out, { recursive: true, force: true })
+}
+if (!library) {
+  console.error('ddiscord: cargo built no ddiscord_node library; run `cargo build -p ddiscord-node` to see why')
+  process.exit(1)
+}
+// Copy, then rename over the old addon: a process that has the old one loaded keeps its file.
+const addon = path.join(here, `ddiscord.${platformName()}.node`)
+fs.copyFileSync(library, `${addon}.tmp-${process.pid}`)
+fs.renameSync(`${addon}.tmp-${process.pid}`, addon)
+console.log(`ddiscord: built the native addon ${path.basename(addon)} with cargo (profile ${profile})`)
+
+/** napi-rs' name for this platform, as native.js looks it up (`linux-x64-gnu`, ...). */
+function platformName() {
+  const arch = process.arch
+  switch (process.platform) {
+    case 'linux': {
+      const glibc = process.report.getReport().header.glibcVersionRuntime
+      return `linux-${arch}-${glibc ? 'gnu' : 'musl'}`
+    }
+    case 'win32':
+      return `win32-${arch}-msvc`
+    default:
+      return `${process.platform}-${arch}`
+  }
 }
