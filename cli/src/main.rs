@@ -13,7 +13,10 @@ use clap::{Parser, Subcommand};
 /// dispatch to an event mesh, a state worker projects them into Redis, and scripts in any
 /// language subscribe to topic wildcards and read the cache.
 #[derive(Debug, Parser)]
-#[command(name = "ddiscord", version)]
+#[command(
+    name = "ddiscord",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("DDISCORD_GIT_COMMIT"), ")")
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
