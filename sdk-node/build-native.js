@@ -27,10 +27,12 @@ if (process.env.DDISCORD_SKIP_NATIVE_BUILD) {
 }
 
 if (!inCheckout) {
-  if (prebuilt.length === 0) {
+  // A published package: the addon is in it (a tarball packed after a build) or in this
+  // platform's package (`ddiscord-<platform>`, an optional dependency, as napi-rs publishes).
+  if (prebuilt.length === 0 && !hasPlatformPackage()) {
     console.error(
-      'ddiscord: no prebuilt native addon in this package and no Rust sources to build one; ' +
-        'install from a repository checkout (npm install ./sdk-node) or a tarball packed after a build'
+      `ddiscord: no prebuilt native addon for ${platformName()} (neither in this package nor as ddiscord-${platformName()}) ` +
+        'and no Rust sources to build one; install from a repository checkout (npm install <checkout>/sdk-node)'
     )
     process.exit(1)
   }
@@ -109,5 +111,15 @@ function platformName() {
       return `win32-${arch}-msvc`
     default:
       return `${process.platform}-${arch}`
+  }
+}
+
+/** Whether this platform's package (`ddiscord-linux-x64-gnu`, ...) is installed. */
+function hasPlatformPackage() {
+  try {
+    require.resolve(`ddiscord-${platformName()}`)
+    return true
+  } catch {
+    return false
   }
 }

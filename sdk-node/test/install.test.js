@@ -70,3 +70,46 @@ test('npm install <tarball from npm pack> installs the prebuilt addon without Ru
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('the per-platform layout napi-rs publishes: the addon in ddiscord-<platform>, an optional dependency', () => {
+  const dir = app()
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ddiscord-publish-'))
+  try {
+    const addons = fs.readdirSync(here).filter((f) => /^ddiscord\.[a-z0-9-]+\.node$/.test(f))
+    assert.equal(addons.length, 1, `one built addon in sdk-node/: ${addons}`)
+    const platform = addons[0].slice('ddiscord.'.length, -'.node'.length)
+    const platformName = `ddiscord-${platform}`
+
+    // This platform's package: the committed npm/<platform>/package.json and the built addon.
+    const platformDir = path.join(work, platform)
+    fs.cpSync(path.join(here, 'npm', platform), platformDir, { recursive: true })
+    fs.copyFileSync(path.join(here, addons[0]), path.join(platformDir, addons[0]))
+    const pack = (cwd) => JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd, encoding: 'utf8' }))[0]
+    const platformTarball = path.join(work, pack(platformDir).filename)
+
+    // The main package as `napi prepublish` leaves it: no addon, the platform packages as
+    // optional dependencies.
+    const mainDir = path.join(work, 'main')
+    fs.mkdirSync(mainDir)
+    const manifest = JSON.parse(fs.readFileSync(path.join(here, 'package.json'), 'utf8'))
+    for (const f of manifest.files.filter((f) => !f.includes('*'))) fs.copyFileSync(path.join(here, f), path.join(mainDir, f))
+    manifest.optionalDependencies = { [platformName]: manifest.version }
+    delete manifest.devDependencies
+    fs.writeFileSync(path.join(mainDir, 'package.json'), JSON.stringify(manifest, null, 2))
+    const main = pack(mainDir)
+    assert.ok(!main.files.some((f) => f.path.endsWith('.node')), 'the main package carries no addon')
+
+    // Installed together (as the registry would resolve the optional dependency), with no cargo.
+    const env = { ...process.env, PATH: path.dirname(process.execPath) + path.delimiter + '/usr/bin:/bin' }
+    execFileSync('npm', ['install', ...npmOptions, platformTarball, path.join(work, main.filename)], {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    assert.ok(!fs.readdirSync(path.join(dir, 'node_modules', 'ddiscord')).some((f) => f.endsWith('.node')))
+    assert.equal(load(dir).connect, 'function')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+})
