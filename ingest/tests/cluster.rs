@@ -106,7 +106,7 @@ async fn broker_down_for_10_s_under_load_loses_nothing() {
     env.broker.start_again().unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_no_gap(&env, &collector, 60).await;
-    assert_eq!(env.broker.dropped_messages().unwrap(), 0);
+    assert_eq!(ddiscord_testkit::dropped_messages(&env.broker).unwrap(), 0);
     a.shutdown().await.unwrap();
 }
 

@@ -235,7 +235,7 @@ fn main() {
             ),
         }
     }
-    match broker.dropped_messages() {
+    match ddiscord_testkit::dropped_messages(&broker) {
         Ok(d) => println!("broker drop counter after the run: {d}"),
         Err(e) => println!("broker drop counter not read: {e}"),
     }

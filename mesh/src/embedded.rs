@@ -73,7 +73,10 @@ impl EmbeddedBroker {
             .name("ddiscord-embedded-broker".to_owned())
             .spawn(move || {
                 if let Err(e) = broker.start() {
-                    tracing::error!(error = %e, "embedded broker stopped");
+                    tracing::error!(
+                        error = &e as &dyn std::error::Error,
+                        "embedded broker stopped"
+                    );
                 }
             })
             .map_err(|e| err(Some(e)))?;

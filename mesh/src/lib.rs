@@ -226,35 +226,29 @@ impl Mesh {
     /// # Errors
     /// [`MeshErrorKind::InvalidUrl`] for a bad URL, [`MeshErrorKind::Connect`] when the broker
     /// refuses the connection, [`MeshErrorKind::Embedded`] when the embedded broker cannot
-    /// start, [`MeshErrorKind::Unsupported`] for `solace://` without the `solace` feature and `embedded://` without the `embedded` feature.
+    /// start, [`MeshErrorKind::Unsupported`] for `solace://` without the `solace` feature and
+    /// `embedded://` without the `embedded` feature.
     pub async fn connect(config: MeshConfig) -> Result<Mesh, MeshError> {
         let endpoint = config.endpoint()?;
         let (events, _) = broadcast::channel(EVENTS_CAPACITY);
         let router = Arc::new(Router::new(config.subscription_capacity, events.clone()));
         let client_id = config.client_id.clone().unwrap_or_else(generated_client_id);
-        let (backend, embedded): (Backend, Option<EmbeddedSlot>) = match endpoint {
+        // Every endpoint but Solace is an MQTT broker: a running one, or the embedded one
+        // started here first.
+        let (target, embedded): (MqttTarget, Option<EmbeddedSlot>) = match endpoint {
             Endpoint::Mqtt {
                 version,
                 host,
                 port,
-            } => {
-                let target = MqttTarget {
+            } => (
+                MqttTarget {
                     version,
                     host,
                     port,
                     url: config.url.clone(),
-                };
-                let b = MqttBackend::connect(
-                    &target,
-                    client_id,
-                    config.max_payload_bytes,
-                    config.max_inflight,
-                    router.clone(),
-                    events.clone(),
-                )
-                .await?;
-                (Backend::Mqtt(b, target), None)
-            }
+                },
+                None,
+            ),
             #[cfg(not(feature = "embedded"))]
             Endpoint::Embedded { .. } => {
                 return Err(MeshError::new(MeshErrorKind::Unsupported {
@@ -283,16 +277,7 @@ impl Mesh {
                     port: bound.port(),
                     url: broker.mqtt_url(),
                 };
-                let b = MqttBackend::connect(
-                    &target,
-                    client_id,
-                    config.max_payload_bytes,
-                    config.max_inflight,
-                    router.clone(),
-                    events.clone(),
-                )
-                .await?;
-                (Backend::Mqtt(b, target), Some(broker))
+                (target, Some(broker))
             }
             #[cfg(feature = "solace")]
             Endpoint::Solace { host, port } => {
@@ -305,7 +290,13 @@ impl Mesh {
                     events.clone(),
                 )
                 .await?;
-                (Backend::Solace(b), None)
+                return Ok(Self::assemble(
+                    config,
+                    Backend::Solace(b),
+                    router,
+                    events,
+                    None,
+                ));
             }
             #[cfg(not(feature = "solace"))]
             Endpoint::Solace { .. } => {
@@ -314,7 +305,32 @@ impl Mesh {
                 }));
             }
         };
-        Ok(Mesh {
+        let b = MqttBackend::connect(
+            &target,
+            client_id,
+            config.max_payload_bytes,
+            config.max_inflight,
+            router.clone(),
+            events.clone(),
+        )
+        .await?;
+        Ok(Self::assemble(
+            config,
+            Backend::Mqtt(b, target),
+            router,
+            events,
+            embedded,
+        ))
+    }
+
+    fn assemble(
+        config: MeshConfig,
+        backend: Backend,
+        router: Arc<Router>,
+        events: broadcast::Sender<MeshEvent>,
+        embedded: Option<EmbeddedSlot>,
+    ) -> Mesh {
+        Mesh {
             inner: Arc::new(Inner {
                 config,
                 backend,
@@ -322,7 +338,7 @@ impl Mesh {
                 events,
                 embedded,
             }),
-        })
+        }
     }
 
     /// The configuration this mesh was connected with.
@@ -330,8 +346,8 @@ impl Mesh {
         &self.inner.config
     }
 
-    /// The embedded broker, for `embedded://` URLs (cargo feature `embedded`) (its [`EmbeddedBroker::mqtt_url`] is what
-    /// scripts in other processes connect to).
+    /// The embedded broker, for `embedded://` URLs (cargo feature `embedded`); its
+    /// [`EmbeddedBroker::mqtt_url`] is what scripts in other processes connect to.
     #[cfg(feature = "embedded")]
     pub fn embedded(&self) -> Option<&EmbeddedBroker> {
         self.inner.embedded.as_ref()

@@ -85,7 +85,7 @@ impl Env {
     fn dropped(&self) -> Option<u64> {
         self.mosquitto
             .as_ref()
-            .map(|m| m.dropped_messages().unwrap())
+            .map(|m| ddiscord_testkit::dropped_messages(m).unwrap())
     }
 
     /// Waits until Mosquitto's drop counter (published every second) exceeds `min`.
@@ -93,7 +93,7 @@ impl Env {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             // `$SYS` is refreshed every second (sys_interval 1): poll it.
-            let n = self.mosquitto.as_ref().unwrap().dropped_messages().unwrap();
+            let n = ddiscord_testkit::dropped_messages(self.mosquitto.as_ref().unwrap()).unwrap();
             if n > min || tokio::time::Instant::now() > deadline {
                 return n;
             }

@@ -105,156 +105,49 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/discord")
 }
 
-/// A private `redis-server` (no persistence to disk unless restarted with
-/// [`RedisServer::restart`], which keeps the data through an RDB save).
-#[derive(Debug)]
-pub struct RedisServer(ddiscord_local_servers::Redis);
+/// A private `redis-server` on a free port (no persistence to disk unless restarted with
+/// `restart`, which keeps the data through an RDB save).
+pub use ddiscord_local_servers::Redis as RedisServer;
 
-impl RedisServer {
-    /// Starts one on a free port.
-    ///
-    /// # Errors
-    /// [`TestkitError`] when the binary is missing or the server does not come up.
-    pub fn start() -> Result<Self, TestkitError> {
-        Ok(Self(ddiscord_local_servers::Redis::start()?))
-    }
+/// A private `mosquitto` on a free port with the shipped configuration (`start_with` adds
+/// lines), persistence in its data directory.
+pub use ddiscord_local_servers::Mosquitto;
 
-    /// `redis://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
-        self.0.url()
-    }
-
-    /// The port.
-    pub fn port(&self) -> u16 {
-        self.0.port()
-    }
-
-    /// The server's process id, while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.0.pid()
-    }
-
-    /// Stops the server (SIGTERM; data is lost unless [`Self::restart`] is used).
-    pub fn stop(&mut self) {
-        self.0.stop();
-    }
-
-    /// Starts it again on the same port.
-    ///
-    /// # Errors
-    /// As [`Self::start`].
-    pub fn start_again(&mut self) -> Result<(), TestkitError> {
-        Ok(self.0.start_again()?)
-    }
-
-    /// Saves the data, stops, and starts again on the same port with the data loaded; clients
-    /// see their connections dropped.
-    ///
-    /// # Errors
-    /// As [`Self::start`].
-    pub fn restart(&mut self) -> Result<(), TestkitError> {
-        Ok(self.0.restart()?)
-    }
-}
-
-/// A private `mosquitto` with DDiscord's shipped broker settings,
-/// `k8s/overlays/self-contained/mosquitto/mosquitto.conf` (persistence and queue limits that do not
-/// drop QoS 1 messages; the Kubernetes pod runs the same file), on a free port.
-#[derive(Debug)]
-pub struct Mosquitto(ddiscord_local_servers::Mosquitto);
-
-impl Mosquitto {
-    /// Starts one with the shipped configuration.
-    ///
-    /// # Errors
-    /// [`TestkitError`] when the binary is missing or the broker does not come up.
-    pub fn start() -> Result<Self, TestkitError> {
-        Self::start_with(&[])
-    }
-
-    /// Starts one with the shipped configuration plus `extra` lines (later lines win), e.g.
-    /// `["max_queued_messages 1000"]` to show Mosquitto's default dropping.
-    ///
-    /// # Errors
-    /// As [`Self::start`].
-    pub fn start_with(extra: &[&str]) -> Result<Self, TestkitError> {
-        Ok(Self(ddiscord_local_servers::Mosquitto::start_with(extra)?))
-    }
-
-    /// `mqtt://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
-        self.0.url()
-    }
-
-    /// The port.
-    pub fn port(&self) -> u16 {
-        self.0.port()
-    }
-
-    /// The broker's process id, while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.0.pid()
-    }
-
-    /// The broker's data directory (configuration, persistence database, log).
-    pub fn dir(&self) -> &Path {
-        self.0.dir()
-    }
-
-    /// Stops the broker gracefully (SIGTERM: persistent sessions and queues are saved).
-    pub fn stop(&mut self) {
-        self.0.stop();
-    }
-
-    /// Kills the broker (SIGKILL: what was not autosaved is lost).
-    pub fn kill(&mut self) {
-        self.0.kill();
-    }
-
-    /// Starts it again on the same port with the same data directory.
-    ///
-    /// # Errors
-    /// As [`Self::start`].
-    pub fn start_again(&mut self) -> Result<(), TestkitError> {
-        Ok(self.0.start_again()?)
-    }
-
-    /// The broker's count of dropped messages, `$SYS/broker/publish/messages/dropped`, read
-    /// with `mosquitto_sub` (it is published every second).
-    ///
-    /// # Errors
-    /// [`TestkitError`] when `mosquitto_sub` is missing or prints no number.
-    pub fn dropped_messages(&self) -> Result<u64, TestkitError> {
-        let sub = find_binary("mosquitto_sub", "DDISCORD_MOSQUITTO_SUB")?;
-        let out = Command::new(sub)
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port().to_string(),
-                "-C",
-                "1",
-                "-W",
-                "5",
-                "-t",
-                "$SYS/broker/publish/messages/dropped",
-            ])
-            .output()
-            .map_err(|source| TestkitError {
-                kind: TestkitErrorKind::Tool {
-                    tool: "mosquitto_sub",
-                },
-                source: Some(Box::new(source)),
-            })?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        text.trim().parse().map_err(|_| TestkitError {
-            kind: TestkitErrorKind::UnexpectedOutput {
-                what: "the drop counter",
-                got: text.into_owned(),
+/// The count of messages `broker` dropped, `$SYS/broker/publish/messages/dropped`, read with
+/// `mosquitto_sub` (the broker publishes it every second).
+///
+/// # Errors
+/// [`TestkitError`] when `mosquitto_sub` is missing or prints no number.
+pub fn dropped_messages(broker: &Mosquitto) -> Result<u64, TestkitError> {
+    let sub = find_binary("mosquitto_sub", "DDISCORD_MOSQUITTO_SUB")?;
+    let out = Command::new(sub)
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port().to_string(),
+            "-C",
+            "1",
+            "-W",
+            "5",
+            "-t",
+            "$SYS/broker/publish/messages/dropped",
+        ])
+        .output()
+        .map_err(|source| TestkitError {
+            kind: TestkitErrorKind::Tool {
+                tool: "mosquitto_sub",
             },
-            source: None,
-        })
-    }
+            source: Some(Box::new(source)),
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim().parse().map_err(|_| TestkitError {
+        kind: TestkitErrorKind::UnexpectedOutput {
+            what: "the drop counter",
+            got: text.into_owned(),
+        },
+        source: None,
+    })
 }
 
 #[cfg(test)]
@@ -270,7 +163,7 @@ mod tests {
         redis.restart().unwrap();
         assert!(TcpStream::connect(("127.0.0.1", redis.port())).is_ok());
         let mut mosq = Mosquitto::start().unwrap();
-        assert_eq!(mosq.dropped_messages().unwrap(), 0);
+        assert_eq!(dropped_messages(&mosq).unwrap(), 0);
         mosq.stop();
         assert!(TcpStream::connect(("127.0.0.1", mosq.port())).is_err());
         // A graceful stop saves the persistence database (sessions and queued messages).

@@ -201,7 +201,10 @@ impl<W: Wire> Conn<W> {
         let this = self.clone();
         rt.spawn(async move {
             if let Err(e) = this.reconcile().await {
-                tracing::warn!(error = %e, "could not narrow the broker subscriptions");
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "could not narrow the broker subscriptions"
+                );
             }
         });
     }
