@@ -267,7 +267,10 @@ impl Leases {
             .query_async(&mut conn)
             .await;
         if let Err(e) = left {
-            tracing::warn!(error = %e, "could not leave the live-node set; it expires after the TTL");
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "could not leave the live-node set; it expires after the TTL"
+            );
         }
         result
     }
@@ -313,7 +316,7 @@ async fn run(shared: Arc<Shared>, mut conn: ConnectionManager, mut stop: watch::
             return;
         }
         if let Err(e) = tick(&shared, &mut conn).await {
-            tracing::warn!(group = %shared.config.group, error = %e, "lease round failed; retrying");
+            tracing::warn!(group = %shared.config.group, error = &e as &dyn std::error::Error, "lease round failed; retrying");
             expire_overdue(&shared);
         }
     }

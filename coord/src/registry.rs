@@ -78,7 +78,7 @@ impl GroupRegistry {
             match TopicPattern::new(pattern.clone()) {
                 Ok(pattern) => groups.push(RegisteredGroup { name, pattern }),
                 Err(e) => {
-                    tracing::warn!(group = %name, %pattern, error = %e, "registered group with an invalid pattern skipped");
+                    tracing::warn!(group = %name, %pattern, error = &e as &dyn std::error::Error, "registered group with an invalid pattern skipped");
                 }
             }
         }

@@ -93,7 +93,7 @@ impl GroupSessions {
             {
                 Ok(p) => p,
                 Err(e) => {
-                    tracing::warn!(group = %g.name, pattern = %g.pattern, error = %e, "registered group cannot have sessions; skipped");
+                    tracing::warn!(group = %g.name, pattern = %g.pattern, error = &e as &dyn std::error::Error, "registered group cannot have sessions; skipped");
                     self.mark_created(&g.name, shard);
                     continue;
                 }

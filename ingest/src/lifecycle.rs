@@ -30,7 +30,10 @@ impl Lifecycle {
         let topic = match self.topics.lifecycle(shard, event.name()) {
             Ok(t) => t,
             Err(e) => {
-                tracing::error!(error = %e, "lifecycle topic is invalid");
+                tracing::error!(
+                    error = &e as &dyn std::error::Error,
+                    "lifecycle topic is invalid"
+                );
                 return;
             }
         };
@@ -45,7 +48,7 @@ impl Lifecycle {
         let mesh = self.mesh.clone();
         tokio::spawn(async move {
             if let Err(e) = mesh.publish(&topic, payload, Delivery::Guaranteed).await {
-                tracing::warn!(%topic, error = %e, "lifecycle event not published");
+                tracing::warn!(%topic, error = &e as &dyn std::error::Error, "lifecycle event not published");
                 metrics::counter!("ddiscord_ingest_lifecycle_publish_errors_total").increment(1);
             }
         });

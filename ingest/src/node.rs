@@ -236,7 +236,10 @@ impl IngestNode {
         let info = match gateway_info::fetch(&config.token, config.gateway_url.as_deref()).await {
             Ok(i) => Some(i),
             Err(e) if config.shards.is_some() => {
-                tracing::warn!(error = %e, "GET /gateway/bot failed; IDENTIFY budget not tracked, max_concurrency 1 assumed");
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "GET /gateway/bot failed; IDENTIFY budget not tracked, max_concurrency 1 assumed"
+                );
                 None
             }
             Err(e) => return Err(e),

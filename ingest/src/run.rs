@@ -50,7 +50,10 @@ async fn wait_for_signal() {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the node");
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "cannot listen for SIGTERM; only Ctrl-C stops the node"
+                );
                 let _ = tokio::signal::ctrl_c().await;
             }
         }

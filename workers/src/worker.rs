@@ -460,7 +460,10 @@ impl<S: DurableSource> Loop<S> {
             Ok(Some(t)) => t.shards,
             Ok(None) => return None,
             Err(e) => {
-                tracing::debug!(error = %e, "could not read the topology; keeping the shard count");
+                tracing::debug!(
+                    error = &e as &dyn std::error::Error,
+                    "could not read the topology; keeping the shard count"
+                );
                 return None;
             }
         };
@@ -493,7 +496,10 @@ impl<S: DurableSource> Loop<S> {
             "the shard count changed; rejoining the consumer group with the new partitions"
         );
         if let Err(e) = group.shutdown().await {
-            tracing::warn!(error = %e, "leaving the old membership failed; its leases expire after their TTL");
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "leaving the old membership failed; its leases expire after their TTL"
+            );
         }
         *self.held() = Held::default();
         self.group_config.partitions = partitions;
@@ -508,7 +514,11 @@ impl<S: DurableSource> Loop<S> {
             {
                 Ok(g) => return Ok(g),
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "rejoining the consumer group failed; retrying");
+                    tracing::warn!(
+                        error = &e as &dyn std::error::Error,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "rejoining the consumer group failed; retrying"
+                    );
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
@@ -613,7 +623,10 @@ impl<S: DurableSource> Loop<S> {
             .publish(topic.as_str(), bytes::Bytes::from(body.to_string()))
             .await
         {
-            tracing::warn!(error = %e, "could not publish the SEQUENCE_GAP lifecycle event");
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "could not publish the SEQUENCE_GAP lifecycle event"
+            );
         }
     }
 
@@ -694,7 +707,12 @@ impl<S: DurableSource> Loop<S> {
                         return None;
                     }
                     metrics::counter!("ddiscord_state_redis_retries_total").increment(1);
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, events = run.len(), "applying a batch failed; retrying");
+                    tracing::warn!(
+                        error = &e as &dyn std::error::Error,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        events = run.len(),
+                        "applying a batch failed; retrying"
+                    );
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = stop.wait_for(|s| *s) => {
@@ -759,7 +777,11 @@ impl<S: DurableSource> Loop<S> {
                     Some(Ok(())) => true,
                     Some(Err(e)) => {
                         metrics::counter!("ddiscord_state_republish_failures_total").increment(1);
-                        tracing::warn!(shard = lease.partition, error = %e, "republishing on the state tree failed; left unacked");
+                        tracing::warn!(
+                            shard = lease.partition,
+                            error = &e as &dyn std::error::Error,
+                            "republishing on the state tree failed; left unacked"
+                        );
                         false
                     }
                     None => false,
@@ -772,7 +794,10 @@ impl<S: DurableSource> Loop<S> {
             }
             if let Err(e) = message.ack().await {
                 metrics::counter!("ddiscord_state_ack_failures_total").increment(1);
-                tracing::warn!(error = %e, "ack failed; the event will be redelivered and skipped as a duplicate");
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "ack failed; the event will be redelivered and skipped as a duplicate"
+                );
             }
         }
         Some(held)
@@ -789,7 +814,10 @@ impl<S: DurableSource> Loop<S> {
             Ok(t) => Some((t, env.as_bytes().clone())),
             Err(e) => {
                 metrics::counter!("ddiscord_state_republish_failures_total").increment(1);
-                tracing::warn!(error = %e, "no state topic for the event; not republished");
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "no state topic for the event; not republished"
+                );
                 None
             }
         }

@@ -260,13 +260,21 @@ pub async fn run(args: UpArgs, log_file: Option<&Path>) -> Result<(), CliError> 
     let step = Instant::now();
     match ingest.shutdown().await {
         Ok(()) => tracing::info!(ms = ms(step), "ingest stopped"),
-        Err(e) => tracing::warn!(error = %e, ms = ms(step), "ingest did not shut down cleanly"),
+        Err(e) => tracing::warn!(
+            error = &e as &dyn std::error::Error,
+            ms = ms(step),
+            "ingest did not shut down cleanly"
+        ),
     }
     let step = Instant::now();
     match worker.shutdown().await {
         Ok(()) => tracing::info!(ms = ms(step), "state worker stopped"),
         Err(e) => {
-            tracing::warn!(error = %e, ms = ms(step), "state worker did not shut down cleanly");
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                ms = ms(step),
+                "state worker did not shut down cleanly"
+            );
         }
     }
     if let Some(sim) = sim

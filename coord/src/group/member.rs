@@ -240,7 +240,10 @@ async fn run_partition<S: DurableSource>(
         let pattern = match config.partition_pattern(lease.partition) {
             Ok(p) => p,
             Err(e) => {
-                tracing::error!(error = %e, "partition pattern invalid");
+                tracing::error!(
+                    error = &e as &dyn std::error::Error,
+                    "partition pattern invalid"
+                );
                 return;
             }
         };
@@ -248,7 +251,7 @@ async fn run_partition<S: DurableSource>(
             Ok(s) => s,
             Err(e) => {
                 metrics::counter!("ddiscord_group_session_retries_total", &labels).increment(1);
-                tracing::warn!(session = %name, error = %e, retry_in_ms = backoff.as_millis() as u64, "opening the durable session failed; retrying");
+                tracing::warn!(session = %name, error = &e as &dyn std::error::Error, retry_in_ms = backoff.as_millis() as u64, "opening the durable session failed; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
@@ -318,7 +321,7 @@ async fn count_failure(
     match result {
         Ok((n, ())) => Some((n, counted)),
         Err(e) => {
-            tracing::warn!(group = %config.name, partition, error = %e, "could not count a failed delivery in Redis; counting in this member only");
+            tracing::warn!(group = %config.name, partition, error = &e as &dyn std::error::Error, "could not count a failed delivery in Redis; counting in this member only");
             None
         }
     }
@@ -493,7 +496,7 @@ async fn dead_letter<S: DurableSource>(
         // Not acked: the broker redelivers it on the session's next connect.
         metrics::counter!("ddiscord_group_dead_letter_failures_total", "group" => config.name.clone())
             .increment(1);
-        tracing::error!(group = %config.name, error = %e, "recording a dead letter failed; the message stays unacked");
+        tracing::error!(group = %config.name, error = &e as &dyn std::error::Error, "recording a dead letter failed; the message stays unacked");
         return;
     }
     metrics::counter!("ddiscord_group_dead_letters_total", "group" => config.name.clone())
@@ -501,9 +504,12 @@ async fn dead_letter<S: DurableSource>(
     tracing::warn!(group = %config.name, shard, topic = %delivery.topic, reason, detail, "dead-lettered (see `ddiscord dead list`)");
     let topic = dead_letter_topic(config, shard);
     if let Err(e) = source.publish(&topic, delivery.payload.clone()).await {
-        tracing::debug!(topic = %topic, error = %e, "live copy of a dead letter not published (it is in Redis)");
+        tracing::debug!(topic = %topic, error = &e as &dyn std::error::Error, "live copy of a dead letter not published (it is in Redis)");
     }
     if let Err(e) = (delivery.ack)().await {
-        tracing::warn!(error = %e, "ack after dead-lettering failed; it may be redelivered");
+        tracing::warn!(
+            error = &e as &dyn std::error::Error,
+            "ack after dead-lettering failed; it may be redelivered"
+        );
     }
 }

@@ -34,7 +34,7 @@ impl Counted {
             .query_async(&mut self.redis)
             .await;
         if let Err(e) = result {
-            tracing::debug!(key = %self.key, error = %e, "could not clear a delivery count");
+            tracing::debug!(key = %self.key, error = &e as &dyn std::error::Error, "could not clear a delivery count");
         }
     }
 }

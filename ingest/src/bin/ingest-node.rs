@@ -24,7 +24,7 @@ async fn main() -> std::process::ExitCode {
     match ddiscord_ingest::run(cli.args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %e, source = ?std::error::Error::source(&e), "ingest node failed");
+            tracing::error!(error = &e as &dyn std::error::Error, source = ?std::error::Error::source(&e), "ingest node failed");
             std::process::ExitCode::FAILURE
         }
     }

@@ -93,7 +93,11 @@ impl RedisQueue {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(shard, error = %e, "identify coordination failed in Redis; retrying in 1 s");
+                    tracing::warn!(
+                        shard,
+                        error = &e as &dyn std::error::Error,
+                        "identify coordination failed in Redis; retrying in 1 s"
+                    );
                     metrics::counter!("ddiscord_ingest_identify_coordination_errors_total")
                         .increment(1);
                     tokio::time::sleep(Duration::from_secs(1)).await;

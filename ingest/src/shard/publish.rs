@@ -110,7 +110,7 @@ async fn settle(
             }
             Err(e) => {
                 metrics.publish_retries.increment(1);
-                tracing::warn!(topic = %out.topic, error = %e, backoff_ms = backoff.as_millis() as u64, "publish failed; retrying");
+                tracing::warn!(topic = %out.topic, error = &e as &dyn std::error::Error, backoff_ms = backoff.as_millis() as u64, "publish failed; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 // Fencing: a node that lost the shard (paused past its TTL, say) publishes
@@ -134,7 +134,7 @@ async fn dead_letter(ctx: &ShardCtx, guard: &LeaseGuard, out: &Outgoing, error: 
     let shard = guard.lease().partition;
     let reason = error.refusal_reason().unwrap_or("refused").to_owned();
     metrics::publish_refused(&reason);
-    tracing::error!(shard, topic = %out.topic, %reason, error = %error, "dispatch refused for good; recorded as a dead letter and skipped");
+    tracing::error!(shard, topic = %out.topic, %reason, error = error as &dyn std::error::Error, "dispatch refused for good; recorded as a dead letter and skipped");
     let letter = DeadLetter {
         topic: out.topic.to_string(),
         payload: out.payload.clone(),
@@ -155,11 +155,15 @@ async fn dead_letter(ctx: &ShardCtx, guard: &LeaseGuard, out: &Outgoing, error: 
         {
             Ok(_) => break,
             Err(e) if attempt == DEAD_LETTER_ATTEMPTS => {
-                tracing::error!(shard, topic = %out.topic, error = %e, "dead letter not recorded: the dispatch is lost");
+                tracing::error!(shard, topic = %out.topic, error = &e as &dyn std::error::Error, "dead letter not recorded: the dispatch is lost");
                 metrics::dead_letter_failed();
             }
             Err(e) => {
-                tracing::warn!(shard, error = %e, "dead letter not recorded; retrying");
+                tracing::warn!(
+                    shard,
+                    error = &e as &dyn std::error::Error,
+                    "dead letter not recorded; retrying"
+                );
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;
             }

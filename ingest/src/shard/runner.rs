@@ -66,7 +66,11 @@ pub(crate) async fn run_shard(
         match ctx.sessions.load(id).await {
             Ok(s) => break s,
             Err(e) => {
-                tracing::warn!(shard = id, error = %e, "could not read the stored session; retrying in 500 ms");
+                tracing::warn!(
+                    shard = id,
+                    error = &e as &dyn std::error::Error,
+                    "could not read the stored session; retrying in 500 ms"
+                );
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_millis(500)) => {}
                     _ = stop.changed() => return ShardExit::Stopped,
@@ -84,7 +88,12 @@ pub(crate) async fn run_shard(
         match ctx.groups.ensure(id, false).await {
             Ok(_) => break,
             Err(e) => {
-                tracing::warn!(shard = id, error = %e, retry_in_ms = backoff.as_millis() as u64, "could not create the consumer groups' sessions; the shard waits before reading the gateway");
+                tracing::warn!(
+                    shard = id,
+                    error = &e as &dyn std::error::Error,
+                    retry_in_ms = backoff.as_millis() as u64,
+                    "could not create the consumer groups' sessions; the shard waits before reading the gateway"
+                );
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
                     _ = stop.changed() => return ShardExit::Stopped,
@@ -203,7 +212,7 @@ pub(crate) async fn run_shard(
                     let c = ctx.clone();
                     groups_task = Some(tokio::spawn(async move {
                         if let Err(e) = c.groups.ensure(id, true).await {
-                            tracing::warn!(shard = id, error = %e, "could not read the group registry or create a session; retrying at the next interval");
+                            tracing::warn!(shard = id, error = &e as &dyn std::error::Error, "could not read the group registry or create a session; retrying at the next interval");
                         }
                     }));
                 }
@@ -224,7 +233,7 @@ pub(crate) async fn run_shard(
                     }
                     Some(Err(e)) => {
                         m.reconnects.increment(1);
-                        tracing::warn!(shard = id, error = %e, "gateway receive error; twilight reconnects");
+                        tracing::warn!(shard = id, error = &e as &dyn std::error::Error, "gateway receive error; twilight reconnects");
                     }
                     Some(Ok(Message::Close(frame))) => {
                         m.reconnects.increment(1);
@@ -370,7 +379,11 @@ async fn save(
         }
         Err(e) => {
             m.session_save_errors.increment(1);
-            tracing::warn!(shard = guard.lease().partition, error = %e, "session not persisted; retrying at the next interval");
+            tracing::warn!(
+                shard = guard.lease().partition,
+                error = &e as &dyn std::error::Error,
+                "session not persisted; retrying at the next interval"
+            );
             SaveOutcome::Failed
         }
     }
@@ -406,7 +419,11 @@ fn handle_frame(
         Ok(h) => h,
         Err(e) => {
             m.malformed.increment(1);
-            tracing::warn!(shard = id, error = %e, "malformed gateway frame skipped");
+            tracing::warn!(
+                shard = id,
+                error = &e as &dyn std::error::Error,
+                "malformed gateway frame skipped"
+            );
             return None;
         }
     };
@@ -441,7 +458,12 @@ fn handle_frame(
         Ok(g) => g,
         Err(e) => {
             m.malformed.increment(1);
-            tracing::warn!(shard = id, event, error = %e, "guild id unreadable; published under the no-guild level");
+            tracing::warn!(
+                shard = id,
+                event,
+                error = &e as &dyn std::error::Error,
+                "guild id unreadable; published under the no-guild level"
+            );
             None
         }
     };
@@ -453,7 +475,11 @@ fn handle_frame(
         Ok(t) => t,
         Err(e) => {
             m.malformed.increment(1);
-            tracing::error!(shard = id, error = %e, "dispatch name cannot be a topic level; dispatch skipped");
+            tracing::error!(
+                shard = id,
+                error = &e as &dyn std::error::Error,
+                "dispatch name cannot be a topic level; dispatch skipped"
+            );
             return Some(Frame::Skip(done));
         }
     };
@@ -466,7 +492,11 @@ fn handle_frame(
         Ok(p) => p,
         Err(e) => {
             m.malformed.increment(1);
-            tracing::error!(shard = id, error = %e, "dispatch could not be wrapped; skipped");
+            tracing::error!(
+                shard = id,
+                error = &e as &dyn std::error::Error,
+                "dispatch could not be wrapped; skipped"
+            );
             return Some(Frame::Skip(done));
         }
     };
@@ -482,14 +512,22 @@ async fn subscribe_commands(ctx: &ShardCtx, shard: u32) -> Option<ddiscord::mesh
     let pattern = match TopicPattern::new(pattern) {
         Ok(p) => p,
         Err(e) => {
-            tracing::error!(shard, error = %e, "command pattern invalid; gateway commands disabled");
+            tracing::error!(
+                shard,
+                error = &e as &dyn std::error::Error,
+                "command pattern invalid; gateway commands disabled"
+            );
             return None;
         }
     };
     match ctx.mesh.subscribe(&pattern).await {
         Ok(s) => Some(s),
         Err(e) => {
-            tracing::error!(shard, error = %e, "could not subscribe to gateway commands; they are not received on this shard");
+            tracing::error!(
+                shard,
+                error = &e as &dyn std::error::Error,
+                "could not subscribe to gateway commands; they are not received on this shard"
+            );
             metrics::command_rejected(shard, "subscribe_failed");
             None
         }

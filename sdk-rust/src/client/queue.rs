@@ -158,7 +158,7 @@ impl Stream for WorkQueue {
                 Ok(event) => return Poll::Ready(Some(Job { event, message })),
                 Err(e) => {
                     metrics::counter!("ddiscord_client_malformed_total").increment(1);
-                    tracing::warn!(topic = %message.topic, error = %e, "acking a work-queue message that is not a DDiscord event");
+                    tracing::warn!(topic = %message.topic, error = &e as &dyn std::error::Error, "acking a work-queue message that is not a DDiscord event");
                     tokio::spawn(async move {
                         let _ = message.ack().await;
                     });

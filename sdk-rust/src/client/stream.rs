@@ -96,7 +96,7 @@ impl Stream for Subscription {
                 }
                 Err(e) => {
                     metrics::counter!("ddiscord_client_malformed_total").increment(1);
-                    tracing::warn!(pattern = %this.pattern, error = %e, "skipping a message that is not a DDiscord event");
+                    tracing::warn!(pattern = %this.pattern, error = &e as &dyn std::error::Error, "skipping a message that is not a DDiscord event");
                 }
             }
         }

@@ -64,7 +64,10 @@ impl Connection {
         let comp = match Compressor::new(params.compression) {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(error = %e, "could not create the compression context");
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "could not create the compression context"
+                );
                 return;
             }
         };
@@ -195,7 +198,7 @@ impl Connection {
             Ok(Some(bytes)) => Message::Binary(bytes.into()),
             Ok(None) => Message::Text(text),
             Err(e) => {
-                tracing::warn!(error = %e, "compression failed");
+                tracing::warn!(error = &e as &dyn std::error::Error, "compression failed");
                 return Err(());
             }
         };
