@@ -184,7 +184,10 @@ async fn a_message_that_crashes_its_consumers_reaches_the_dead_letters() {
             .unwrap(),
     );
     publish(&mesh, 1, 1, 1).await;
-    for expected in 1..=3 {
+    // The first member, dropped right after joining, may still take delivery 1 before its
+    // drop takes effect: every delivery seen after that continues the count.
+    let mut previous = 0;
+    while previous < 3 {
         let mut member =
             ConsumerGroup::join(mesh.clone(), redis(&redis_server.url()).await, cfg.clone())
                 .await
@@ -193,7 +196,12 @@ async fn a_message_that_crashes_its_consumers_reaches_the_dead_letters() {
             .await
             .expect("the message is delivered again after the crash")
             .unwrap();
-        assert_eq!(m.deliveries, expected, "delivery count kept across crashes");
+        assert!(
+            m.deliveries > previous && (previous == 0 || m.deliveries == previous + 1),
+            "delivery count kept across crashes: {} after {previous}",
+            m.deliveries
+        );
+        previous = m.deliveries;
         // Crash while handling it.
         drop(m);
         drop(member);

@@ -202,6 +202,7 @@ async fn main() {
         keys.guild_roles(g),
         keys.guild_emojis(g),
         keys.guild_voice_states(g),
+        keys.user_refs(),
     ] {
         guild_total += memory_usage(&mut conn, &k).await;
     }

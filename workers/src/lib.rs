@@ -22,7 +22,10 @@ pub use health::Readiness;
 pub use projection::{
     Fencing, Gaps, Outcome, ProjectionConfig, ProjectionError, ProjectionErrorKind, Projector,
 };
-pub use worker::{BATCH_GRACE, LEAVE_TIMEOUT, SHUTDOWN_TIMEOUT, StateWorker, StateWorkerHandle};
+pub use worker::{
+    BATCH_GRACE, LEAVE_TIMEOUT, SCRIPT_RESPONSE_TIMEOUT, SHUTDOWN_TIMEOUT, StateWorker,
+    StateWorkerHandle,
+};
 
 /// Runs the state worker until SIGTERM or Ctrl-C, then stops gracefully (the batch in hand is
 /// finished, the leases released). The `ddiscord state-worker` subcommand.

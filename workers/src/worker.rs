@@ -14,6 +14,9 @@ use ddiscord::group::{ConsumerGroup, DurableSource, GroupConfig, GroupMessage};
 use ddiscord::topic::TopicPattern;
 use futures::{FutureExt, StreamExt};
 use redis::aio::ConnectionManager;
+
+/// How long the worker waits for Redis to answer a batch of projection scripts.
+pub const SCRIPT_RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -138,7 +141,12 @@ impl StateWorker {
                 e.kind_str()
             ))
         })?;
-        let redis = ConnectionManager::new(client)
+        // One projection script can hold Redis for a while (a GUILD_CREATE of a guild with
+        // tens of thousands of members): the response timeout leaves room for that, where the
+        // client's default (500 ms) would time out a script that then applies anyway.
+        let manager = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(SCRIPT_RESPONSE_TIMEOUT));
+        let redis = ConnectionManager::new_with_config(client, manager)
             .await
             .map_err(|e| WorkerError::with_source(WorkerErrorKind::Redis, e))?;
         let pattern = TopicPattern::new(format!("{}/>", topics.root()))

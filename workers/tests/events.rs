@@ -142,3 +142,137 @@ async fn documented_shapes_are_projected() {
         .unwrap();
     assert!(remaining.is_empty(), "{remaining:?}");
 }
+
+/// The cached message's `reactions` after the frames, as stored.
+async fn reactions(conn: &redis::aio::ConnectionManager, keys: &Keys, c: u64, m: u64) -> Value {
+    let text: String = redis::cmd("GET")
+        .arg(keys.message(c, m))
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap();
+    let message: Value = serde_json::from_str(&text).unwrap();
+    message["reactions"].clone()
+}
+
+#[tokio::test]
+async fn reactions_and_integrations_are_cached() {
+    let server = RedisServer::start().unwrap();
+    let conn = redis(&server.url()).await;
+    let keys = Keys::new("r:");
+    let fixtures = Fixtures::load();
+    let g = G.to_string();
+    let me: String = fixtures.ready["d"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (c, m) = (4242u64, 4343u64);
+    let message = json!({"id": m.to_string(), "channel_id": c.to_string(), "guild_id": g,
+        "author": member(71)["user"], "member": {"roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0},
+        "content": "hi", "timestamp": "2024-01-01T00:00:00.000000+00:00", "edited_timestamp": null,
+        "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": [],
+        "embeds": [], "pinned": false, "type": 0, "x_new_message_field": {"kept": true}});
+    let react = |t: &str, user: &str, emoji: Value, burst: bool| {
+        dispatch(
+            t,
+            json!({"user_id": user, "channel_id": c.to_string(), "message_id": m.to_string(),
+                   "guild_id": g, "emoji": emoji, "burst": burst, "burst_colors": [], "type": u8::from(burst)}),
+        )
+    };
+    let wave = json!({"id": null, "name": "👋"});
+    let custom = json!({"id": "777", "name": "party", "animated": true});
+    let frames = vec![
+        fixtures.ready_for("e", &[G]),
+        fixtures.guild_create(G),
+        dispatch("MESSAGE_CREATE", message),
+        react("MESSAGE_REACTION_ADD", "71", wave.clone(), false),
+        react("MESSAGE_REACTION_ADD", &me, wave.clone(), false),
+        react("MESSAGE_REACTION_ADD", "72", custom.clone(), true),
+        react("MESSAGE_REACTION_ADD", "73", custom.clone(), false),
+        react("MESSAGE_REACTION_REMOVE", "73", custom.clone(), false),
+        dispatch(
+            "INTEGRATION_CREATE",
+            json!({"id": "900", "guild_id": g, "name": "bot", "type": "discord", "enabled": true, "account": {"id": "1", "name": "a"}, "x_integration": 1}),
+        ),
+        dispatch(
+            "INTEGRATION_CREATE",
+            json!({"id": "901", "guild_id": g, "name": "gone", "type": "twitch", "enabled": true, "account": {"id": "2", "name": "b"}}),
+        ),
+        dispatch(
+            "INTEGRATION_DELETE",
+            json!({"id": "901", "guild_id": g, "application_id": "3"}),
+        ),
+    ];
+    let config = ProjectionConfig {
+        message_cache: 10,
+        ..ProjectionConfig::default()
+    };
+    let mut projector = Projector::new(conn.clone(), keys.clone(), config.clone());
+    let outcomes = projector
+        .apply_batch(&parse(&envelopes(&frames, 0, "e", 1)))
+        .await
+        .unwrap();
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Outcome::Applied { .. })),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        reactions(&conn, &keys, c, m).await,
+        json!([
+            {"count": 2, "count_details": {"burst": 0, "normal": 2}, "me": true, "me_burst": false, "emoji": wave, "burst_colors": []},
+            {"count": 1, "count_details": {"burst": 1, "normal": 0}, "me": false, "me_burst": false, "emoji": custom, "burst_colors": []}
+        ])
+    );
+    let text: String = redis::cmd("HGET")
+        .arg(keys.guild_integrations(G))
+        .arg("900")
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["x_integration"],
+        1
+    );
+    assert_eq!(hlen(&conn, keys.guild_integrations(G)).await, 1);
+
+    // Removing the emoji, then everything.
+    let mut more = frames.clone();
+    more.push(react(
+        "MESSAGE_REACTION_REMOVE_EMOJI",
+        "0",
+        custom.clone(),
+        false,
+    ));
+    more.push(react("MESSAGE_REACTION_REMOVE", &me, wave.clone(), false));
+    let outcomes = projector
+        .apply_batch(&parse(&envelopes(&more, 0, "e", 1)))
+        .await
+        .unwrap();
+    assert!(
+        outcomes[frames.len()..]
+            .iter()
+            .all(|o| matches!(o, Outcome::Applied { .. })),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        reactions(&conn, &keys, c, m).await,
+        json!([{"count": 1, "count_details": {"burst": 0, "normal": 1}, "me": false, "me_burst": false, "emoji": wave, "burst_colors": []}])
+    );
+    more.push(dispatch(
+        "MESSAGE_REACTION_REMOVE_ALL",
+        json!({"channel_id": c.to_string(), "message_id": m.to_string(), "guild_id": g}),
+    ));
+    projector
+        .apply_batch(&parse(&envelopes(&more, 0, "e", 1)))
+        .await
+        .unwrap();
+    assert_eq!(reactions(&conn, &keys, c, m).await, json!([]));
+    let text: String = redis::cmd("GET")
+        .arg(keys.message(c, m))
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap();
+    let stored: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(stored["x_new_message_field"], json!({"kept": true}));
+}

@@ -147,7 +147,13 @@ async fn compare(
         }
     }
     for user in cache.iter().users() {
-        let ours = reader.user(user.id.get()).await.unwrap().unwrap();
+        let Some(ours) = reader.user(user.id.get()).await.unwrap() else {
+            // Known difference: the projection keeps a user only while a cached guild holds
+            // it as a member; twilight also keeps authors of direct messages and webhooks.
+            let held = cache.user_guilds(user.id).is_some_and(|g| !g.is_empty());
+            assert!(!held, "user {} is a member but not cached", user.id);
+            continue;
+        };
         if &ours != user.value() {
             // Known difference: twilight keeps a stale user when a member object arrives
             // unchanged with a changed user (`cache_member` returns early); the projection

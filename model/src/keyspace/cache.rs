@@ -8,7 +8,7 @@
 //!
 //! | key | type | value |
 //! |---|---|---|
-//! | `guild:<g>` | string | the guild object without its collections (`channels`, `members`, … are `[]`) |
+//! | `guild:<g>` | string | the guild object without its collections (`channels`, `members`, `roles`, … are absent: they live in the hashes below); `member_count` kept current |
 //! | `guild:<g>:state` | hash | `shard`, `gen`, `complete` (0/1), `members_chunked` (0/1), `member_count`, `unavailable` (0/1) |
 //! | `guild:<g>:channels` | hash | channel id → channel object (threads included), `guild_id` set |
 //! | `guild:<g>:roles` | hash | role id → role object |
@@ -19,12 +19,14 @@
 //! | `guild:<g>:stickers` | hash | sticker id → sticker object |
 //! | `guild:<g>:stage_instances` | hash | stage instance id → stage instance object |
 //! | `guild:<g>:scheduled_events` | hash | event id → scheduled event object |
+//! | `guild:<g>:integrations` | hash | integration id → integration object |
 //! | `guild:<g>:thread:<t>:members` | hash | user id → thread member object |
 //! | `guild:<g>:thread_index` | hash | thread id → `1` for every thread with a members hash |
 //! | `channel-guild` | hash | channel id → guild id (finds a channel's guild) |
 //! | `channel:<c>:messages` | list | message ids, newest first, at most the configured length |
 //! | `channel:<c>:message:<m>` | string | message object |
-//! | `user:<u>` | string | user object |
+//! | `user:<u>` | string | user object, kept while a guild of the bot holds the user as a member |
+//! | `user-refs` | hash | user id → how many cached guilds hold the user as a member |
 //! | `user:@me` | string | the bot's current user (READY, USER_UPDATE) |
 //! | `shard:<s>` | hash | `session`, `seq` (last applied sequence), `gen` (IDENTIFY generation) |
 //! | `shard:<s>:sessions` | set | sessions of the shard that were replaced (their late events are ignored) |
@@ -48,6 +50,7 @@ pub const GUILD_SUFFIXES: &[&str] = &[
     ":stage_instances",
     ":scheduled_events",
     ":thread_index",
+    ":integrations",
 ];
 
 /// Fields of the `guild:<g>:state` hash.
@@ -158,6 +161,11 @@ impl Keys {
         self.guild_sub(guild, "scheduled_events")
     }
 
+    /// `guild:<g>:integrations`: integration id → integration (hash).
+    pub fn guild_integrations(&self, guild: u64) -> String {
+        self.guild_sub(guild, "integrations")
+    }
+
     /// `guild:<g>:thread_index`: thread id → `1` for every thread that has a members hash, so
     /// deleting the guild finds them (hash).
     pub fn guild_thread_index(&self, guild: u64) -> String {
@@ -187,6 +195,12 @@ impl Keys {
     /// `user:<u>`: a user (string, JSON). Users are global.
     pub fn user(&self, user: u64) -> String {
         format!("{}user:{user}", self.prefix)
+    }
+
+    /// `user-refs`: user id → how many cached guilds hold the user as a member (hash). The
+    /// projection removes `user:<u>` when the count reaches 0.
+    pub fn user_refs(&self) -> String {
+        format!("{}user-refs", self.prefix)
     }
 
     /// `user:@me`: the bot's own user (string, JSON).
@@ -230,6 +244,7 @@ mod tests {
             k.guild_stage_instances(5),
             k.guild_scheduled_events(5),
             k.guild_thread_index(5),
+            k.guild_integrations(5),
         ];
         let from_suffixes: Vec<String> = GUILD_SUFFIXES
             .iter()

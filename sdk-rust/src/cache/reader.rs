@@ -58,6 +58,20 @@ fn decode_all<T: DeserializeOwned>(key: &str, raws: Vec<String>) -> Result<Vec<T
     raws.iter().map(|r| decode(key, r)).collect()
 }
 
+/// Decodes a stored guild, which lacks its collections (they live in hashes of their own):
+/// the ones twilight-model requires are given as empty.
+fn decode_guild(key: &str, raw: &str) -> Result<Guild, CacheError> {
+    let corrupt = |source| CacheError::corrupt(key, source);
+    let mut value: Value = serde_json::from_str(raw).map_err(corrupt)?;
+    if let Value::Object(map) = &mut value {
+        for required in ["roles", "emojis"] {
+            map.entry(required)
+                .or_insert_with(|| Value::Array(Vec::new()));
+        }
+    }
+    serde_json::from_value(value).map_err(corrupt)
+}
+
 /// Joins a stored member (without `user`) with its user.
 fn join_member(key: &str, member: &str, user: &str) -> Result<Member, CacheError> {
     let corrupt = |source| CacheError::corrupt(key, source);
@@ -94,9 +108,10 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
             .arg(&[state_field::MEMBER_COUNT, state_field::UNAVAILABLE])
             .query_async(&mut self.conn.clone())
             .await?;
-        let Some(mut guild) = decode_opt::<Guild>(&key, raw)? else {
+        let Some(raw) = raw else {
             return Ok(None);
         };
+        let mut guild = decode_guild(&key, &raw)?;
         if let Some(count) = state
             .first()
             .cloned()

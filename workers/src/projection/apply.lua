@@ -55,9 +55,95 @@ end
 local function guild_key(g) return P .. 'guild:' .. g end
 local function messages_key(c) return P .. 'channel:' .. c .. ':messages' end
 local function message_key(c, m) return P .. 'channel:' .. c .. ':message:' .. m end
+local function user_key(u) return P .. 'user:' .. u end
 local shard_guilds = P .. 'shard:' .. shard .. ':guilds'
 local channel_guild = P .. 'channel-guild'
+local user_refs = P .. 'user-refs'
 local CHUNK = 500
+
+-- JSON objects, split into their top-level fields without decoding the values, so the text of
+-- every value stays exactly as Discord sent it. Objects are the projection's own compact
+-- writes ({"key":value,...}); anything else splits to nil and is left untouched.
+local function string_end(s, q)
+  local pos = q + 1
+  while true do
+    local j = string.find(s, '["\\]', pos)
+    if not j then return nil end
+    if string.byte(s, j) == 92 then pos = j + 2 else return j end
+  end
+end
+
+-- The index of the ',' '}' or ']' that ends the value starting at i.
+local function value_end(s, i)
+  local depth, pos = 0, i
+  while true do
+    local j = string.find(s, '[",{}%[%]]', pos)
+    if not j then return nil end
+    local c = string.byte(s, j)
+    if c == 34 then
+      local e = string_end(s, j)
+      if not e then return nil end
+      pos = e + 1
+    elseif c == 123 or c == 91 then
+      depth = depth + 1; pos = j + 1
+    elseif depth == 0 then
+      return j
+    elseif c == 44 then
+      pos = j + 1
+    else
+      depth = depth - 1; pos = j + 1
+    end
+  end
+end
+
+-- keys (JSON text, quotes included) in order, and key -> value text; nil when not an object
+local function split(s)
+  if type(s) ~= 'string' or string.byte(s, 1) ~= 123 then return nil end
+  local keys, vals = {}, {}
+  if string.byte(s, 2) == 125 then return keys, vals end
+  local pos = 2
+  while true do
+    if string.byte(s, pos) ~= 34 then return nil end
+    local ke = string_end(s, pos)
+    if not ke or string.byte(s, ke + 1) ~= 58 then return nil end
+    local key = string.sub(s, pos, ke)
+    local ve = value_end(s, ke + 2)
+    if not ve then return nil end
+    if vals[key] == nil then keys[#keys + 1] = key end
+    vals[key] = string.sub(s, ke + 2, ve - 1)
+    local c = string.byte(s, ve)
+    if c == 125 then return keys, vals end
+    if c ~= 44 then return nil end
+    pos = ve + 1
+  end
+end
+
+local function join(keys, vals)
+  local parts = {}
+  for _, k in ipairs(keys) do parts[#parts + 1] = k .. ':' .. vals[k] end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+-- the old object with the fields (a list of {key, value}) set; nil when old is not an object
+local function merged(old, fields)
+  local keys, vals = split(old)
+  if not keys then return nil end
+  for _, f in ipairs(fields) do
+    if vals[f[1]] == nil then keys[#keys + 1] = f[1] end
+    vals[f[1]] = f[2]
+  end
+  return join(keys, vals)
+end
+
+local function object_of(fields) return merged('{}', fields) end
+
+-- users are kept while a cached guild holds them as a member
+local function unref(u)
+  if redis.call('HINCRBY', user_refs, u, -1) <= 0 then
+    redis.call('HDEL', user_refs, u)
+    redis.call('DEL', user_key(u))
+  end
+end
 
 local function del_messages(c)
   local ids = redis.call('LRANGE', messages_key(c), 0, -1)
@@ -73,12 +159,37 @@ local function del_channel(g, c, keep_messages)
   if not keep_messages then del_messages(c) end
 end
 
+-- A guild being replaced (GUILD_CREATE of a cached guild) keeps its previous members here
+-- until the script ends: members the new GUILD_CREATE carries again keep their user
+-- references, the others drop theirs (finish_replacing).
+local function replaced_members(g) return guild_key(g) .. ':members-replaced' end
+local replacing = {}
+
+local function finish_replacing()
+  for g, _ in pairs(replacing) do
+    local rk = replaced_members(g)
+    for _, u in ipairs(redis.call('HKEYS', rk)) do unref(u) end
+    redis.call('DEL', rk)
+  end
+  replacing = {}
+end
+
 local function del_guild(g, keep_messages)
   local gk = guild_key(g)
   local chans = redis.call('HKEYS', gk .. ':channels')
   for _, c in ipairs(chans) do del_channel(g, c, keep_messages) end
   for _, t in ipairs(redis.call('HKEYS', gk .. ':thread_index')) do
     redis.call('DEL', gk .. ':thread:' .. t .. ':members')
+  end
+  if keep_messages then
+    -- replaced by a GUILD_CREATE in this script: see replaced_members
+    local rk = replaced_members(g)
+    replacing[g] = true
+    for _, u in ipairs(redis.call('HKEYS', rk)) do unref(u) end
+    redis.call('DEL', rk)
+    if redis.call('EXISTS', gk .. ':members') == 1 then redis.call('RENAME', gk .. ':members', rk) end
+  else
+    for _, u in ipairs(redis.call('HKEYS', gk .. ':members')) do unref(u) end
   end
   for _, s in ipairs(GUILD_SUFFIXES) do redis.call('DEL', gk .. s) end
 end
@@ -103,6 +214,26 @@ local function pairs_call(cmd, key, count)
   end
 end
 
+local function fields()
+  local count = tonumber(arg())
+  local out = {}
+  for j = 1, count do
+    local k = arg(); out[j] = {k, arg()}
+  end
+  return out
+end
+
+local function merge_into(k, f, fs)
+  local old
+  if f == '' then old = redis.call('GET', k) else old = redis.call('HGET', k, f) end
+  if not old then return false end
+  local new = merged(old, fs)
+  if new then
+    if f == '' then redis.call('SET', k, new) else redis.call('HSET', k, f, new) end
+  end
+  return true
+end
+
 while i <= n do
   local op = arg()
   if op == 'S' then
@@ -112,9 +243,6 @@ while i <= n do
   elseif op == 'H' then
     local k = arg(); local count = tonumber(arg())
     pairs_call('HSET', k, count)
-  elseif op == 'M' then
-    local count = tonumber(arg())
-    pairs_call('MSET', nil, count)
   elseif op == 'HD' then
     local k = arg(); local count = tonumber(arg())
     for _ = 1, count do redis.call('HDEL', k, arg()) end
@@ -122,21 +250,77 @@ while i <= n do
     -- HINCRBY only when the field exists
     local k = arg(); local f = arg(); local by = arg()
     if redis.call('HEXISTS', k, f) == 1 then redis.call('HINCRBY', k, f, by) end
-  elseif op == 'MU' then
-    -- member update: only when cached; keeps deaf/mute when the update lacks them
-    local k = arg(); local f = arg(); local json = arg(); local need = arg()
-    local uk = arg(); local ujson = arg()
-    local old = redis.call('HGET', k, f)
-    if old then
-      if string.find(need, 'm', 1, true) then
-        json = '{"mute":' .. (string.match(old, '"mute":(%a+)') or 'false') .. ',' .. string.sub(json, 2)
-      end
-      if string.find(need, 'd', 1, true) then
-        json = '{"deaf":' .. (string.match(old, '"deaf":(%a+)') or 'false') .. ',' .. string.sub(json, 2)
-      end
-      redis.call('HSET', k, f, json)
-      redis.call('SET', uk, ujson)
+  elseif op == 'J' or op == 'JC' then
+    -- merge fields into a cached object (a string key, or a hash field); JC creates it
+    local k = arg(); local f = arg(); local fs = fields()
+    if not merge_into(k, f, fs) and op == 'JC' then
+      if f == '' then redis.call('SET', k, object_of(fs)) else redis.call('HSET', k, f, object_of(fs)) end
     end
+  elseif op == 'CJ' then
+    -- merge fields into a cached channel, its guild found through channel-guild if not given
+    local c = arg(); local g = arg(); local fs = fields()
+    if g == '' then g = redis.call('HGET', channel_guild, c) end
+    if g then merge_into(guild_key(g) .. ':channels', c, fs) end
+  elseif op == 'JI' then
+    -- add to an integer field of a cached object
+    local k = arg(); local f = arg(); local by = tonumber(arg())
+    local keys, vals = split(redis.call('GET', k))
+    local cur = keys and vals[f] and tonumber(vals[f])
+    if cur then
+      vals[f] = string.format('%d', math.max(0, cur + by))
+      redis.call('SET', k, join(keys, vals))
+    end
+  elseif op == 'MS' then
+    -- members and their users, in chunks; a member new to the guild references its user
+    local g = arg()
+    local mk = guild_key(g) .. ':members'
+    local rk = replacing[g] and replaced_members(g)
+    local count = tonumber(arg())
+    local done = 0
+    while done < count do
+      local take = math.min(CHUNK, count - done)
+      local ids, members, users = {}, {}, {}
+      for j = 1, take do
+        local u = arg(); local m = arg(); local uj = arg()
+        ids[j] = u
+        members[2 * j - 1] = u; members[2 * j] = m
+        users[2 * j - 1] = user_key(u); users[2 * j] = uj
+      end
+      local cached = redis.call('HMGET', mk, unpack(ids))
+      local before = rk and redis.call('HMGET', rk, unpack(ids)) or {}
+      local seen = {}
+      for j = 1, take do
+        local u = ids[j]
+        if not cached[j] and not before[j] and not seen[u] then
+          redis.call('HINCRBY', user_refs, u, 1)
+        end
+        seen[u] = true
+      end
+      if rk then redis.call('HDEL', rk, unpack(ids)) end
+      redis.call('HSET', mk, unpack(members))
+      redis.call('MSET', unpack(users))
+      done = done + take
+    end
+  elseif op == 'MJ' then
+    -- merge into a cached member (or create it), and set its user
+    local g = arg()
+    local mk = guild_key(g) .. ':members'
+    local u = arg(); local create = arg() == '1'; local uj = arg(); local fs = fields()
+    local held = merge_into(mk, u, fs)
+    if not held and create then
+      redis.call('HSET', mk, u, object_of(fs))
+      redis.call('HINCRBY', user_refs, u, 1)
+      held = true
+    end
+    if held and uj ~= '' then redis.call('SET', user_key(u), uj) end
+  elseif op == 'MR' then
+    -- a member leaves: its presence goes, and its user when no other guild holds it
+    local g = arg(); local u = arg()
+    if redis.call('HDEL', guild_key(g) .. ':members', u) == 1 then unref(u) end
+    redis.call('HDEL', guild_key(g) .. ':presences', u)
+  elseif op == 'US' then
+    local u = arg(); local json = arg()
+    if redis.call('HEXISTS', user_refs, u) == 1 then redis.call('SET', user_key(u), json) end
   elseif op == 'DG' then
     local g = arg(); local keep = arg() == '1'
     del_guild(g, keep)
@@ -184,9 +368,6 @@ while i <= n do
       end
       redis.call('LTRIM', messages_key(c), 0, limit - 1)
     end
-  elseif op == 'MS' then
-    local c = arg(); local m = arg(); local json = arg()
-    redis.call('SET', message_key(c, m), json, 'XX')
   elseif op == 'MD' then
     local c = arg(); local count = tonumber(arg())
     for _ = 1, count do
@@ -198,4 +379,5 @@ while i <= n do
     return redis.error_reply('DDISCORD unknown projection op ' .. tostring(op))
   end
 end
+finish_replacing()
 return 1

@@ -25,7 +25,7 @@ use ddiscord::cache::keys::GUILD_SUFFIXES;
 use redis::aio::ConnectionLike;
 
 pub use ops::Op;
-pub use plan::{Plan, Planner, ProjectionConfig, Skip};
+pub use plan::{Plan, Planner, ProjectionConfig, Reaction, Skip};
 
 const SCRIPT: &str = include_str!("apply.lua");
 
@@ -201,7 +201,7 @@ impl<C: ConnectionLike + Send> Projector<C> {
     }
 
     /// Applies dispatches in order, pipelined: one round trip for the batch (plus one per
-    /// GUILD_UPDATE, which reads the cached guild first). Events of one shard must be given in
+    /// reaction while messages are cached, which reads the cached message first). Events of one shard must be given in
     /// their order; gaps in a session's sequence are accepted ([`Gaps::Accept`]), as for a
     /// capture that started mid-session.
     ///
@@ -247,52 +247,29 @@ impl<C: ConnectionLike + Send> Projector<C> {
             };
             let ops = match self.planner.plan(envelope) {
                 Ok(Plan::Ops(ops)) => ops,
-                Ok(Plan::GuildUpdate(update)) => {
+                Ok(Plan::Reaction { mut ops, reaction }) => {
                     self.flush(&mut pending, &mut outcomes).await?;
-                    let cached: Option<String> = redis::cmd("GET")
-                        .arg(self.planner.keys().guild(update.0.id.get()))
+                    let keys = self.planner.keys();
+                    let (message, me): (Option<String>, Option<String>) = redis::pipe()
+                        .get(keys.message(reaction.channel, reaction.message))
+                        .get(keys.current_user())
                         .query_async(&mut self.conn)
                         .await?;
-                    match self.planner.guild_update(&update, cached.as_deref()) {
-                        Ok(ops) => ops,
+                    match self
+                        .planner
+                        .reaction(&reaction, message.as_deref(), me.as_deref())
+                    {
+                        Ok(more) => {
+                            ops.extend(more);
+                            ops
+                        }
                         Err(e) => {
-                            if let Some(o) =
-                                guard_only(Outcome::Rejected(e.to_string()), &mut pending, self)
-                            {
-                                outcomes[index] = o;
-                            }
-                            continue;
-                        }
-                    }
-                }
-                Ok(Plan::PinsUpdate(pins)) => {
-                    self.flush(&mut pending, &mut outcomes).await?;
-                    let guild = match pins.guild_id {
-                        Some(g) => Some(g.get()),
-                        None => {
-                            redis::cmd("HGET")
-                                .arg(self.planner.keys().channel_guild())
-                                .arg(pins.channel_id.get())
-                                .query_async(&mut self.conn)
-                                .await?
-                        }
-                    };
-                    let Some(guild) = guild else {
-                        if let Some(o) =
-                            guard_only(Outcome::Skipped(Skip::NotCached), &mut pending, self)
-                        {
-                            outcomes[index] = o;
-                        }
-                        continue;
-                    };
-                    let cached: Option<String> = redis::cmd("HGET")
-                        .arg(self.planner.keys().guild_channels(guild))
-                        .arg(pins.channel_id.get())
-                        .query_async(&mut self.conn)
-                        .await?;
-                    match self.planner.pins_update(&pins, guild, cached.as_deref()) {
-                        Ok(ops) => ops,
-                        Err(e) => {
+                            let e = ProjectionError::with_source(
+                                ProjectionErrorKind::Encode {
+                                    event: envelope.event().unwrap_or_default().to_owned(),
+                                },
+                                e,
+                            );
                             if let Some(o) =
                                 guard_only(Outcome::Rejected(e.to_string()), &mut pending, self)
                             {

@@ -1,5 +1,33 @@
 //! The write operations a dispatch turns into, and their encoding as arguments of the
 //! projection script (`apply.lua`), which runs them atomically behind the sequence guard.
+//!
+//! Values are JSON text as Discord sent it. Partial updates are [`Op::Merge`]s: the script
+//! splits the cached object into its top-level fields without decoding them and replaces or
+//! adds the fields the event carries, so the text of every other field stays as it was.
+
+/// A top-level field of a JSON object: the key as JSON text (`"nick"`, quotes included) and
+/// the value's JSON text.
+pub type Field = (String, String);
+
+/// Where a [`Op::Merge`] finds the object it merges into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A string key.
+    Key(String),
+    /// A field of a hash.
+    HashField(String, String),
+}
+
+/// A member written with its user (ids are decimal snowflakes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberWrite {
+    /// The member's user id.
+    pub user: String,
+    /// The member object without `user`.
+    pub member: String,
+    /// The user object.
+    pub user_json: String,
+}
 
 /// One write of a projected dispatch. Keys are full Redis keys; ids are decimal snowflakes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,31 +38,79 @@ pub enum Op {
     Del(String),
     /// `HSET key field value …` (sent in chunks of 500 pairs).
     HSet(String, Vec<(String, String)>),
-    /// `MSET key value …` (sent in chunks of 500 pairs).
-    MSet(Vec<(String, String)>),
     /// `HDEL key field …`.
     HDel(String, Vec<String>),
     /// `HINCRBY key field by`, only when the field exists.
     HIncrIfExists(String, String, i64),
-    /// Replaces a cached member (only when it is cached), keeping `deaf`/`mute` from the
-    /// cached value when the update lacks them, and sets its user.
-    MemberUpdate {
-        /// `guild:<g>:members`.
-        key: String,
-        /// User id.
-        field: String,
-        /// The member without `user`, and without `deaf`/`mute` when unknown.
-        json: String,
-        /// `deaf` is not in `json`.
-        keep_deaf: bool,
-        /// `mute` is not in `json`.
-        keep_mute: bool,
-        /// `user:<u>`.
-        user_key: String,
-        /// The user.
-        user_json: String,
+    /// Replaces the fields `fields` carries in the cached object, adding the ones it lacks;
+    /// when the object is not cached, creates it from `fields` if `create`, else does nothing.
+    Merge {
+        /// The object.
+        target: Target,
+        /// The fields to set.
+        fields: Vec<Field>,
+        /// Create the object when it is not cached.
+        create: bool,
     },
-    /// Deletes a guild and everything under it, optionally keeping its channels' messages.
+    /// As [`Op::Merge`] into a channel or thread of a guild, the guild found through
+    /// `channel-guild` when not given.
+    ChannelMerge {
+        /// Channel id.
+        channel: u64,
+        /// Guild id, when the event carries it.
+        guild: Option<u64>,
+        /// The fields to set.
+        fields: Vec<Field>,
+    },
+    /// Adds `by` to the integer field `field` (JSON text of the key) of the JSON object at
+    /// `key`, when both exist.
+    JsonIncr {
+        /// The string key holding the object.
+        key: String,
+        /// The key as JSON text, e.g. `"member_count"`.
+        field: String,
+        /// The increment.
+        by: i64,
+    },
+    /// Sets members of a guild (replacing cached ones) and their users; a member new to the
+    /// guild adds a reference to its user (`user-refs`).
+    MemberSet {
+        /// Guild id.
+        guild: u64,
+        /// The members.
+        members: Vec<MemberWrite>,
+    },
+    /// Merges fields into a cached member and sets its user; when the member is not cached,
+    /// creates it from `fields` if `create`, else does nothing.
+    MemberMerge {
+        /// Guild id.
+        guild: u64,
+        /// The member's user id.
+        user: String,
+        /// Create the member when it is not cached.
+        create: bool,
+        /// The member's fields (without `user`).
+        fields: Vec<Field>,
+        /// The user object to set with it, if any.
+        user_json: Option<String>,
+    },
+    /// Removes a member (and its presence); the last guild to drop a user removes the user.
+    MemberRemove {
+        /// Guild id.
+        guild: u64,
+        /// The member's user id.
+        user: String,
+    },
+    /// Sets a user only while some guild holds it as a member (message authors outside a
+    /// guild, webhooks): users are kept only while referenced.
+    UserIfHeld {
+        /// User id.
+        user: String,
+        /// The user object.
+        json: String,
+    },
+    /// Deletes a guild and everything under it (dropping its members' references to their
+    /// users), optionally keeping its channels' messages.
     DelGuild {
         /// Guild id.
         guild: u64,
@@ -66,15 +142,6 @@ pub enum Op {
         /// Messages kept per channel (> 0).
         limit: usize,
     },
-    /// Replaces a cached message (only when cached).
-    MessageSet {
-        /// Channel id.
-        channel: u64,
-        /// Message id.
-        message: u64,
-        /// The message.
-        json: String,
-    },
     /// Removes cached messages.
     MessageDel {
         /// Channel id.
@@ -84,6 +151,14 @@ pub enum Op {
     },
 }
 
+fn push_fields(out: &mut Vec<String>, fields: &[Field]) {
+    out.push(fields.len().to_string());
+    for (k, v) in fields {
+        out.push(k.clone());
+        out.push(v.clone());
+    }
+}
+
 impl Op {
     /// Appends the op's script arguments to `out`.
     pub fn encode(&self, out: &mut Vec<String>) {
@@ -91,18 +166,8 @@ impl Op {
             Op::Set(k, v) => out.extend(["S".into(), k.clone(), v.clone()]),
             Op::Del(k) => out.extend(["D".into(), k.clone()]),
             Op::HSet(k, pairs) => {
-                out.extend(["H".into(), k.clone(), pairs.len().to_string()]);
-                for (f, v) in pairs {
-                    out.push(f.clone());
-                    out.push(v.clone());
-                }
-            }
-            Op::MSet(pairs) => {
-                out.extend(["M".into(), pairs.len().to_string()]);
-                for (k, v) in pairs {
-                    out.push(k.clone());
-                    out.push(v.clone());
-                }
+                out.extend(["H".into(), k.clone()]);
+                push_fields(out, pairs);
             }
             Op::HDel(k, fields) => {
                 out.extend(["HD".into(), k.clone(), fields.len().to_string()]);
@@ -111,31 +176,60 @@ impl Op {
             Op::HIncrIfExists(k, f, by) => {
                 out.extend(["HIX".into(), k.clone(), f.clone(), by.to_string()]);
             }
-            Op::MemberUpdate {
-                key,
-                field,
-                json,
-                keep_deaf,
-                keep_mute,
-                user_key,
+            Op::Merge {
+                target,
+                fields,
+                create,
+            } => {
+                let op = if *create { "JC" } else { "J" };
+                match target {
+                    Target::Key(k) => out.extend([op.into(), k.clone(), String::new()]),
+                    Target::HashField(k, f) => out.extend([op.into(), k.clone(), f.clone()]),
+                }
+                push_fields(out, fields);
+            }
+            Op::ChannelMerge {
+                channel,
+                guild,
+                fields,
+            } => {
+                out.extend([
+                    "CJ".into(),
+                    channel.to_string(),
+                    guild.map(|g| g.to_string()).unwrap_or_default(),
+                ]);
+                push_fields(out, fields);
+            }
+            Op::JsonIncr { key, field, by } => {
+                out.extend(["JI".into(), key.clone(), field.clone(), by.to_string()]);
+            }
+            Op::MemberSet { guild, members } => {
+                out.extend(["MS".into(), guild.to_string(), members.len().to_string()]);
+                for m in members {
+                    out.extend([m.user.clone(), m.member.clone(), m.user_json.clone()]);
+                }
+            }
+            Op::MemberMerge {
+                guild,
+                user,
+                create,
+                fields,
                 user_json,
             } => {
-                let mut need = String::new();
-                if *keep_deaf {
-                    need.push('d');
-                }
-                if *keep_mute {
-                    need.push('m');
-                }
                 out.extend([
-                    "MU".into(),
-                    key.clone(),
-                    field.clone(),
-                    json.clone(),
-                    need,
-                    user_key.clone(),
-                    user_json.clone(),
+                    "MJ".into(),
+                    guild.to_string(),
+                    user.clone(),
+                    if *create { "1" } else { "0" }.into(),
+                    user_json.clone().unwrap_or_default(),
                 ]);
+                push_fields(out, fields);
+            }
+            Op::MemberRemove { guild, user } => {
+                out.extend(["MR".into(), guild.to_string(), user.clone()]);
+            }
+            Op::UserIfHeld { user, json } => {
+                out.extend(["US".into(), user.clone(), json.clone()]);
             }
             Op::DelGuild {
                 guild,
@@ -166,16 +260,6 @@ impl Op {
                 json.clone(),
                 limit.to_string(),
             ]),
-            Op::MessageSet {
-                channel,
-                message,
-                json,
-            } => out.extend([
-                "MS".into(),
-                channel.to_string(),
-                message.to_string(),
-                json.clone(),
-            ]),
             Op::MessageDel { channel, messages } => {
                 out.extend(["MD".into(), channel.to_string(), messages.len().to_string()]);
                 out.extend(messages.iter().map(u64::to_string));
@@ -187,11 +271,12 @@ impl Op {
     /// for the throughput figures.
     pub fn writes(&self) -> usize {
         match self {
-            Op::HSet(_, p) | Op::MSet(p) => p.len(),
+            Op::HSet(_, p) => p.len(),
             Op::HDel(_, f) => f.len(),
             Op::Ready(g) => g.len() + 1,
             Op::MessageDel { messages, .. } => messages.len() * 2,
-            Op::MemberUpdate { .. } | Op::MessageAdd { .. } => 2,
+            Op::MemberSet { members, .. } => members.len() * 2,
+            Op::MemberMerge { .. } | Op::MessageAdd { .. } => 2,
             _ => 1,
         }
     }

@@ -118,7 +118,11 @@ pub fn parse(envs: &[Bytes]) -> Vec<Envelope> {
 
 pub async fn redis(url: &str) -> redis::aio::ConnectionManager {
     let client = redis::Client::open(url).unwrap();
-    redis::aio::ConnectionManager::new(client).await.unwrap()
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(ddiscord_workers::SCRIPT_RESPONSE_TIMEOUT));
+    redis::aio::ConnectionManager::new_with_config(client, config)
+        .await
+        .unwrap()
 }
 
 /// Every key under `prefix` with its value, prefix stripped, in a comparable form.

@@ -1,85 +1,70 @@
 //! Guild channels: CHANNEL_CREATE, CHANNEL_UPDATE (and the thread upserts, which are cached
 //! as channels), CHANNEL_DELETE and CHANNEL_PINS_UPDATE.
 
-use twilight_model::channel::Channel;
-use twilight_model::gateway::payload::incoming::ChannelPinsUpdate;
-
-use super::{Plan, Planner, Skip, encode_error, id, json};
-use crate::projection::{Op, ProjectionError};
+use super::raw::{RawObject, Shape};
+use super::{Plan, Planner, Skip};
+use crate::projection::Op;
 
 impl Planner {
-    /// A channel or thread created or updated: its value in its guild's channels and its entry
-    /// in the channel → guild index. Direct-message channels are not cached (no guild to file
-    /// them under).
-    pub(super) fn channel_upsert(
-        &self,
-        name: &str,
-        channel: Channel,
-    ) -> Result<Plan, ProjectionError> {
+    /// A channel or thread created or updated: the event carries the whole channel, which
+    /// replaces the cached one (fields only some events carry, such as THREAD_CREATE's
+    /// `newly_created`, do not outlive them), and its entry in the channel → guild index.
+    /// Direct-message channels are not cached (no guild to file them under).
+    pub(super) fn channel_upsert(&self, d: RawObject<'_>) -> Result<Plan, Shape> {
         let mut ops = Vec::new();
-        self.push_channel(name, channel, &mut ops)?;
-        Ok(Plan::Ops(ops))
+        self.push_channel(&d, &mut ops)?;
+        Ok(if ops.is_empty() {
+            Plan::Skip(Skip::NotCached)
+        } else {
+            Plan::Ops(ops)
+        })
     }
 
-    /// Appends the writes of [`Planner::channel_upsert`] to `ops`.
+    /// Appends the writes of [`Planner::channel_upsert`] for `channel` to `ops`.
     pub(super) fn push_channel(
         &self,
-        name: &str,
-        channel: Channel,
+        channel: &RawObject<'_>,
         ops: &mut Vec<Op>,
-    ) -> Result<(), ProjectionError> {
-        // Direct-message channels are not cached (no guild to file them under).
-        let Some(g) = channel.guild_id else {
+    ) -> Result<(), Shape> {
+        let c = channel.id("id", "channel")?;
+        let Some(g) = channel.opt_id("guild_id", "channel")? else {
             return Ok(());
         };
         ops.push(Op::HSet(
-            self.keys.guild_channels(g.get()),
-            vec![(id(channel.id), json(name, &channel)?)],
+            self.keys.guild_channels(g),
+            vec![(c.to_string(), channel.to_json())],
         ));
         ops.push(Op::HSet(
             self.keys.channel_guild(),
-            vec![(id(channel.id), g.get().to_string())],
+            vec![(c.to_string(), g.to_string())],
         ));
         Ok(())
     }
 
     /// CHANNEL_DELETE: the channel and what hangs off it; a direct-message channel is not
     /// cached.
-    pub(super) fn channel_delete(&self, channel: &Channel) -> Plan {
-        match channel.guild_id {
+    pub(super) fn channel_delete(&self, d: &RawObject<'_>) -> Result<Plan, Shape> {
+        let c = d.id("id", "d")?;
+        Ok(match d.opt_id("guild_id", "d")? {
             Some(g) => Plan::Ops(vec![Op::DelChannel {
-                guild: g.get(),
-                channel: channel.id.get(),
+                guild: g,
+                channel: c,
             }]),
             None => Plan::Skip(Skip::NotCached),
-        }
+        })
     }
 
-    /// Plans a CHANNEL_PINS_UPDATE against the cached channel (`cached`: its value in
-    /// `guild:<guild>:channels`, the guild found through `channel-guild` when the event lacks
-    /// it); a channel that is not cached is not created.
-    ///
-    /// # Errors
-    /// [`ProjectionErrorKind::Encode`](crate::projection::ProjectionErrorKind::Encode) when
-    /// the cached value is not a channel object.
-    pub fn pins_update(
-        &self,
-        pins: &ChannelPinsUpdate,
-        guild: u64,
-        cached: Option<&str>,
-    ) -> Result<Vec<Op>, ProjectionError> {
-        let Some(cached) = cached else {
-            return Ok(Vec::new());
-        };
-        let encode = |source| encode_error("CHANNEL_PINS_UPDATE", source);
-        let mut channel: Channel = serde_json::from_str(cached).map_err(encode)?;
-        channel.last_pin_timestamp = pins.last_pin_timestamp;
-        Ok(vec![Op::HSet(
-            self.keys.guild_channels(guild),
-            vec![(
-                id(channel.id),
-                serde_json::to_string(&channel).map_err(encode)?,
-            )],
-        )])
+    /// CHANNEL_PINS_UPDATE: the cached channel's `last_pin_timestamp` (`null` when the event
+    /// lacks it); the guild is found through `channel-guild` when the event lacks it, and a
+    /// channel that is not cached is not created.
+    pub(super) fn pins_update(&self, d: &RawObject<'_>) -> Result<Plan, Shape> {
+        let channel = d.id("channel_id", "d")?;
+        let guild = d.opt_id("guild_id", "d")?;
+        let last = d.get("last_pin_timestamp").map_or("null", |v| v.get());
+        Ok(Plan::Ops(vec![Op::ChannelMerge {
+            channel,
+            guild,
+            fields: vec![("\"last_pin_timestamp\"".into(), last.to_owned())],
+        }]))
     }
 }

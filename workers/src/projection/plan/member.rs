@@ -1,62 +1,91 @@
 //! Members: GUILD_MEMBER_ADD, GUILD_MEMBER_REMOVE, GUILD_MEMBER_UPDATE and
-//! GUILD_MEMBERS_CHUNK, and the stored shape of a member (without its user, which is global).
+//! GUILD_MEMBERS_CHUNK, and the stored shape of a member: the member object without `user`
+//! (users are global, at `user:<u>`, kept while a guild holds them).
 
 use ddiscord::cache::keys::state_field;
-use serde::Serialize;
-use serde_json::Value;
-use twilight_model::gateway::payload::incoming::{
-    MemberAdd, MemberChunk, MemberRemove, MemberUpdate,
-};
-use twilight_model::guild::{Member, PartialMember};
-use twilight_model::user::User;
 
-use super::{Plan, Planner, encode_error, id, json};
-use crate::projection::{Op, ProjectionError};
+use super::presence::presence_pair;
+use super::raw::{RawObject, Shape, objects};
+use super::{Plan, Planner, fields_except};
+use crate::projection::Op;
+use crate::projection::ops::MemberWrite;
+
+/// The key of the guild object's member count, as JSON text.
+const MEMBER_COUNT: &str = "\"member_count\"";
 
 impl Planner {
-    /// GUILD_MEMBER_ADD: the member and its user; the guild's member count goes up.
-    pub(super) fn member_add(&self, name: &str, add: &MemberAdd) -> Result<Plan, ProjectionError> {
-        let g = add.guild_id.get();
-        let mut ops = vec![Op::HIncrIfExists(
-            self.keys.guild_state(g),
-            state_field::MEMBER_COUNT.into(),
-            1,
-        )];
-        self.members(name, g, std::slice::from_ref(&add.member), &mut ops)?;
+    /// GUILD_MEMBER_ADD: the member and its user; the guild's member count goes up, in the
+    /// stored guild and in its state.
+    pub(super) fn member_add(&self, mut d: RawObject<'_>) -> Result<Plan, Shape> {
+        let g = d.id("guild_id", "d")?;
+        d.take("guild_id");
+        let mut ops = self.count(g, 1);
+        ops.push(Op::MemberSet {
+            guild: g,
+            members: vec![member_write(d)?],
+        });
         Ok(Plan::Ops(ops))
     }
 
-    /// GUILD_MEMBER_REMOVE: the member goes (its user stays); the member count goes down.
-    pub(super) fn member_remove(&self, remove: &MemberRemove) -> Plan {
-        let g = remove.guild_id.get();
-        Plan::Ops(vec![
+    /// GUILD_MEMBER_REMOVE: the member and its presence go, and its user when no other guild
+    /// holds it; the member count goes down.
+    pub(super) fn member_remove(&self, d: &RawObject<'_>) -> Result<Plan, Shape> {
+        let g = d.id("guild_id", "d")?;
+        let user = d
+            .child("user", "d")?
+            .ok_or_else(|| Shape("d.user is missing".into()))?
+            .id("id", "d.user")?;
+        let mut ops = self.count(g, -1);
+        ops.push(Op::MemberRemove {
+            guild: g,
+            user: user.to_string(),
+        });
+        Ok(Plan::Ops(ops))
+    }
+
+    /// The member count of guild `g` changed by `by`.
+    fn count(&self, g: u64, by: i64) -> Vec<Op> {
+        vec![
             Op::HIncrIfExists(
                 self.keys.guild_state(g),
                 state_field::MEMBER_COUNT.into(),
-                -1,
+                by,
             ),
-            Op::HDel(self.keys.guild_members(g), vec![id(remove.user.id)]),
-        ])
+            Op::JsonIncr {
+                key: self.keys.guild(g),
+                field: MEMBER_COUNT.into(),
+                by,
+            },
+        ]
     }
 
     /// GUILD_MEMBERS_CHUNK: the members, their presences when cached, and, with the last
     /// chunk of a request without nonce, the guild marked as fully chunked.
-    pub(super) fn member_chunk(
-        &self,
-        name: &str,
-        chunk: &MemberChunk,
-    ) -> Result<Plan, ProjectionError> {
+    pub(super) fn member_chunk(&self, d: &RawObject<'_>) -> Result<Plan, Shape> {
+        let g = d.id("guild_id", "d")?;
+        let guild_id = d
+            .get_borrowed("guild_id")
+            .ok_or_else(|| Shape("d.guild_id is missing".into()))?;
         let mut ops = Vec::new();
-        let g = chunk.guild_id.get();
-        self.members(name, g, &chunk.members, &mut ops)?;
-        if self.config.cache_presences && !chunk.presences.is_empty() {
-            let mut pairs = Vec::with_capacity(chunk.presences.len());
-            for p in &chunk.presences {
-                pairs.push((id(p.user.id()), json(name, p)?));
-            }
-            ops.push(Op::HSet(self.keys.guild_presences(g), pairs));
+        let members = objects(d, "members")?
+            .into_iter()
+            .map(member_write)
+            .collect::<Result<Vec<_>, _>>()?;
+        if !members.is_empty() {
+            ops.push(Op::MemberSet { guild: g, members });
         }
-        if chunk.nonce.is_none() && chunk.chunk_index + 1 >= chunk.chunk_count {
+        if self.config.cache_presences {
+            let pairs = objects(d, "presences")?
+                .into_iter()
+                .map(|p| presence_pair(p, guild_id))
+                .collect::<Result<Vec<_>, _>>()?;
+            if !pairs.is_empty() {
+                ops.push(Op::HSet(self.keys.guild_presences(g), pairs));
+            }
+        }
+        let index = integer(d, "chunk_index")?;
+        let count = integer(d, "chunk_count")?;
+        if !d.has("nonce") && index + 1 >= count {
             ops.push(Op::HSet(
                 self.keys.guild_state(g),
                 vec![(state_field::MEMBERS_CHUNKED.into(), "1".into())],
@@ -65,141 +94,43 @@ impl Planner {
         Ok(Plan::Ops(ops))
     }
 
-    /// Appends the writes of `members` of `guild` to `ops`: the members, and their users.
-    pub(super) fn members(
-        &self,
-        name: &str,
-        guild: u64,
-        members: &[Member],
-        ops: &mut Vec<Op>,
-    ) -> Result<(), ProjectionError> {
-        if members.is_empty() {
-            return Ok(());
-        }
-        let mut pairs = Vec::with_capacity(members.len());
-        let mut users = Vec::with_capacity(members.len());
-        for member in members {
-            pairs.push((id(member.user.id), member_json(name, member)?));
-            users.push((
-                self.keys.user(member.user.id.get()),
-                json(name, &member.user)?,
-            ));
-        }
-        ops.push(Op::HSet(self.keys.guild_members(guild), pairs));
-        ops.push(Op::MSet(users));
-        Ok(())
-    }
-
-    /// GUILD_MEMBER_UPDATE: replaces the cached member (only when cached), keeping `deaf` and
-    /// `mute` when the update lacks them, and sets its user.
-    pub(super) fn member_update(
-        &self,
-        name: &str,
-        update: &MemberUpdate,
-    ) -> Result<Plan, ProjectionError> {
-        let member = Member {
-            avatar: update.avatar,
-            avatar_decoration_data: None,
-            banner: None,
-            communication_disabled_until: update.communication_disabled_until,
-            deaf: update.deaf.unwrap_or_default(),
-            flags: update
-                .flags
-                .unwrap_or(twilight_model::guild::MemberFlags::empty()),
-            joined_at: update.joined_at,
-            mute: update.mute.unwrap_or_default(),
-            nick: update.nick.clone(),
-            pending: update.pending,
-            premium_since: update.premium_since,
-            roles: update.roles.clone(),
-            user: update.user.clone(),
-        };
-        let mut value =
-            serde_json::to_value(&member).map_err(|source| encode_error(name, source))?;
-        if let Value::Object(map) = &mut value {
-            map.remove("user");
-            if update.deaf.is_none() {
-                map.remove("deaf");
-            }
-            if update.mute.is_none() {
-                map.remove("mute");
-            }
-        }
-        Ok(Plan::Ops(vec![Op::MemberUpdate {
-            key: self.keys.guild_members(update.guild_id.get()),
-            field: id(update.user.id),
-            json: value.to_string(),
-            keep_deaf: update.deaf.is_none(),
-            keep_mute: update.mute.is_none(),
-            user_key: self.keys.user(update.user.id.get()),
-            user_json: json(name, &update.user)?,
+    /// GUILD_MEMBER_UPDATE: the fields it carries replace the cached member's (fields it
+    /// lacks, such as `deaf` and `mute`, are kept), and its user is set; a member that is not
+    /// cached is not created, as twilight-cache-inmemory.
+    pub(super) fn member_update(&self, d: RawObject<'_>) -> Result<Plan, Shape> {
+        let g = d.id("guild_id", "d")?;
+        let user = d
+            .get("user")
+            .ok_or_else(|| Shape("d.user is missing".into()))?;
+        let user_id = RawObject::of(user, "d.user")?.id("id", "d.user")?;
+        Ok(Plan::Ops(vec![Op::MemberMerge {
+            guild: g,
+            user: user_id.to_string(),
+            create: false,
+            fields: fields_except(&d, &["guild_id", "user"]),
+            user_json: Some(user.get().to_owned()),
         }]))
     }
 }
 
-/// A member as stored: the member object without `user` (users are global). Mirrors the
-/// serialisation of twilight-model's `Member` field for field, borrowing instead of copying.
-#[derive(Serialize)]
-struct StoredMember<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    avatar: Option<&'a twilight_model::util::ImageHash>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    avatar_decoration_data: Option<&'a twilight_model::user::AvatarDecorationData>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    banner: Option<&'a twilight_model::util::ImageHash>,
-    communication_disabled_until: Option<twilight_model::util::Timestamp>,
-    deaf: bool,
-    flags: twilight_model::guild::MemberFlags,
-    joined_at: Option<twilight_model::util::Timestamp>,
-    mute: bool,
-    nick: Option<&'a str>,
-    pending: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    premium_since: Option<twilight_model::util::Timestamp>,
-    roles: &'a [twilight_model::id::Id<twilight_model::id::marker::RoleMarker>],
+/// A member object (with `user`) as stored: the member without `user`, and the user.
+pub(super) fn member_write(mut member: RawObject<'_>) -> Result<MemberWrite, Shape> {
+    let user = member
+        .take("user")
+        .ok_or_else(|| Shape("member.user is missing".into()))?;
+    let id = RawObject::of(&user, "member.user")?.id("id", "member.user")?;
+    Ok(MemberWrite {
+        user: id.to_string(),
+        member: member.to_json(),
+        user_json: user.get().to_owned(),
+    })
 }
 
-/// `member` as stored ([`StoredMember`]).
-fn member_json(event: &str, member: &Member) -> Result<String, ProjectionError> {
-    let stored = StoredMember {
-        avatar: member.avatar.as_ref(),
-        avatar_decoration_data: member.avatar_decoration_data.as_ref(),
-        banner: member.banner.as_ref(),
-        communication_disabled_until: member.communication_disabled_until,
-        deaf: member.deaf,
-        flags: member.flags,
-        joined_at: member.joined_at,
-        mute: member.mute,
-        nick: member.nick.as_deref(),
-        pending: member.pending,
-        premium_since: member.premium_since,
-        roles: &member.roles,
-    };
-    json(event, &stored)
-}
-
-/// A message's partial member, stored in the member shape (without `user`).
-pub(super) fn partial_member_json(
-    name: &str,
-    member: &PartialMember,
-    author: &User,
-) -> Result<String, ProjectionError> {
-    let full = Member {
-        avatar: member.avatar,
-        avatar_decoration_data: member.avatar_decoration_data.clone(),
-        banner: member.banner,
-        communication_disabled_until: member.communication_disabled_until,
-        deaf: member.deaf,
-        flags: member.flags,
-        joined_at: member.joined_at,
-        mute: member.mute,
-        nick: member.nick.clone(),
-        pending: false,
-        premium_since: member.premium_since,
-        roles: member.roles.clone(),
-        user: author.clone(),
-    };
-    member_json(name, &full)
+/// The non-negative integer `key` of `d`.
+fn integer(d: &RawObject<'_>, key: &str) -> Result<u64, Shape> {
+    d.get(key)
+        .and_then(|v| v.get().parse().ok())
+        .ok_or_else(|| Shape(format!("d.{key} is not a non-negative integer")))
 }
 
 #[cfg(test)]
@@ -208,11 +139,13 @@ mod tests {
 
     #[test]
     fn stored_member_is_member_without_user() {
-        let text = r#"{"avatar":null,"communication_disabled_until":null,"deaf":false,"flags":2,"joined_at":"2021-01-01T00:00:00.000000+00:00","mute":true,"nick":"n","pending":false,"premium_since":"2022-01-01T00:00:00.000000+00:00","roles":["5","6"],"user":{"id":"7","username":"u","discriminator":"0","avatar":null,"global_name":null}}"#;
-        let member: Member = serde_json::from_str(text).unwrap();
-        let mut expected = serde_json::to_value(&member).unwrap();
-        expected.as_object_mut().unwrap().remove("user");
-        let ours: Value = serde_json::from_str(&member_json("T", &member).unwrap()).unwrap();
-        assert_eq!(ours, expected);
+        let text = r#"{"avatar":null,"deaf":false,"flags":2,"x_new":{"a":[1]},"user":{"id":"7","username":"u","x_user":1},"roles":["5"]}"#;
+        let write = member_write(RawObject::parse(text, "m").unwrap()).unwrap();
+        assert_eq!(write.user, "7");
+        assert_eq!(
+            write.member,
+            r#"{"avatar":null,"deaf":false,"flags":2,"x_new":{"a":[1]},"roles":["5"]}"#
+        );
+        assert_eq!(write.user_json, r#"{"id":"7","username":"u","x_user":1}"#);
     }
 }

@@ -2,59 +2,80 @@
 //! author (and in a guild its member) is cached always, the message itself only with
 //! [`ProjectionConfig::message_cache`](super::ProjectionConfig::message_cache).
 
-use twilight_model::channel::Message;
-use twilight_model::id::Id;
-use twilight_model::id::marker::{ChannelMarker, MessageMarker};
-
-use super::member::partial_member_json;
-use super::{Plan, Planner, Skip, id, json};
-use crate::projection::{Op, ProjectionError};
+use super::raw::{RawObject, Shape, ids};
+use super::{Plan, Planner, Skip};
+use crate::projection::Op;
+use crate::projection::ops::Target;
 
 impl Planner {
-    /// A message created, or updated (MESSAGE_UPDATE carries the whole message): its author,
-    /// its author's member in a guild, and the message when messages are cached.
-    pub(super) fn message_create(
-        &self,
-        name: &str,
-        message: Message,
-    ) -> Result<Plan, ProjectionError> {
-        // As twilight-cache-inmemory: the author is cached, and in a guild its member.
-        let mut ops = vec![Op::Set(
-            self.keys.user(message.author.id.get()),
-            json(name, &message.author)?,
-        )];
-        if let (Some(g), Some(member)) = (message.guild_id, &message.member) {
-            ops.push(Op::HSet(
-                self.keys.guild_members(g.get()),
-                vec![(
-                    id(message.author.id),
-                    partial_member_json(name, member, &message.author)?,
-                )],
-            ));
-        }
+    /// MESSAGE_CREATE: its author, its author's member in a guild, and the message when
+    /// messages are cached.
+    pub(super) fn message_create(&self, d: RawObject<'_>) -> Result<Plan, Shape> {
+        let mut ops = self.author(&d)?;
         if self.config.message_cache > 0 {
             ops.push(Op::MessageAdd {
-                channel: message.channel_id.get(),
-                message: message.id.get(),
-                json: json(name, &message)?,
+                channel: d.id("channel_id", "d")?,
+                message: d.id("id", "d")?,
+                json: d.to_json(),
                 limit: self.config.message_cache,
             });
         }
         Ok(Plan::Ops(ops))
     }
 
-    /// MESSAGE_DELETE and MESSAGE_DELETE_BULK: the messages, when messages are cached.
-    pub(super) fn message_delete(
-        &self,
-        channel: Id<ChannelMarker>,
-        messages: &[Id<MessageMarker>],
-    ) -> Plan {
-        if self.config.message_cache == 0 {
-            return Plan::Skip(Skip::NotCached);
+    /// MESSAGE_UPDATE: the fields it carries replace the cached message's (a message that is
+    /// not cached is not created); its author as for MESSAGE_CREATE.
+    pub(super) fn message_update(&self, d: RawObject<'_>) -> Result<Plan, Shape> {
+        let mut ops = self.author(&d)?;
+        if self.config.message_cache > 0 {
+            let key = self
+                .keys
+                .message(d.id("channel_id", "d")?, d.id("id", "d")?);
+            ops.push(Op::Merge {
+                target: Target::Key(key),
+                fields: d.to_pairs(),
+                create: false,
+            });
         }
-        Plan::Ops(vec![Op::MessageDel {
-            channel: channel.get(),
-            messages: messages.iter().map(|m| m.get()).collect(),
-        }])
+        Ok(Plan::Ops(ops))
+    }
+
+    /// A message's author, as twilight-cache-inmemory caches it: in a guild, its member
+    /// (the message's partial member merged into the cached one, or created) and user;
+    /// elsewhere (direct messages, webhooks) the user only while a guild holds it.
+    fn author(&self, d: &RawObject<'_>) -> Result<Vec<Op>, Shape> {
+        let Some(author) = d.get("author") else {
+            return Ok(Vec::new());
+        };
+        let user = RawObject::of(author, "d.author")?.id("id", "d.author")?;
+        let json = author.get().to_owned();
+        let guild = d.opt_id("guild_id", "d")?;
+        Ok(match (guild, d.child("member", "d")?) {
+            (Some(g), Some(member)) => vec![Op::MemberMerge {
+                guild: g,
+                user: user.to_string(),
+                create: true,
+                fields: member.to_pairs(),
+                user_json: Some(json),
+            }],
+            _ => vec![Op::UserIfHeld {
+                user: user.to_string(),
+                json,
+            }],
+        })
+    }
+
+    /// MESSAGE_DELETE (`bulk`: MESSAGE_DELETE_BULK): the messages, when messages are cached.
+    pub(super) fn message_delete(&self, d: &RawObject<'_>, bulk: bool) -> Result<Plan, Shape> {
+        if self.config.message_cache == 0 {
+            return Ok(Plan::Skip(Skip::NotCached));
+        }
+        let channel = d.id("channel_id", "d")?;
+        let messages = if bulk {
+            ids(d, "ids")?
+        } else {
+            vec![d.id("id", "d")?]
+        };
+        Ok(Plan::Ops(vec![Op::MessageDel { channel, messages }]))
     }
 }

@@ -1,29 +1,28 @@
 //! The current user: READY and USER_UPDATE.
 
-use twilight_model::gateway::payload::incoming::{Ready, UserUpdate};
-
-use super::{Plan, Planner, json};
-use crate::projection::{Op, ProjectionError};
+use super::raw::{RawObject, Shape, objects};
+use super::{Plan, Planner};
+use crate::projection::Op;
 
 impl Planner {
     /// READY: the current user, and the shard's guilds of the new session (the guilds the
     /// shard had and READY no longer lists are retired).
-    pub(super) fn ready(&self, name: &str, ready: &Ready) -> Result<Plan, ProjectionError> {
+    pub(super) fn ready(&self, d: &RawObject<'_>) -> Result<Plan, Shape> {
+        let user = d
+            .get("user")
+            .ok_or_else(|| Shape("d.user is missing".into()))?;
+        let mut guilds = Vec::new();
+        for guild in objects(d, "guilds")? {
+            guilds.push(guild.id("id", "guilds[]")?);
+        }
         Ok(Plan::Ops(vec![
-            Op::Set(self.keys.current_user(), json(name, &ready.user)?),
-            Op::Ready(ready.guilds.iter().map(|g| g.id.get()).collect()),
+            Op::Set(self.keys.current_user(), user.get().to_owned()),
+            Op::Ready(guilds),
         ]))
     }
 
-    /// USER_UPDATE: the current user.
-    pub(super) fn user_update(
-        &self,
-        name: &str,
-        user: &UserUpdate,
-    ) -> Result<Plan, ProjectionError> {
-        Ok(Plan::Ops(vec![Op::Set(
-            self.keys.current_user(),
-            json(name, &user.0)?,
-        )]))
+    /// USER_UPDATE: the current user (the whole user object).
+    pub(super) fn user_update(&self, d: &RawObject<'_>) -> Plan {
+        Plan::Ops(vec![Op::Set(self.keys.current_user(), d.to_json())])
     }
 }

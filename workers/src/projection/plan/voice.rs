@@ -1,33 +1,33 @@
 //! Voice states: VOICE_STATE_UPDATE.
 
-use twilight_model::voice::VoiceState;
-
-use super::{Plan, Planner, Skip, id, json};
-use crate::projection::{Op, ProjectionError};
+use super::member::member_write;
+use super::raw::{RawObject, Shape};
+use super::{Plan, Planner, Skip};
+use crate::projection::Op;
 
 impl Planner {
     /// VOICE_STATE_UPDATE: the user's voice state in the guild (removed when it left the
-    /// channel) and the member it carries; a state outside a guild is not cached.
-    pub(super) fn voice_state_update(
-        &self,
-        name: &str,
-        state: VoiceState,
-    ) -> Result<Plan, ProjectionError> {
-        let Some(g) = state.guild_id else {
+    /// channel), stored without `member`, which is cached as a member; a state outside a
+    /// guild is not cached.
+    pub(super) fn voice_state_update(&self, mut d: RawObject<'_>) -> Result<Plan, Shape> {
+        let Some(g) = d.opt_id("guild_id", "d")? else {
             return Ok(Plan::Skip(Skip::NotCached));
         };
+        let user = d.id("user_id", "d")?;
+        let member = d.child("member", "d")?;
+        d.take("member");
         let mut ops = Vec::new();
-        let key = self.keys.guild_voice_states(g.get());
-        if state.channel_id.is_some() {
-            ops.push(Op::HSet(
-                key,
-                vec![(id(state.user_id), json(name, &state)?)],
-            ));
+        let key = self.keys.guild_voice_states(g);
+        if d.has("channel_id") {
+            ops.push(Op::HSet(key, vec![(user.to_string(), d.to_json())]));
         } else {
-            ops.push(Op::HDel(key, vec![id(state.user_id)]));
+            ops.push(Op::HDel(key, vec![user.to_string()]));
         }
-        if let Some(member) = &state.member {
-            self.members(name, g.get(), std::slice::from_ref(member), &mut ops)?;
+        if let Some(member) = member {
+            ops.push(Op::MemberSet {
+                guild: g,
+                members: vec![member_write(member)?],
+            });
         }
         Ok(Plan::Ops(ops))
     }
