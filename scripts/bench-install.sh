@@ -12,8 +12,9 @@
 #   pip-sdist      maturin sdist, then pip install <sdist>
 #   wheel          maturin build --profile dist, then pip install <wheel>
 #   npm-checkout   npm install <checkout>/sdk-node, npm install-scripts approve, npm rebuild
-#   npm-packages   scripts/release-packages.sh --dry-run, then npm install <tarball> and
-#                  npm install <platform package> <main package> (no cargo on PATH)
+#   npm-packages   npm install <tarball from npm pack> and npm install <platform package>
+#                  <main package> (no cargo on PATH), the packages made by
+#                  scripts/release-packages.sh --dry-run with the usual target directory
 #
 # Each route works in a fresh folder ${BENCH_DIR:-/tmp}/install-ROUTE.* that it removes at the end (a cold
 # cargo target directory takes several GB). Every figure is printed and appended, tab-separated,
@@ -37,17 +38,21 @@ record() { # what value unit
   printf '  %-44s %12s %s\n' "$1" "$2" "$3"
 }
 
-# timed WHAT CMD...: runs CMD (output to the route's log) and records its wall time in seconds.
+# timed WHAT CMD...: runs CMD (output to the route's log) and records its wall time and the CPU
+# time (user + system) of it and its children, in seconds: on a shared machine the CPU time is
+# the steadier figure.
 timed() {
-  local what="$1" start end
+  local what="$1" times
   shift
-  start=$(date +%s.%N)
-  if ! "$@" >>"$log" 2>&1; then
+  times="$(mktemp)"
+  if ! /usr/bin/time -f '%e %U %S' -o "$times" "$@" >>"$log" 2>&1; then
+    cat "$times" >>"$log"
     echo "failed: $* (see $log)" >&2
     exit 1
   fi
-  end=$(date +%s.%N)
-  record "$what" "$(echo "$end - $start" | bc -l | xargs printf '%.1f')" s
+  read -r wall user sys <"$times"
+  rm -f "$times"
+  record "$what" "$wall" "s wall, $(echo "$user + $sys" | bc -l | xargs printf '%.1f') s CPU"
 }
 
 size() { record "$1" "$(stat -c %s "$2")" bytes; }
@@ -63,6 +68,8 @@ app() { # DIR: an application folder
 }
 
 have bc || apt_install bc
+[[ -x /usr/bin/time ]] || apt_install time
+build_target="${CARGO_TARGET_DIR:-$HOME/.cache/ddiscord/target}"
 mkdir -p "$(dirname "$out")"
 
 for route in "${routes[@]}"; do
@@ -126,20 +133,23 @@ print(sum(i.file_size for i in zipfile.ZipFile(sys.argv[1]).infolist() if i.file
       size "Node addon ($(basename "$addon"))" "$addon"
       ;;
     npm-packages)
-      # The packages as published: built once by the release script (not timed here).
-      DIST="$work/dist" bash scripts/release-packages.sh --dry-run >>"$log" 2>&1
-      tarball="$(ls "$work"/dist/npm/ddiscord-[0-9]*.tgz)"
-      size "npm tarball, addon inside ($(basename "$tarball"))" "$tarball"
+      # The packages: built (not timed) with the usual target directory by the release script,
+      # and `npm pack` in sdk-node/ after that build, the tarball that carries the addon.
+      CARGO_TARGET_DIR="$build_target" DIST="$work/dist" bash scripts/release-packages.sh --dry-run >>"$log" 2>&1
+      version="$(node -p 'require("./sdk-node/package.json").version')"
+      (cd sdk-node && npm pack --pack-destination "$work" >>"$log" 2>&1)
+      tarball="$work/ddiscord-$version.tgz"
+      size "npm pack tarball, addon inside" "$tarball"
       no_cargo="$(dirname "$(command -v node)"):/usr/bin:/bin"
       for pass in cold warm; do
         app "$work/tarball-$pass"
         timed "npm install <tarball> ($pass)" env PATH="$no_cargo" bash -c \
           'cd "$1" && npm install --no-audit --no-fund "$2"' _ "$work/tarball-$pass" "$tarball"
       done
-      platform="$(ls "$work"/dist/npm/ddiscord-linux-*.tgz | head -1)"
-      main="$(ls "$work"/dist/npm/main/ddiscord-[0-9]*.tgz)"
+      platform="$(ls "$work"/dist/npm/ddiscord-linux-*-"$version".tgz | head -1)"
+      main="$work/dist/npm/ddiscord-$version.tgz"
       size "npm platform package ($(basename "$platform"))" "$platform"
-      size "npm main package, no addon" "$main"
+      size "npm main package (no addon)" "$main"
       for pass in cold warm; do
         app "$work/platform-$pass"
         timed "npm install <platform package> <main package> ($pass)" env PATH="$no_cargo" bash -c \
