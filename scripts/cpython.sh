@@ -41,18 +41,7 @@ cant_fetch() {
   exit 3
 }
 
-missing=()
-for tool in gcc make; do have "$tool" || missing+=("$tool"); done
-[[ -e /usr/include/stdio.h ]] || missing+=(libc6-dev)
-[[ -e /usr/include/zlib.h ]] || missing+=(zlib1g-dev)
-[[ -e /usr/include/openssl/ssl.h ]] || missing+=(libssl-dev)
-[[ -e /usr/include/ffi.h ]] || compgen -G "/usr/include/*/ffi.h" >/dev/null || missing+=(libffi-dev)
-have xz || missing+=(xz-utils)
 have apt-get || cant_fetch "no apt-get (Debian's archive is where the source comes from)"
-if ((${#missing[@]})); then
-  step "installing ${missing[*]} (to build CPython $version)"
-  apt_install "${missing[@]}"
-fi
 
 # A private apt state: the Debian releases' source indexes, kept beside the build.
 apt_dir="$cache/apt-src"
@@ -79,6 +68,18 @@ trap 'rm -rf "$work"' EXIT
 step "apt-get source --download-only python$version"
 (cd "$work" && apt-get "${apt_opts[@]}" -qq source --download-only "python$version") ||
   cant_fetch "apt-get source python$version failed"
+missing=()
+for tool in gcc make; do have "$tool" || missing+=("$tool"); done
+[[ -e /usr/include/stdio.h ]] || missing+=(libc6-dev)
+[[ -e /usr/include/zlib.h ]] || missing+=(zlib1g-dev)
+[[ -e /usr/include/openssl/ssl.h ]] || missing+=(libssl-dev)
+[[ -e /usr/include/ffi.h ]] || compgen -G "/usr/include/*/ffi.h" >/dev/null || missing+=(libffi-dev)
+have xz || missing+=(xz-utils)
+if ((${#missing[@]})); then
+  step "installing ${missing[*]} (to build CPython $version)"
+  apt_install "${missing[@]}" || cant_fetch "installing ${missing[*]} failed"
+fi
+
 orig="$(ls "$work"/python"$version"_*.orig.tar.xz)"
 step "building CPython from $(basename "$orig") into $prefix"
 mkdir "$work/src"
