@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Python SDK: builds ddiscord-sdk into a reused virtualenv, checks its stubs against the native
 # module (mypy stubtest) and runs pytest against private Redis and Mosquitto servers (started by
-# `ddiscord dev services`).
+# `ddiscord dev services`). The abi3 wheel is also installed on a second CPython, 3.13, which
+# scripts/cpython.sh builds once from Debian's source (tests/test_install.py).
 #
 # The virtualenv lives in ${XDG_CACHE_HOME:-$HOME/.cache}/ddiscord/venv-py; the native module is
 # built with the shared $CARGO_TARGET_DIR so repeated runs are incremental.
@@ -28,6 +29,16 @@ cargo build -q -p ddiscord-cli
 # no later build into the shared target directory replaces while the tests run.
 cp "$CARGO_TARGET_DIR/debug/ddiscord" "$fresh/ddiscord"
 export DDISCORD_BINARY="$fresh/ddiscord"
+
+step "a second CPython for the abi3 wheel (scripts/cpython.sh 3.13: built once, then reused)"
+if second="$(bash scripts/cpython.sh 3.13)"; then
+  export DDISCORD_SECOND_PYTHON="$second"
+  "$second" --version
+else
+  status=$?
+  # 3: the source cannot be fetched; the test says so when it skips.
+  ((status == 3)) || exit "$status"
+fi
 
 step "pytest"
 (cd sdk-python && python -m pytest -q)

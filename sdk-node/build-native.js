@@ -5,6 +5,8 @@
 //   node build-native.js            build unless a current addon exists (install step; leaves
 //                                   native.js and native.d.ts as committed)
 //   node build-native.js --force    always build, and write native.js and native.d.ts (npm run build)
+//   node build-native.js --rebuild  build with cargo even when an addon exists (the release script;
+//                                   leaves native.js and native.d.ts as committed)
 //   node build-native.js --debug    debug profile instead of `dist` (release, no debug info)
 //
 // Cargo output goes to $CARGO_TARGET_DIR (default ~/.cache/ddiscord/target), shared with the
@@ -18,6 +20,7 @@ const here = __dirname
 const args = process.argv.slice(2)
 const force = args.includes('--force')
 const debug = args.includes('--debug')
+const rebuild = args.includes('--rebuild')
 const inCheckout = fs.existsSync(path.join(here, 'Cargo.toml')) && fs.existsSync(path.join(here, 'src', 'lib.rs'))
 const prebuilt = fs.readdirSync(here).filter((f) => f.startsWith('ddiscord.') && f.endsWith('.node'))
 
@@ -41,7 +44,7 @@ if (!inCheckout) {
 
 const env = { ...process.env }
 env.CARGO_TARGET_DIR = env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache', 'ddiscord', 'target')
-if (!force && prebuilt.length > 0 && process.env.npm_lifecycle_event !== 'install') {
+if (!force && !rebuild && prebuilt.length > 0 && process.env.npm_lifecycle_event !== 'install') {
   process.exit(0)
 }
 

@@ -87,14 +87,16 @@ test('the per-platform layout napi-rs publishes: the addon in ddiscord-<platform
     const pack = (cwd) => JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd, encoding: 'utf8' }))[0]
     const platformTarball = path.join(work, pack(platformDir).filename)
 
-    // The main package as `napi prepublish` leaves it: no addon, the platform packages as
-    // optional dependencies.
+    // The main package as scripts/release-packages.sh makes it: no addon and no install step,
+    // the platform packages as optional dependencies (what `napi prepublish` adds).
     const mainDir = path.join(work, 'main')
     fs.mkdirSync(mainDir)
     const manifest = JSON.parse(fs.readFileSync(path.join(here, 'package.json'), 'utf8'))
-    for (const f of manifest.files.filter((f) => !f.includes('*'))) fs.copyFileSync(path.join(here, f), path.join(mainDir, f))
+    manifest.files = manifest.files.filter((f) => !f.includes('*') && f !== 'build-native.js')
+    for (const f of manifest.files) fs.copyFileSync(path.join(here, f), path.join(mainDir, f))
     manifest.optionalDependencies = { [platformName]: manifest.version }
     delete manifest.devDependencies
+    delete manifest.scripts
     fs.writeFileSync(path.join(mainDir, 'package.json'), JSON.stringify(manifest, null, 2))
     const main = pack(mainDir)
     assert.ok(!main.files.some((f) => f.path.endsWith('.node')), 'the main package carries no addon')
