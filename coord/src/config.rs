@@ -26,7 +26,18 @@ pub struct LeaseConfig {
     pub ttl: Duration,
     /// How often leases are renewed and free partitions claimed (default `ttl / 3`).
     pub renew_interval: Duration,
+    /// Hand surplus leases over instead of dropping them (default `false`): when a node joins,
+    /// a lease this node holds above its fair share is kept and renewed, and
+    /// [`LeaseEvent::Surplus`](super::LeaseEvent::Surplus) asks the owner to stop its work
+    /// cleanly and then [`release`](super::Leases::release) it. A lease not released within
+    /// [`HANDOVER_TIMEOUT`] is released anyway. With `false` the surplus is released in the
+    /// round that finds it ([`LeaseEvent::Released`](super::LeaseEvent::Released)).
+    pub handover: bool,
 }
+
+/// How long a node asked to hand a lease over ([`LeaseConfig::handover`]) may take before the
+/// claimer releases it anyway: 15 s.
+pub const HANDOVER_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl LeaseConfig {
     /// A configuration with the defaults: prefix `dd:`, a fresh node id, TTL 10 s, renewal every
@@ -39,7 +50,15 @@ impl LeaseConfig {
             node_id: default_node_id(),
             ttl: DEFAULT_TTL,
             renew_interval: DEFAULT_TTL / 3,
+            handover: false,
         }
+    }
+
+    /// Sets [`handover`](Self::handover).
+    #[must_use]
+    pub fn with_handover(mut self, handover: bool) -> Self {
+        self.handover = handover;
+        self
     }
 
     /// Sets the TTL and a renew interval of a third of it.

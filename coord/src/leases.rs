@@ -9,7 +9,7 @@ use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::config::LeaseConfig;
+use super::config::{HANDOVER_TIMEOUT, LeaseConfig};
 use super::error::{CoordError, CoordErrorKind};
 use super::{keys, scripts};
 
@@ -33,6 +33,11 @@ pub enum LeaseEvent {
     Lost(Lease),
     /// The lease was given up (shutdown, [`Leases::release`], or surplus after a node joined).
     Released(Lease),
+    /// A node joined and this lease is above this node's fair share; with
+    /// [`LeaseConfig::handover`] set, the lease is still held and renewed: stop the work for the
+    /// partition cleanly, then call [`Leases::release`]. Sent once per lease; a lease not
+    /// released within [`HANDOVER_TIMEOUT`] is released anyway.
+    Surplus(Lease),
 }
 
 /// A cheap, clonable check that a lease is still held, for hot paths that cannot ask Redis.
@@ -75,6 +80,8 @@ fn elapsed_ms(base: Instant) -> u64 {
 struct Held {
     lease: Lease,
     state: Arc<GuardState>,
+    /// When [`LeaseEvent::Surplus`] was sent for it.
+    surplus_since: Option<Instant>,
 }
 
 struct Shared {
@@ -100,6 +107,9 @@ impl Shared {
             }
             LeaseEvent::Released(l) => {
                 tracing::info!(group = %self.config.group, partition = l.partition, token = l.token, "lease released");
+            }
+            LeaseEvent::Surplus(l) => {
+                tracing::info!(group = %self.config.group, partition = l.partition, token = l.token, "lease above the fair share; handing it over");
             }
         }
         // The receiver may be gone (the owner stopped listening); the state above is what counts.
@@ -338,7 +348,7 @@ fn expire_overdue(shared: &Shared) {
     }
 }
 
-type TickReply = (u64, u64, Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>);
+type TickReply = (u64, u64, Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>);
 
 async fn tick(shared: &Shared, conn: &mut ConnectionManager) -> Result<(), CoordError> {
     let c = &shared.config;
@@ -359,7 +369,8 @@ async fn tick(shared: &Shared, conn: &mut ConnectionManager) -> Result<(), Coord
     inv.arg(&c.node_id)
         .arg(ttl_ms)
         .arg(c.partitions)
-        .arg(offset);
+        .arg(offset)
+        .arg(if c.handover { "1" } else { "0" });
     for l in &held {
         inv.arg(l.partition).arg(l.token.to_string());
     }
@@ -367,7 +378,7 @@ async fn tick(shared: &Shared, conn: &mut ConnectionManager) -> Result<(), Coord
         inv.invoke_async::<TickReply>(conn).await
     })
     .await;
-    let (live, _share, kept, lost, released, acquired) = match reply {
+    let (live, _share, kept, lost, released, acquired, surplus) = match reply {
         Err(_) => {
             return Err(CoordError::new(CoordErrorKind::Timeout {
                 context: "renewing leases",
@@ -392,6 +403,27 @@ async fn tick(shared: &Shared, conn: &mut ConnectionManager) -> Result<(), Coord
             shared.emit(LeaseEvent::Released(lease));
         }
     }
+    let mut overdue = Vec::new();
+    for pair in surplus.chunks_exact(2) {
+        let mut held = shared.held();
+        let Some(h) = held.get_mut(&(pair[0] as u32)) else {
+            continue;
+        };
+        match h.surplus_since {
+            None => {
+                h.surplus_since = Some(Instant::now());
+                let lease = h.lease;
+                drop(held);
+                shared.emit(LeaseEvent::Surplus(lease));
+            }
+            Some(since) if since.elapsed() >= HANDOVER_TIMEOUT => overdue.push(h.lease),
+            Some(_) => {}
+        }
+    }
+    for lease in overdue {
+        tracing::warn!(group = %c.group, partition = lease.partition, "lease not handed over within {HANDOVER_TIMEOUT:?}; releasing it");
+        release_one(shared, conn, lease).await?;
+    }
     for pair in acquired.chunks_exact(2) {
         let lease = Lease {
             partition: pair[0] as u32,
@@ -402,7 +434,14 @@ async fn tick(shared: &Shared, conn: &mut ConnectionManager) -> Result<(), Coord
             valid_until_ms: AtomicU64::new(valid_until),
             revoked: AtomicBool::new(false),
         });
-        shared.held().insert(lease.partition, Held { lease, state });
+        shared.held().insert(
+            lease.partition,
+            Held {
+                lease,
+                state,
+                surplus_since: None,
+            },
+        );
         shared.emit(LeaseEvent::Acquired(lease));
     }
     Ok(())

@@ -27,7 +27,7 @@ mod registry;
 mod scripts;
 mod topology;
 
-pub use config::{DEFAULT_KEY_PREFIX, DEFAULT_TTL, LeaseConfig, default_node_id};
+pub use config::{DEFAULT_KEY_PREFIX, DEFAULT_TTL, HANDOVER_TIMEOUT, LeaseConfig, default_node_id};
 pub use dead::{DEAD_LETTER_MAXLEN, DeadLetter, DeadLetterEntry, DeadLetters};
 pub use error::{CoordError, CoordErrorKind};
 pub use fence::{FENCED_CODE, Fence, FencedScript};

@@ -8,8 +8,10 @@ use redis::Script;
 /// One claimer round: heartbeat, renew held leases, give up surplus, claim up to the fair share.
 ///
 /// KEYS: `[nodes, lease(0), token(0), lease(1), token(1), …]` for every partition.
-/// ARGV: `[node, ttl_ms, partitions, offset, p1, t1, p2, t2, …]` (held leases).
-/// Returns `{live, share, {kept p,t…}, {lost p,t…}, {released p,t…}, {acquired p,t…}}`.
+/// ARGV: `[node, ttl_ms, partitions, offset, handover, p1, t1, p2, t2, …]` (held leases).
+/// Returns `{live, share, {kept p,t…}, {lost p,t…}, {released p,t…}, {acquired p,t…},
+/// {surplus p,t…}}`: with `handover` = 1 the surplus is kept (and renewed) for its owner to
+/// release after stopping cleanly; with 0 it is released at once.
 pub(crate) static TICK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -17,6 +19,7 @@ local node = ARGV[1]
 local ttl = tonumber(ARGV[2])
 local parts = tonumber(ARGV[3])
 local offset = tonumber(ARGV[4])
+local handover = ARGV[5] == '1'
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -24,9 +27,9 @@ redis.call('ZADD', KEYS[1], now + ttl, node)
 redis.call('PEXPIRE', KEYS[1], ttl * 3)
 local live = redis.call('ZCARD', KEYS[1])
 local share = math.ceil(parts / live)
-local kept, lost, released, acquired = {}, {}, {}, {}
+local kept, lost, released, acquired, surplus = {}, {}, {}, {}, {}
 local held = {}
-local i = 5
+local i = 6
 while i < #ARGV do
   local p = tonumber(ARGV[i])
   local tok = ARGV[i + 1]
@@ -44,14 +47,25 @@ while i < #ARGV do
   i = i + 2
 end
 local count = #kept / 2
-while count > share do
-  local tok = table.remove(kept)
-  local p = table.remove(kept)
-  redis.call('DEL', KEYS[2 + 2 * p])
-  held[p] = nil
-  table.insert(released, p)
-  table.insert(released, tok)
-  count = count - 1
+if handover then
+  local n = #kept
+  while count > share do
+    table.insert(surplus, kept[n - 1])
+    table.insert(surplus, kept[n])
+    n = n - 2
+    count = count - 1
+  end
+  count = #kept / 2
+else
+  while count > share do
+    local tok = table.remove(kept)
+    local p = table.remove(kept)
+    redis.call('DEL', KEYS[2 + 2 * p])
+    held[p] = nil
+    table.insert(released, p)
+    table.insert(released, tok)
+    count = count - 1
+  end
 end
 local j = 0
 while count < share and j < parts do
@@ -69,7 +83,7 @@ while count < share and j < parts do
   end
   j = j + 1
 end
-return {live, share, kept, lost, released, acquired}
+return {live, share, kept, lost, released, acquired, surplus}
 ",
     )
 });

@@ -209,3 +209,39 @@ async fn explicit_release_and_bad_config() {
     bad.renew_interval = bad.ttl;
     assert!(Leases::start(conn(&redis).await, bad).await.is_err());
 }
+
+#[tokio::test]
+async fn surplus_is_handed_over_only_once_its_owner_releases_it() {
+    let redis = RedisServer::start().unwrap();
+    let (a, mut arx) = Leases::start(conn(&redis).await, config("a", 4).with_handover(true))
+        .await
+        .unwrap();
+    assert_eq!(take(&mut arx, 4).await.len(), 4);
+    let (b, _brx) = Leases::start(conn(&redis).await, config("b", 4).with_handover(true))
+        .await
+        .unwrap();
+    // A is asked to hand two leases over, once each, and keeps them until it releases them.
+    let mut surplus = Vec::new();
+    while surplus.len() < 2 {
+        match take(&mut arx, 1).await[0] {
+            LeaseEvent::Surplus(l) => surplus.push(l),
+            other => panic!("expected a surplus lease, got {other:?}"),
+        }
+    }
+    // A few rounds later (renewals every TTL / 3), B still holds nothing: A still holds all.
+    tokio::time::sleep(TTL * 2).await;
+    assert_eq!(
+        a.held().len(),
+        4,
+        "surplus leases stay with their owner until released"
+    );
+    assert!(b.held().is_empty());
+    assert!(arx.try_recv().is_err(), "the surplus is announced once");
+    for l in &surplus {
+        a.release(l.partition).await.unwrap();
+        assert_eq!(take(&mut arx, 1).await[0], LeaseEvent::Released(*l));
+    }
+    until(|| b.held().len() == 2 && a.held().len() == 2).await;
+    let moved: BTreeSet<u32> = b.held().iter().map(|l| l.partition).collect();
+    assert_eq!(moved, surplus.iter().map(|l| l.partition).collect());
+}

@@ -333,6 +333,9 @@ impl IngestNode {
             node_id: config.node_id.clone(),
             ttl: config.lease_ttl,
             renew_interval: config.lease_ttl / 3,
+            // A shard given to a node that joined first drains and persists its session, so the
+            // new owner resumes it instead of identifying again and losing what was in flight.
+            handover: true,
         };
         let health_redis = redis.clone();
         let (leases, events) = Leases::start(redis, lease_config).await?;
@@ -444,6 +447,17 @@ fn install_crypto_provider() {
     }
 }
 
+/// Gives up the lease on `shard` after its runner stopped; a failure leaves it to expire.
+async fn release(leases: &Leases, shard: u32) {
+    if let Err(e) = leases.release(shard).await {
+        tracing::warn!(
+            shard,
+            error = &e as &dyn std::error::Error,
+            "could not release the lease; it expires after its TTL"
+        );
+    }
+}
+
 struct Runner {
     stop: watch::Sender<StopMode>,
     abort: AbortHandle,
@@ -463,6 +477,8 @@ async fn supervise(
     // Dropping the JoinSet (on kill) aborts every runner.
     let mut set: JoinSet<(u32, u64, ShardExit)> = JoinSet::new();
     let mut runners: HashMap<u32, Runner> = HashMap::new();
+    // Shards stopping to hand their lease over, with the lease's token.
+    let mut handing_over: HashMap<u32, u64> = HashMap::new();
     let publish_held = |runners: &HashMap<u32, Runner>| {
         let mut v: Vec<u32> = runners.keys().copied().collect();
         v.sort_unstable();
@@ -501,13 +517,27 @@ async fn supervise(
                     }
                     LeaseEvent::Released(lease) => {
                         metrics::lease_event("released");
-                        // Rebalancing: the new owner resumes from the last persisted sequence.
+                        // Released without a handover (it timed out): the new owner resumes
+                        // from the last persisted sequence.
                         if runners.get(&lease.partition).is_some_and(|r| r.token == lease.token)
                             && let Some(r) = runners.remove(&lease.partition)
                         {
                             r.abort.abort();
                         }
+                        handing_over.remove(&lease.partition);
                         publish_held(&runners);
+                    }
+                    LeaseEvent::Surplus(lease) => {
+                        metrics::lease_event("surplus");
+                        // Rebalancing: the shard drains its window, persists its session and
+                        // closes with 4000; the lease is released once it has stopped (below).
+                        match runners.get(&lease.partition) {
+                            Some(r) if r.token == lease.token => {
+                                let _ = r.stop.send(StopMode::Graceful);
+                                handing_over.insert(lease.partition, lease.token);
+                            }
+                            _ => release(&leases, lease.partition).await,
+                        }
                     }
                 }
             }
@@ -528,6 +558,10 @@ async fn supervise(
                     if runners.get(&shard).is_some_and(|r| r.token == token) {
                         runners.remove(&shard);
                         publish_held(&runners);
+                    }
+                    if handing_over.get(&shard) == Some(&token) {
+                        handing_over.remove(&shard);
+                        release(&leases, shard).await;
                     }
                     if let ShardExit::Fatal(reason) = exit {
                         status.fatal.store(true, Ordering::Relaxed);

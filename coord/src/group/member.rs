@@ -70,6 +70,8 @@ impl ConsumerGroup {
             node_id: config.node_id.clone(),
             ttl: config.lease_ttl,
             renew_interval: config.lease_ttl / 3,
+            // A partition's unacked messages stay with the broker: dropping it at once is safe.
+            handover: false,
         };
         lease_config.validate()?;
         register(&mut redis.clone(), &config).await?;
@@ -207,7 +209,7 @@ async fn drive<S: DurableSource>(
                     old.abort();
                 }
             }
-            LeaseEvent::Lost(lease) | LeaseEvent::Released(lease) => {
+            LeaseEvent::Lost(lease) | LeaseEvent::Released(lease) | LeaseEvent::Surplus(lease) => {
                 tracing::warn!(group = %config.name, partition = lease.partition, ?event, "partition given up; closing its session (unacked messages stay with the broker)");
                 if let Some((_, task)) = tasks.0.remove(&lease.partition) {
                     task.abort();
