@@ -206,6 +206,8 @@ export type DiscordObject = Record<string, any>
  */
 export declare class Cache {
   guild(guildId: Snowflake): Promise<DiscordObject | null>
+  /** The guild with its `roles`, `channels` (threads included) and `emojis` arrays, in one round trip. */
+  guildWithCollections(guildId: Snowflake): Promise<DiscordObject | null>
   guildState(guildId: Snowflake): Promise<GuildState | null>
   channel(channelId: Snowflake): Promise<DiscordObject | null>
   channels(guildId: Snowflake): Promise<DiscordObject[]>

@@ -440,6 +440,11 @@ class Cache {
     return this.#read('guild', [snowflake('guild_id', guildId)])
   }
 
+  /** A guild with its `roles`, `channels` (threads included) and `emojis` arrays, in one round trip. */
+  async guildWithCollections(guildId) {
+    return this.#read('guild_with_collections', [snowflake('guild_id', guildId)])
+  }
+
   /** A guild's cache marker and counters: `{shard, generation, complete, membersChunked, memberCount, unavailable}`. */
   async guildState(guildId) {
     const s = await this.#read('guild_state', [snowflake('guild_id', guildId)])

@@ -49,6 +49,14 @@ test('guild, channels and roles equal the cache and the GUILD_CREATE', async () 
   const channel = await client.cache.channel(fx.large.d.channels[0].id)
   assert.equal(channel.id, fx.large.d.channels[0].id)
   assert.equal(channel.guild_id, LARGE_GUILD)
+  const full = await client.cache.guildWithCollections(LARGE_GUILD)
+  const { roles: fullRoles, channels: fullChannels, emojis: fullEmojis, ...bare } = full
+  assert.deepEqual(bare, guild)
+  assert.deepEqual(fullChannels.sort(byId), rawChannels.sort(byId))
+  assert.deepEqual(fullRoles.sort(byId), roles.sort(byId))
+  const rawEmojis = Object.values(await raw.hgetall(`dd:guild:${LARGE_GUILD}:emojis`)).map((v) => JSON.parse(v))
+  assert.deepEqual(fullEmojis.sort(byId), rawEmojis.sort(byId))
+  assert.equal(await client.cache.guildWithCollections('1'), null)
   const state = await client.cache.guildState(LARGE_GUILD)
   assert.equal(state.complete, true)
   assert.equal(state.shard, 0)
@@ -65,6 +73,12 @@ test('members and users equal the cache, one and many at a time', async () => {
     assert.equal(member.user.username, m.user.username)
     assert.deepEqual(await client.cache.user(m.user.id), user)
   }
+  // A field Discord adds before any library knows it reaches the reader unchanged.
+  const first = withRoles[0].user.id
+  const storedUser = await raw.get(`dd:user:${first}`)
+  await raw.set(`dd:user:${first}`, JSON.stringify({ ...JSON.parse(storedUser), a_future_field: { x: [1, 2] } }))
+  assert.deepEqual((await client.cache.member(LARGE_GUILD, first)).user.a_future_field, { x: [1, 2] })
+  await raw.set(`dd:user:${first}`, storedUser)
   const ids = withRoles.map((m) => m.user.id)
   const many = await client.cache.members(LARGE_GUILD, [...ids, '1'])
   assert.equal(many.length, ids.length + 1)

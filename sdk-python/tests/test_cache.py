@@ -28,6 +28,13 @@ async def test_reads_equal_what_the_worker_wrote(projected: Redis, mosquitto: Mo
         assert guild is not None
         stored = json.loads(r.get(f"dd:guild:{GUILD}"))
         assert guild.id == GUILD and guild.name == stored["name"]
+        assert guild.raw == stored, "the guild is the stored JSON as stored"
+        full = await client.cache.guild_with_collections(GUILD)
+        assert full is not None
+        assert {k: v for k, v in full.raw.items() if k not in ("roles", "channels", "emojis")} == stored
+        for name, key in (("roles", "roles"), ("channels", "channels"), ("emojis", "emojis")):
+            stored_values = sorted(json.dumps(json.loads(v), sort_keys=True) for v in r.hvals(f"dd:guild:{GUILD}:{key}"))
+            assert sorted(json.dumps(v, sort_keys=True) for v in full.raw[name]) == stored_values, name
 
         roles = await client.cache.roles(GUILD)
         stored_roles = {int(k): json.loads(v) for k, v in r.hgetall(f"dd:guild:{GUILD}:roles").items()}
@@ -58,6 +65,7 @@ async def test_reads_equal_what_the_worker_wrote(projected: Redis, mosquitto: Mo
             assert m.roles == [int(x) for x in raw.get("roles", [])]
             assert m.nick == raw.get("nick")
             assert m.user.username == user["username"]
+            assert m.raw == {**raw, "user": user}, "a member is the stored member with its stored user"
         single = await client.cache.member(str(GUILD), str(member_ids[0]))
         assert single == members[0]
         user = await client.cache.user(member_ids[0])
@@ -70,6 +78,13 @@ async def test_reads_equal_what_the_worker_wrote(projected: Redis, mosquitto: Mo
         assert sorted(v.user_id for v in voice) == sorted(int(u) for u in r.hkeys(f"dd:guild:{GUILD}:voice_states"))
 
         assert await client.cache.guild(1) is None
+        assert await client.cache.guild_with_collections(1) is None
+        # A field Discord adds before any library knows it reaches the reader unchanged.
+        stored_user = json.loads(r.get(f"dd:user:{member_ids[0]}"))
+        r.set(f"dd:user:{member_ids[0]}", json.dumps({**stored_user, "a_future_field": {"x": [1, 2]}}))
+        changed = await client.cache.user(member_ids[0])
+        assert changed is not None and changed.raw["a_future_field"] == {"x": [1, 2]}
+        r.set(f"dd:user:{member_ids[0]}", json.dumps(stored_user))
         assert await client.cache.member(GUILD, 1) is None
         assert await client.cache.roles(1) == []
 
@@ -91,3 +106,7 @@ async def test_corrupt_values_raise(redis_server: Redis, mosquitto: Mosquitto) -
     async with ddiscord.connect(mesh_url=mosquitto.url, redis_url=redis_server.url) as client:
         with pytest.raises(ddiscord.CorruptCacheError, match=f"dd:guild:{GUILD}"):
             await client.cache.guild(GUILD)
+        r.hset(f"dd:guild:{GUILD}:members", "5", b"[1]")
+        r.set("dd:user:5", b'{"id":"5"}')
+        with pytest.raises(ddiscord.CorruptCacheError, match=f"dd:guild:{GUILD}:members"):
+            await client.cache.member(GUILD, 5)

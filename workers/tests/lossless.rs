@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use ddiscord::cache::Keys;
+use ddiscord::cache::{CacheQuery, CacheReader, Keys};
 use ddiscord_testkit::RedisServer;
 use ddiscord_workers::{Outcome, ProjectionConfig, Projector};
 use serde_json::{Value, json};
@@ -288,6 +288,48 @@ async fn every_field_survives_and_updates_merge() {
         assert_fields(&format!("user {u}"), &ours, user);
     }
     assert!(expected.members.len() > 9_000, "{}", expected.members.len());
+
+    // The SDKs' reads answer with the same JSON: members with their users spliced in, read in
+    // one batch per guild, and the guild with its collections.
+    let reader = CacheReader::new(conn.clone(), keys.clone());
+    for (g, guild) in &expected.guilds {
+        let users: Vec<u64> = expected
+            .members
+            .range((*g, 0)..(*g + 1, 0))
+            .map(|((_, u), _)| *u)
+            .collect();
+        let read = |q| {
+            let reader = reader.clone();
+            async move {
+                let text = reader.query_json(&q).await.unwrap();
+                serde_json::from_str::<Value>(&text).unwrap()
+            }
+        };
+        let batch = read(CacheQuery::Members {
+            guild: *g,
+            users: users.clone(),
+        })
+        .await;
+        for (u, ours) in users.iter().zip(batch.as_array().unwrap()) {
+            let mut want = expected.members[&(*g, *u)].clone();
+            want["user"] = expected.users[u].clone();
+            assert_eq!(ours, &want, "member {g}/{u} as the SDKs read it");
+        }
+        let full = read(CacheQuery::GuildWithCollections { guild: *g }).await;
+        let roles = full["roles"].as_array().unwrap();
+        assert_eq!(
+            roles.len(),
+            expected.roles.range((*g, 0)..(*g + 1, 0)).count()
+        );
+        for role in roles {
+            assert_eq!(role, &expected.roles[&(*g, id(&role["id"]))]);
+        }
+        let mut bare = full.clone();
+        for name in ["roles", "channels", "emojis"] {
+            bare.as_object_mut().unwrap().remove(name);
+        }
+        assert_fields(&format!("guild {g} as read"), &bare, guild);
+    }
 }
 
 /// Every `user:<id>` key under `keys` (not `user:@me`).

@@ -46,6 +46,10 @@ class Cache:
         """The guild, without its collections."""
         return _one(Guild, await self._read("guild", guild_id))
 
+    async def guild_with_collections(self, guild_id: Id) -> Optional[Guild]:
+        """The guild with its ``roles``, ``channels`` (threads included) and ``emojis`` lists."""
+        return _one(Guild, await self._read("guild_with_collections", guild_id))
+
     async def guild_state(self, guild_id: Id) -> Optional[GuildState]:
         """The guild's cache marker and counters (``shard``, ``complete``, ``members_chunked``, …)."""
         return _one(GuildState, await self._read("guild_state", guild_id))

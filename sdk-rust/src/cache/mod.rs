@@ -6,6 +6,7 @@ mod error;
 pub use ddiscord_model::keyspace::cache as keys;
 mod query;
 mod reader;
+mod text;
 
 pub use error::{CacheError, CacheErrorKind};
 pub use keys::Keys;

@@ -22,6 +22,11 @@ pub enum CacheQuery {
         /// The guild.
         guild: u64,
     },
+    /// [`CacheReader::guild_with_collections_json`].
+    GuildWithCollections {
+        /// The guild.
+        guild: u64,
+    },
     /// [`CacheReader::guild_state`].
     GuildState {
         /// The guild.
@@ -106,6 +111,7 @@ pub enum CacheQuery {
 /// Every read by name, with the ids it takes in order (`user_ids...`: any number of them).
 pub const CACHE_READS: &[(&str, &[&str])] = &[
     ("guild", &["guild_id"]),
+    ("guild_with_collections", &["guild_id"]),
     ("guild_state", &["guild_id"]),
     ("channel", &["channel_id"]),
     ("channels", &["guild_id"]),
@@ -185,6 +191,7 @@ impl CacheQuery {
         let id = |i: usize| parse_snowflake(params[i], ids[i].as_ref());
         Ok(match name {
             "guild" => Self::Guild { guild: id(0)? },
+            "guild_with_collections" => Self::GuildWithCollections { guild: id(0)? },
             "guild_state" => Self::GuildState { guild: id(0)? },
             "channel" => Self::Channel { channel: id(0)? },
             "channels" => Self::Channels { guild: id(0)? },
@@ -229,39 +236,35 @@ fn json<T: Serialize>(value: &T) -> Result<String, CacheError> {
 }
 
 impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
-    /// Answers `query` as JSON text in Discord's shapes (twilight-model's serialisation;
-    /// snowflakes as strings): an object or `null` for single reads, an array for the others
-    /// (`members` keeps the order asked, with `null` where not cached; `member_ids` is an array
-    /// of snowflake strings; `guild_state` is [`GuildState`](super::GuildState)'s fields).
+    /// Answers `query` as JSON text: the values as the state worker stored them (Discord's
+    /// JSON, `docs/cache.md`), an object or `null` for single reads, an array for the others
+    /// (`members` keeps the order asked, with `null` where not cached; `member_ids` is an
+    /// array of snowflake strings; `guild_state` is [`GuildState`](super::GuildState)'s
+    /// fields). Stored values are checked to be JSON but not decoded (the `*_json` reads).
     ///
     /// # Errors
     /// As the read it names.
     pub async fn query_json(&self, query: &CacheQuery) -> Result<String, CacheError> {
         match query {
-            CacheQuery::Guild { guild } => json(&self.guild(*guild).await?),
-            CacheQuery::GuildState { guild } => json(&self.guild_state(*guild).await?),
-            CacheQuery::Channel { channel } => json(&self.channel(*channel).await?),
-            CacheQuery::Channels { guild } => json(&self.channels(*guild).await?),
-            CacheQuery::Role { guild, role } => json(&self.role(*guild, *role).await?),
-            CacheQuery::Roles { guild } => json(&self.roles(*guild).await?),
-            CacheQuery::Member { guild, user } => json(&self.member(*guild, *user).await?),
-            CacheQuery::Members { guild, users } => json(&self.members(*guild, users).await?),
-            CacheQuery::MemberIds { guild } => {
-                let ids: Vec<String> = self
-                    .member_ids(*guild)
-                    .await?
-                    .iter()
-                    .map(u64::to_string)
-                    .collect();
-                json(&ids)
+            CacheQuery::Guild { guild } => self.guild_json(*guild).await,
+            CacheQuery::GuildWithCollections { guild } => {
+                self.guild_with_collections_json(*guild).await
             }
-            CacheQuery::User { user } => json(&self.user(*user).await?),
-            CacheQuery::CurrentUser => json(&self.current_user().await?),
-            CacheQuery::Presence { guild, user } => json(&self.presence(*guild, *user).await?),
-            CacheQuery::VoiceState { guild, user } => json(&self.voice_state(*guild, *user).await?),
-            CacheQuery::VoiceStates { guild } => json(&self.voice_states(*guild).await?),
+            CacheQuery::GuildState { guild } => json(&self.guild_state(*guild).await?),
+            CacheQuery::Channel { channel } => self.channel_json(*channel).await,
+            CacheQuery::Channels { guild } => self.channels_json(*guild).await,
+            CacheQuery::Role { guild, role } => self.role_json(*guild, *role).await,
+            CacheQuery::Roles { guild } => self.roles_json(*guild).await,
+            CacheQuery::Member { guild, user } => self.member_json(*guild, *user).await,
+            CacheQuery::Members { guild, users } => self.members_json(*guild, users).await,
+            CacheQuery::MemberIds { guild } => self.member_ids_json(*guild).await,
+            CacheQuery::User { user } => self.user_json(*user).await,
+            CacheQuery::CurrentUser => self.current_user_json().await,
+            CacheQuery::Presence { guild, user } => self.presence_json(*guild, *user).await,
+            CacheQuery::VoiceState { guild, user } => self.voice_state_json(*guild, *user).await,
+            CacheQuery::VoiceStates { guild } => self.voice_states_json(*guild).await,
             CacheQuery::RecentMessages { channel, limit } => {
-                json(&self.recent_messages(*channel, *limit).await?)
+                self.recent_messages_json(*channel, *limit).await
             }
         }
     }

@@ -31,6 +31,9 @@ pub struct GuildState {
     pub unavailable: bool,
 }
 
+/// The members hash's key, then the stored members and their stored users.
+pub(super) type StoredMembers = (String, Vec<Option<String>>, Vec<Option<String>>);
+
 /// Typed reads of the cache written by the state worker.
 ///
 /// Works over any async Redis connection (`redis::aio::ConnectionManager` is the usual one;
@@ -92,6 +95,30 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// The key layout.
     pub fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// A handle on the connection for one command (connections are cheap clones).
+    pub(super) fn conn(&self) -> C {
+        self.conn.clone()
+    }
+
+    /// The keys of up to `limit` cached messages of `channel`, newest first.
+    pub(super) async fn message_keys(
+        &self,
+        channel: u64,
+        limit: usize,
+    ) -> Result<Vec<String>, CacheError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let stop = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
+        let ids: Vec<u64> = redis::cmd("LRANGE")
+            .arg(self.keys.channel_messages(channel))
+            .arg(0)
+            .arg(stop)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(ids.iter().map(|m| self.keys.message(channel, *m)).collect())
     }
 
     /// A guild without its collections (`channels`, `roles`, `members`, … are empty; read them
@@ -244,16 +271,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
         if users.is_empty() {
             return Ok(Vec::new());
         }
-        let key = self.keys.guild_members(guild);
-        let user_keys: Vec<String> = users.iter().map(|u| self.keys.user(*u)).collect();
-        let (members, user_values): (Vec<Option<String>>, Vec<Option<String>>) = redis::pipe()
-            .cmd("HMGET")
-            .arg(&key)
-            .arg(users)
-            .cmd("MGET")
-            .arg(&user_keys)
-            .query_async(&mut self.conn.clone())
-            .await?;
+        let (key, members, user_values) = self.stored_members(guild, users).await?;
         members
             .into_iter()
             .zip(user_values)
@@ -262,6 +280,26 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
                 _ => Ok(None),
             })
             .collect()
+    }
+
+    /// The stored members of `guild` and their stored users, in the order of `users`, in one
+    /// round trip (`HMGET` and `MGET` pipelined); with the members hash's key.
+    pub(super) async fn stored_members(
+        &self,
+        guild: u64,
+        users: &[u64],
+    ) -> Result<StoredMembers, CacheError> {
+        let key = self.keys.guild_members(guild);
+        let user_keys: Vec<String> = users.iter().map(|u| self.keys.user(*u)).collect();
+        let (members, user_values) = redis::pipe()
+            .cmd("HMGET")
+            .arg(&key)
+            .arg(users)
+            .cmd("MGET")
+            .arg(&user_keys)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok((key, members, user_values))
     }
 
     /// Every cached member id of `guild`.
@@ -339,20 +377,10 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
         channel: u64,
         limit: usize,
     ) -> Result<Vec<Message>, CacheError> {
-        if limit == 0 {
+        let keys = self.message_keys(channel, limit).await?;
+        if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let stop = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
-        let ids: Vec<u64> = redis::cmd("LRANGE")
-            .arg(self.keys.channel_messages(channel))
-            .arg(0)
-            .arg(stop)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = ids.iter().map(|m| self.keys.message(channel, *m)).collect();
         let raws: Vec<Option<String>> = redis::cmd("MGET")
             .arg(&keys)
             .query_async(&mut self.conn.clone())

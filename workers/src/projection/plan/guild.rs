@@ -38,6 +38,7 @@ impl Planner {
                     self.keys.guild_state(g),
                     vec![(state_field::UNAVAILABLE.into(), "1".into())],
                 ),
+                self.flag_unavailable(g),
             ]));
         }
         self.available_guild(g, d).map(Plan::Ops)
@@ -47,10 +48,13 @@ impl Planner {
     pub(super) fn guild_delete(&self, d: &RawObject<'_>) -> Result<Plan, Shape> {
         let g = d.id("id", "d")?;
         let ops = if d.is_true("unavailable") {
-            vec![Op::HSet(
-                self.keys.guild_state(g),
-                vec![(state_field::UNAVAILABLE.into(), "1".into())],
-            )]
+            vec![
+                Op::HSet(
+                    self.keys.guild_state(g),
+                    vec![(state_field::UNAVAILABLE.into(), "1".into())],
+                ),
+                self.flag_unavailable(g),
+            ]
         } else {
             vec![
                 Op::DelGuild {
@@ -61,6 +65,16 @@ impl Planner {
             ]
         };
         Ok(Plan::Ops(ops))
+    }
+
+    /// Sets `unavailable: true` in the cached guild object (kept as last known during an
+    /// outage), so plain Redis readers see it too; the next available GUILD_CREATE replaces it.
+    fn flag_unavailable(&self, g: u64) -> Op {
+        Op::Merge {
+            target: Target::Key(self.keys.guild(g)),
+            fields: vec![("unavailable".into(), "true".into())],
+            create: false,
+        }
     }
 
     /// GUILD_UPDATE: the fields it carries replace the cached guild's (its collections are
