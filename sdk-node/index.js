@@ -419,20 +419,52 @@ class Subscription {
   }
 }
 
+// Cache reads in flight, by read id, across every client: the native side answers each through
+// one completion callback per client (src/cache.rs), which holds this function and nothing of
+// the client, so a client left unclosed can still be garbage-collected.
+const pendingReads = new Map()
+let nextReadId = 1
+
+function completeRead([id, json, code, message]) {
+  const read = pendingReads.get(id)
+  if (read === undefined) return
+  pendingReads.delete(id)
+  if (code !== null) {
+    read.reject(new DDiscordError(code, message))
+    return
+  }
+  try {
+    read.resolve(JSON.parse(json))
+  } catch (e) {
+    read.reject(translate(e))
+  }
+}
+
 /**
  * Reads of the Redis cache the state worker writes (key layout: docs/cache.md). Every read is
  * one round trip and returns plain objects in Discord's JSON shape (snowflakes as strings), or
- * `null` when the entity is not cached. Each method names one read of the native `cacheQuery`.
+ * `null` when the entity is not cached. Each method names one read of the native `cacheQueryStart`.
  */
 class Cache {
   #n
 
   constructor(nativeClient) {
     this.#n = nativeClient
+    nativeClient.setCacheCompletions(completeRead)
   }
 
-  async #read(read, ids, limit) {
-    return JSON.parse(await call(() => this.#n.cacheQuery(read, ids, limit)))
+  #read(read, ids, limit) {
+    return new Promise((resolve, reject) => {
+      const id = nextReadId
+      nextReadId = nextReadId >= 0xffffffff ? 1 : nextReadId + 1
+      try {
+        this.#n.cacheQueryStart(id, read, ids, limit)
+      } catch (e) {
+        reject(translate(e))
+        return
+      }
+      pendingReads.set(id, { resolve, reject })
+    })
   }
 
   /** A guild without its collections (read those with the other methods). */

@@ -17,18 +17,26 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  */
 export declare class Client {
   /**
-   * Answers the cache read `read` (`guild`, `guild_state`, `channel`, `channels`, `role`,
-   * `roles`, `member`, `members`, `member_ids`, `user`, `current_user`, `presence`,
-   * `voice_state`, `voice_states`, `recent_messages`) for `ids` (snowflake strings, in the
-   * read's order; `members` takes the guild, then any number of users) as JSON text:
-   * `null` when not cached, an array for the reads of several values. `limit` is the most
-   * messages of `recent_messages` (default 50).
-   *
-   * Errors: `DDISCORD_INVALID_ID`, `DDISCORD_INVALID_ARGUMENT` (unknown read, wrong number
-   * of ids), `DDISCORD_CACHE` (Redis unreachable or failing), `DDISCORD_CORRUPT_CACHE`,
-   * `DDISCORD_CLOSED`.
+   * Registers the function that receives every answer of [`Client::cache_query_start`]:
+   * `callback([id, json, code, message])` (one array), on the JS thread; `json` is the
+   * answer's text, or `code` and `message` say why the read failed. Replaces an earlier
+   * callback.
    */
-  cacheQuery(read: string, ids: Array<string>, limit?: number | undefined | null): Promise<string>
+  setCacheCompletions(callback: (answer: [id: number, json: string | null, code: string | null, message: string | null]) => void): void
+  /**
+   * Starts the cache read `read` (`guild`, `guild_with_collections`, `guild_state`,
+   * `channel`, `channels`, `role`, `roles`, `member`, `members`, `member_ids`, `user`,
+   * `current_user`, `presence`, `voice_state`, `voice_states`, `recent_messages`) for `ids`
+   * (snowflake strings, in the read's order; `members` takes the guild, then any number of
+   * users); its answer reaches the completion callback with `id`: JSON text, `null` when not
+   * cached, an array for the reads of several values. `limit` is the most messages of
+   * `recent_messages` (default 50).
+   *
+   * Errors, thrown at once: `DDISCORD_INVALID_ID`, `DDISCORD_INVALID_ARGUMENT` (unknown
+   * read, wrong number of ids, no completion callback), `DDISCORD_CLOSED`. Through the
+   * callback: `DDISCORD_CACHE` (Redis unreachable or failing), `DDISCORD_CORRUPT_CACHE`.
+   */
+  cacheQueryStart(id: number, read: string, ids: Array<string>, limit?: number | undefined | null): void
   /**
    * Subscribes to dispatches on `<root>/{shard}/{guild}/{EVENT}` matching `pattern` (Solace
    * syntax: `*` one level or a prefix within a level, `>` one or more trailing levels). Every

@@ -5,6 +5,7 @@ use futures::StreamExt as _;
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
+use crate::cache::Completions;
 use crate::config::ConnectOptions;
 use crate::error::{NodeError, Result, Settled};
 use crate::subscription::Subscription;
@@ -19,6 +20,8 @@ pub struct Client {
     /// The runtime the client's connections live on, to close them from a GC finalizer.
     runtime: tokio::runtime::Handle,
     closed: CancellationToken,
+    /// Where cache reads send their answers ([`crate::cache`]).
+    completions: Completions,
 }
 
 /// Connects with the configuration from the `DDISCORD_*` environment variables, overridden by
@@ -39,6 +42,7 @@ pub async fn connect(options: Option<ConnectOptions>) -> Settled<Client> {
                 inner,
                 runtime: tokio::runtime::Handle::current(),
                 closed: CancellationToken::new(),
+                completions: Completions::default(),
             })
         }
         .await,
@@ -49,6 +53,16 @@ impl Client {
     /// The core client.
     pub(crate) fn core(&self) -> &ddiscord::Client {
         &self.inner
+    }
+
+    /// The cache reads' completion channel.
+    pub(crate) fn completions(&self) -> &Completions {
+        &self.completions
+    }
+
+    /// Runs `task` on the client's runtime, detached.
+    pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        drop(self.runtime.spawn(task));
     }
 
     /// `DDISCORD_CLOSED` once `close()` was called.
@@ -163,6 +177,7 @@ impl Client {
     #[napi]
     pub async fn close(&self) {
         self.closed.cancel();
+        self.completions.clear();
         self.inner.close().await;
     }
 }

@@ -24,6 +24,23 @@ pub mod subscription;
 
 use napi_derive::napi;
 
+/// Runs the addon's async work on a runtime of `DDISCORD_IO_THREADS` workers (default 1,
+/// [`ddiscord::runtime`]) instead of napi-rs's default of one per core: the JS thread does the
+/// rest, and one worker keeps a read's hops between tasks on one thread.
+#[napi_derive::module_init]
+fn init() {
+    match ddiscord::runtime::builder()
+        .thread_name("ddiscord-tokio")
+        .build()
+    {
+        Ok(rt) => napi::bindgen_prelude::create_custom_tokio_runtime(rt),
+        // napi-rs then starts its own default runtime, which works too.
+        Err(e) => {
+            eprintln!("ddiscord: cannot start a Tokio runtime ({e}); using napi-rs's default")
+        }
+    }
+}
+
 /// The version of the native addon.
 #[napi]
 pub fn native_version() -> String {

@@ -6,16 +6,17 @@ const assert = require('node:assert/strict')
 const { execFileSync, spawn } = require('node:child_process')
 const path = require('node:path')
 
-const { startMosquitto } = require('../testkit/servers')
+const { startMosquitto, startRedis } = require('../testkit/servers')
 
 let broker
+let redis
 
 before(async () => {
-  broker = await startMosquitto()
+  ;[broker, redis] = await Promise.all([startMosquitto(), startRedis()])
 })
 
 after(async () => {
-  await broker.close()
+  await Promise.all([broker.close(), redis.close()])
 })
 
 // Established TCP connections to the broker (clients on this machine).
@@ -27,7 +28,7 @@ function connectedClients() {
 function runNode(code, args = []) {
   const child = spawn(process.execPath, [...args, '-e', code], {
     cwd: path.join(__dirname, '..'),
-    env: { ...process.env, MESH_URL: broker.url },
+    env: { ...process.env, MESH_URL: broker.url, REDIS_URL: redis.url },
     stdio: ['pipe', 'pipe', 'pipe'],
   })
   let out = ''
@@ -46,14 +47,15 @@ async function until(pred, what, timeoutMs = 15_000) {
   }
 }
 
-test('garbage-collected clients release their broker connections', async () => {
+test('garbage-collected clients release their broker connections, cache reads too', async () => {
   const baseline = connectedClients()
   const script = `
     const ddiscord = require('./index.js')
     ;(async () => {
       for (let i = 0; i < 3; i++) {
-        const c = await ddiscord.connect({ meshUrl: process.env.MESH_URL })
+        const c = await ddiscord.connect({ meshUrl: process.env.MESH_URL, redisUrl: process.env.REDIS_URL })
         await c.subscribe('discord/>').ready
+        if ((await c.cache.user('1')) !== null) throw new Error('user 1 is not cached')
       }
       console.log('connected')
       process.stdin.once('data', async () => {
@@ -88,6 +90,20 @@ test('a process that never closes its client exits cleanly', async () => {
   assert.equal(r.code, 0, r.err)
   assert.equal(r.signal, null)
   assert.match(r.out, /done/)
+  assert.doesNotMatch(r.err, /panic|fatal/i)
+})
+
+test('a pending cache read keeps the process alive until it is answered, then lets it exit', async () => {
+  const script = `
+    const ddiscord = require('./index.js')
+    ;(async () => {
+      const c = await ddiscord.connect({ meshUrl: process.env.MESH_URL, redisUrl: process.env.REDIS_URL })
+      c.cache.members('1', ['2', '3']).then((m) => console.log('answered', JSON.stringify(m)))
+    })()
+  `
+  const r = await runNode(script).exited
+  assert.equal(r.code, 0, r.err)
+  assert.match(r.out, /answered \[null,null\]/)
   assert.doesNotMatch(r.err, /panic|fatal/i)
 })
 

@@ -69,12 +69,12 @@ pub(crate) fn shutdown(py: Python<'_>) {
     });
 }
 
-/// The runtime shared by every client of the process (multi-threaded, all drivers enabled).
+/// The runtime shared by every client of the process: `DDISCORD_IO_THREADS` workers (default
+/// 1, [`ddiscord::runtime`]), all drivers enabled.
 fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
+        ddiscord::runtime::builder()
             .thread_name("ddiscord-tokio")
             .build()
             // Building fails only when the OS refuses threads or an epoll instance; the

@@ -14,6 +14,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod runtime;
 
 /// Coordination in Redis: re-exported from `ddiscord-coord`.
 pub use ddiscord_coord as coord;
