@@ -117,6 +117,13 @@ async fn documented_shapes_are_projected() {
         "GUILD_DELETE unavailable keeps the guild, flagged"
     );
     assert!(reader.guild(G).await.unwrap().unwrap().unavailable == Some(true));
+    let stored: serde_json::Value =
+        serde_json::from_str(&reader.guild_json(G).await.unwrap()).unwrap();
+    assert_eq!(
+        stored["unavailable"],
+        serde_json::Value::Bool(true),
+        "the stored guild says so too"
+    );
     let m = reader.members(G, &[71, 72, 73, 74]).await.unwrap();
     assert_eq!(m[0].as_ref().unwrap().nick.as_deref(), Some("n71"));
     assert!(

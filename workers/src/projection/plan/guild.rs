@@ -72,7 +72,8 @@ impl Planner {
     fn flag_unavailable(&self, g: u64) -> Op {
         Op::Merge {
             target: Target::Key(self.keys.guild(g)),
-            fields: vec![("unavailable".into(), "true".into())],
+            // Field names are JSON strings, as `RawObject::to_pairs` gives them.
+            fields: vec![("\"unavailable\"".into(), "true".into())],
             create: false,
         }
     }
