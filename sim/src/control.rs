@@ -1,5 +1,5 @@
-//! The HTTP side: `GET /api/v10/gateway/bot` (<https://discord.com/developers/docs/events/gateway#get-gateway-bot>)
-//! and the `/control` API that tests and people use to break connections on purpose.
+//! The HTTP side: the REST routes under `/api/v10` ([`crate::rest`]) and the `/control` API
+//! that tests and people use to break connections on purpose.
 //!
 //! | method and path | effect |
 //! |---|---|
@@ -23,7 +23,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -32,12 +32,11 @@ use serde_json::json;
 use crate::record::RecordSnapshot;
 use crate::state::{ConnCommand, Shared, lock};
 
-/// Builds the full router: gateway websocket at `/`, REST at `/api/v10`, control at `/control`.
+/// Builds the full router: gateway websocket at `/`, REST at `/api/v10` ([`crate::rest`]),
+/// control at `/control`.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(crate::gateway::upgrade))
-        .route("/api/v10/gateway", get(gateway))
-        .route("/api/v10/gateway/bot", get(gateway_bot))
         .route("/control/reconnect", post(reconnect))
         .route("/control/invalidate", post(invalidate))
         .route("/control/drop", post(drop_tcp))
@@ -49,6 +48,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/control/record", get(record))
         .route("/control/stats", get(stats))
         .route("/control/frames", get(frames))
+        .merge(crate::rest::routes())
         .with_state(shared)
 }
 
@@ -71,30 +71,6 @@ pub(crate) fn snapshot(shared: &Shared, with_dispatches: bool) -> RecordSnapshot
         events_sent: shared.events_sent.load(Ordering::Relaxed),
         bytes_sent: shared.bytes_sent.load(Ordering::Relaxed),
     }
-}
-
-async fn gateway(State(s): State<Arc<Shared>>) -> Response {
-    Json(json!({"url": s.ws_url})).into_response()
-}
-
-async fn gateway_bot(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let ok = auth
-        .strip_prefix("Bot ")
-        .is_some_and(|t| crate::gateway::identify::token_ok(t, &s.cfg.token));
-    if !ok {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"message": "401: Unauthorized", "code": 0})),
-        )
-            .into_response();
-    }
-    let limit = lock(&s.limits).snapshot(s.clock.now_ms());
-    Json(json!({"url": s.ws_url, "shards": s.cfg.shards, "session_start_limit": limit}))
-        .into_response()
 }
 
 #[derive(Debug, Deserialize)]

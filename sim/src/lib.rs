@@ -32,6 +32,7 @@ pub mod fixtures;
 pub mod gateway;
 pub mod record;
 pub mod replay;
+mod rest;
 mod sim;
 mod state;
 pub mod traffic;
