@@ -135,10 +135,15 @@ impl Guild {
     }
 
     /// Adds a member, keeping the index.
+    /// Adds a member, or replaces the one with the same user: a user is a member once.
     pub fn add_member(&mut self, member: Value) {
         if let Some(uid) = member.get("user").and_then(|u| id_of(u, "id")) {
-            self.member_index.insert(uid, self.members.len());
-            self.members.push(member);
+            if let Some(&idx) = self.member_index.get(&uid) {
+                self.members[idx] = member;
+            } else {
+                self.member_index.insert(uid, self.members.len());
+                self.members.push(member);
+            }
         }
     }
 
@@ -370,11 +375,27 @@ impl World {
             for m in members {
                 guild.add_member(m);
             }
-            if !guild.member_index.contains_key(&bot_id) {
-                let mut me = templates.member.clone();
-                me["user"] = bot_user.clone();
+            // The bot is a member, as the user READY names; the owner is a member too (the
+            // captures were taken by a bot that is not always the owner's fellow member).
+            let mut me = guild
+                .member(bot_id)
+                .cloned()
+                .unwrap_or_else(|| templates.member.clone());
+            me["user"] = bot_user.clone();
+            if guild.member(bot_id).is_none() {
                 me["roles"] = json!([]);
-                guild.add_member(me);
+            }
+            guild.add_member(me);
+            if owner_id != 0 && guild.member(owner_id).is_none() {
+                let mut owner = templates.member.clone();
+                let mut user = templates.member.get("user").cloned().unwrap_or(json!({}));
+                user["id"] = json!(owner_id.to_string());
+                user["username"] = json!(format!("owner{i}"));
+                user["global_name"] = Value::Null;
+                user["bot"] = json!(false);
+                owner["user"] = user;
+                owner["roles"] = json!([]);
+                guild.add_member(owner);
             }
             for mut p in presences {
                 if let Some(uid) = p.get("user").and_then(|u| id_of(u, "id")) {

@@ -205,3 +205,93 @@ fn large_guild_clone_has_fresh_snowflakes_and_deserialises() {
     let shards: HashSet<u32> = w.guilds.iter().map(|g| shard_of(g.id, 4)).collect();
     assert_eq!(shards.len(), 4);
 }
+
+/// The invariants every guild of the world keeps, as a client's cache would check them: one
+/// member per user, the owner among them, `member_count` equal to the members sent, the bot's
+/// member is READY's user, members' roles exist, channel parents are categories of the guild.
+fn check_world(w: &World) {
+    for g in &w.guilds {
+        let d = g.guild_create(true);
+        let members = d["members"].as_array().unwrap();
+        let mut seen = HashSet::new();
+        for m in members {
+            assert!(
+                seen.insert(id(m, "/user/id")),
+                "guild {}: user {} is a member twice",
+                g.id,
+                id(m, "/user/id")
+            );
+        }
+        assert_eq!(d["member_count"].as_u64(), Some(members.len() as u64));
+        let owner = id(&d, "/owner_id");
+        assert!(
+            seen.contains(&owner),
+            "guild {}: owner {owner} is not a member",
+            g.id
+        );
+        let me = members
+            .iter()
+            .find(|m| id(m, "/user/id") == w.bot_id)
+            .unwrap_or_else(|| panic!("guild {}: the bot is not a member", g.id));
+        assert_eq!(
+            me["user"], w.bot_user,
+            "guild {}: the bot's member user",
+            g.id
+        );
+        let roles: HashSet<u64> = d["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| id(r, "/id"))
+            .collect();
+        for m in members {
+            for r in m["roles"].as_array().unwrap() {
+                let r: u64 = r.as_str().unwrap().parse().unwrap();
+                assert!(
+                    roles.contains(&r),
+                    "guild {}: member role {r} does not exist",
+                    g.id
+                );
+            }
+        }
+        let categories: HashSet<u64> = d["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["type"] == 4)
+            .map(|c| id(c, "/id"))
+            .collect();
+        for c in d["channels"].as_array().unwrap() {
+            if let Some(p) = c["parent_id"].as_str() {
+                let p: u64 = p.parse().unwrap();
+                assert!(
+                    categories.contains(&p),
+                    "guild {}: parent {p} is not a category",
+                    g.id
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_world_is_consistent_over_seeds() {
+    let dir = fixtures::locate(None).unwrap();
+    let f = Fixtures::load(&dir, false).unwrap();
+    for (seed, small) in (0..12u64).zip([1u32, 2, 3, 5, 8, 13].iter().cycle()) {
+        let mut w = World::build(&f, *small).unwrap();
+        check_world(&w);
+        let mut t = Traffic::new(seed);
+        for _ in 0..2_000 {
+            t.next_event(&mut w);
+        }
+        check_world(&w);
+    }
+    let mut large = world(true);
+    check_world(&large);
+    let mut t = Traffic::new(99);
+    for _ in 0..2_000 {
+        t.next_event(&mut large);
+    }
+    check_world(&large);
+}
