@@ -8,9 +8,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ddiscord::cache::{CacheReader, Keys};
+use ddiscord::client::MemberRequest;
 use ddiscord_sim::fixtures::Fixtures;
 use ddiscord_sim::world::World;
 use ddiscord_testkit::fixtures_dir;
+use futures::StreamExt;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ddiscord");
@@ -80,10 +82,11 @@ async fn up_projects_the_simulated_world_into_redis() {
         }
     }
     let http = http.unwrap();
-    assert!(mesh_url.unwrap().starts_with("mqtt://127.0.0.1:"));
+    let (mesh_url, redis_url) = (mesh_url.unwrap(), redis_url.unwrap());
+    assert!(mesh_url.starts_with("mqtt://127.0.0.1:"));
     std::thread::spawn(move || for _ in lines {});
 
-    let client = redis::Client::open(redis_url.unwrap()).unwrap();
+    let client = redis::Client::open(redis_url.clone()).unwrap();
     let conn = client.get_connection_manager().await.unwrap();
     let reader = CacheReader::new(conn, Keys::default());
 
@@ -153,6 +156,47 @@ async fn up_projects_the_simulated_world_into_redis() {
             .collect();
         assert_eq!(members, expected_members, "members of {}", guild.id);
     }
+
+    // A gateway command end to end: the SDK sends REQUEST_GUILD_MEMBERS over the mesh to the
+    // ingest shard that holds the guild, the simulator answers with GUILD_MEMBERS_CHUNKs, and
+    // the SDK gets exactly its chunks back, by nonce.
+    let sdk = ddiscord::Client::connect(ddiscord::ClientConfig::new(mesh_url, redis_url))
+        .await
+        .unwrap();
+    for guild in &world.guilds {
+        let mut chunks = sdk
+            .request_guild_members(&MemberRequest::all(guild.id))
+            .await
+            .unwrap();
+        let mut got = BTreeSet::new();
+        while let Some(chunk) = tokio::time::timeout(Duration::from_secs(30), chunks.next())
+            .await
+            .expect("no chunk within 30 s")
+        {
+            let d: Value = serde_json::from_slice(chunk.unwrap().d_bytes()).unwrap();
+            assert_eq!(d["nonce"].as_str(), Some(chunks.nonce()));
+            got.extend(
+                d["members"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["user"]["id"].as_str().unwrap().parse::<u64>().unwrap()),
+            );
+        }
+        let expected = guild.guild_create(false);
+        let members: BTreeSet<u64> = expected["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["user"]["id"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(
+            got, members,
+            "members of {} by REQUEST_GUILD_MEMBERS",
+            guild.id
+        );
+    }
+    sdk.close().await;
 
     // The health and metrics endpoints of the process answer: ready once ingest and the
     // state worker both are, and metrics from both.

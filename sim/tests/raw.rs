@@ -598,3 +598,108 @@ async fn gateway_bot_and_control_endpoints() {
     assert_eq!(status, 200);
     assert!(matches!(c.recv().await, Got::End | Got::Close(_)));
 }
+
+/// Every GUILD_MEMBERS_CHUNK up to the one with the last `chunk_index`.
+async fn member_chunks(c: &mut Raw) -> Vec<Value> {
+    let mut chunks = Vec::new();
+    loop {
+        let got = c
+            .until(|g| matches!(g, Got::Json(v) if v["t"] == "GUILD_MEMBERS_CHUNK"))
+            .await;
+        let Some(Got::Json(v)) = got.last() else {
+            panic!("the connection ended before a chunk: {got:?}");
+        };
+        let d = v["d"].clone();
+        let last = d["chunk_index"].as_u64().unwrap() + 1 == d["chunk_count"].as_u64().unwrap();
+        chunks.push(d);
+        if last {
+            return chunks;
+        }
+    }
+}
+
+#[tokio::test]
+async fn request_guild_members_is_answered_in_chunks() {
+    let sim = Simulator::start(SimConfig {
+        guilds: 1,
+        large_guild: true,
+        clock: ClockMode::Manual,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    // GUILDS | GUILD_MEMBERS | GUILD_PRESENCES.
+    c.send(identify(None, 1 | (1 << 1) | (1 << 8))).await;
+    let mut creates = Vec::new();
+    while creates.len() < 2 {
+        if let Some(Got::Json(v)) = c
+            .until(|g| matches!(g, Got::Json(v) if v["t"] == "GUILD_CREATE"))
+            .await
+            .pop()
+        {
+            creates.push(v["d"].clone());
+        }
+    }
+    let large = creates
+        .iter()
+        .max_by_key(|d| d["members"].as_array().unwrap().len())
+        .unwrap()
+        .clone();
+    let gid = large["id"].as_str().unwrap().to_owned();
+    let members = large["members"].as_array().unwrap();
+
+    // Every member, in chunks of at most 1,000, the nonce echoed.
+    c.send(json!({"op": 8, "d": {"guild_id": gid, "query": "", "limit": 0, "nonce": "all-1"}}))
+        .await;
+    let chunks = member_chunks(&mut c).await;
+    assert_eq!(chunks.len(), members.len().div_ceil(1000));
+    let mut got = 0;
+    for (i, ch) in chunks.iter().enumerate() {
+        assert_eq!(ch["chunk_index"], i);
+        assert_eq!(ch["nonce"], "all-1");
+        assert_eq!(ch["guild_id"], gid.as_str());
+        assert!(ch["members"].as_array().unwrap().len() <= 1000);
+        assert!(ch.get("presences").is_none(), "presences only when asked");
+        got += ch["members"].as_array().unwrap().len();
+    }
+    assert_eq!(got, members.len());
+
+    // By id: the members found, the others in not_found; presences when asked.
+    let some = members[5]["user"]["id"].as_str().unwrap().to_owned();
+    c.send(
+        json!({"op": 8, "d": {"guild_id": gid, "user_ids": [some, "1"], "presences": true,
+        "nonce": "x".repeat(40)}}),
+    )
+    .await;
+    let ch = member_chunks(&mut c).await.remove(0);
+    assert_eq!(ch["members"].as_array().unwrap().len(), 1);
+    assert_eq!(ch["members"][0]["user"]["id"], some.as_str());
+    assert_eq!(ch["not_found"], json!(["1"]));
+    assert!(ch["presences"].is_array());
+    assert!(
+        ch.get("nonce").is_none(),
+        "a nonce over 32 bytes is ignored"
+    );
+
+    // A username prefix, at most `limit` (capped at 100).
+    let name = members[7]["user"]["username"].as_str().unwrap();
+    let prefix: String = name.chars().take(2).collect::<String>().to_uppercase();
+    c.send(json!({"op": 8, "d": {"guild_id": gid, "query": prefix, "limit": 500}}))
+        .await;
+    let ch = member_chunks(&mut c).await.remove(0);
+    let found = ch["members"].as_array().unwrap();
+    assert!(!found.is_empty() && found.len() <= 100, "{}", found.len());
+    for m in found {
+        let n = m["user"]["username"].as_str().unwrap().to_lowercase();
+        assert!(
+            n.starts_with(&prefix.to_lowercase()),
+            "{n} does not start with {prefix}"
+        );
+    }
+
+    // Neither query nor user_ids: Discord's 4002.
+    c.send(json!({"op": 8, "d": {"guild_id": gid}})).await;
+    assert_eq!(c.close_code().await, 4002);
+}

@@ -390,14 +390,34 @@ impl Connection {
             }
             2 => self.on_identify(d).await,
             6 => self.on_resume(d).await,
-            3 | 4 | 8 | 31 => {
-                if self.identified {
-                    None
-                } else {
-                    Some(End::Close(CloseCode::NotAuthenticated, None))
-                }
+            3 | 4 | 8 | 31 if !self.identified => {
+                Some(End::Close(CloseCode::NotAuthenticated, None))
             }
+            8 => self.on_request_guild_members(&d),
+            3 | 4 | 31 => None,
             _ => Some(End::Close(CloseCode::UnknownOpcode, None)),
+        }
+    }
+
+    /// Opcode 8: the matching members, as GUILD_MEMBERS_CHUNK dispatches on this
+    /// connection's session ([`super::members`]).
+    fn on_request_guild_members(&mut self, d: &Value) -> Option<End> {
+        let session = self.session.clone()?;
+        let presences = session.intents & crate::config::INTENT_GUILD_PRESENCES != 0;
+        let answer = {
+            let world = lock(&self.shared.world);
+            super::members::chunks(&world, d, session.shard, self.shared.cfg.shards, presences)
+        };
+        match answer {
+            Ok((guild, chunks)) => {
+                for chunk in chunks {
+                    session.push("GUILD_MEMBERS_CHUNK", Some(guild), &chunk);
+                }
+                None
+            }
+            Err(super::members::BadRequest(why)) => {
+                Some(End::Close(CloseCode::DecodeError, Some(why)))
+            }
         }
     }
 

@@ -5,6 +5,7 @@ pub mod close;
 pub mod compression;
 mod connection;
 pub mod identify;
+mod members;
 pub(crate) mod session;
 
 use std::collections::HashMap;

@@ -1,0 +1,173 @@
+//! Opcode 8 REQUEST_GUILD_MEMBERS, answered with GUILD_MEMBERS_CHUNK dispatches as Discord
+//! documents them:
+//! <https://discord.com/developers/docs/events/gateway-events#request-guild-members> and
+//! <https://discord.com/developers/docs/events/gateway-events#guild-members-chunk>.
+//!
+//! - `query` matches usernames by prefix, case-insensitively; `query: ""` with `limit: 0` asks
+//!   for every member; other queries return at most `limit` members, capped at 100.
+//! - `user_ids` (one snowflake or up to 100) returns those members, and the ids that are not
+//!   members in `not_found`.
+//! - Members come in chunks of at most 1,000, each with `chunk_index` and `chunk_count`; a
+//!   request that matches nobody still gets one empty chunk.
+//! - `presences: true` adds the chunk's members' presences when the session has the
+//!   `GUILD_PRESENCES` intent; `nonce` (at most 32 bytes, otherwise ignored) is echoed in every
+//!   chunk.
+//! - A guild that is not on the connection's shard, or not a guild of the world, is not answered.
+
+use serde_json::{Map, Value, json};
+
+use crate::world::World;
+
+/// Members per GUILD_MEMBERS_CHUNK (Discord: 1,000).
+pub const CHUNK_SIZE: usize = 1000;
+/// Most members a query other than "all" returns, and most `user_ids` (Discord: 100).
+pub const QUERY_LIMIT: usize = 100;
+/// Longest nonce echoed, in bytes (Discord: 32).
+pub const MAX_NONCE_BYTES: usize = 32;
+
+/// Why an opcode 8 payload was refused (the connection closes with 4002).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BadRequest(pub &'static str);
+
+/// The parsed request.
+struct Request {
+    guild_id: u64,
+    query: Option<String>,
+    limit: usize,
+    user_ids: Option<Vec<u64>>,
+    presences: bool,
+    nonce: Option<String>,
+}
+
+fn snowflake(v: &Value) -> Option<u64> {
+    v.as_str()?.parse().ok()
+}
+
+fn parse(d: &Value) -> Result<Request, BadRequest> {
+    let guild_id = d
+        .get("guild_id")
+        .and_then(snowflake)
+        .ok_or(BadRequest("op 8 needs guild_id, a snowflake string"))?;
+    let user_ids = match d.get("user_ids") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(ids)) => Some(
+            ids.iter()
+                .map(snowflake)
+                .collect::<Option<Vec<u64>>>()
+                .ok_or(BadRequest("op 8 user_ids must be snowflake strings"))?,
+        ),
+        Some(one) => {
+            Some(vec![snowflake(one).ok_or(BadRequest(
+                "op 8 user_ids must be snowflake strings",
+            ))?])
+        }
+    };
+    let query = d.get("query").and_then(Value::as_str).map(str::to_owned);
+    if query.is_none() && user_ids.is_none() {
+        return Err(BadRequest("op 8 needs query or user_ids"));
+    }
+    if user_ids.as_ref().is_some_and(|ids| ids.len() > QUERY_LIMIT) {
+        return Err(BadRequest("op 8 takes at most 100 user_ids"));
+    }
+    let limit = d
+        .get("limit")
+        .and_then(Value::as_u64)
+        .map_or(0, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    let nonce = d
+        .get("nonce")
+        .and_then(Value::as_str)
+        .filter(|n| n.len() <= MAX_NONCE_BYTES)
+        .map(str::to_owned);
+    Ok(Request {
+        guild_id,
+        query,
+        limit,
+        user_ids,
+        presences: d.get("presences").and_then(Value::as_bool) == Some(true),
+        nonce,
+    })
+}
+
+fn user_id(member: &Value) -> Option<u64> {
+    member
+        .get("user")
+        .and_then(|u| u.get("id"))
+        .and_then(snowflake)
+}
+
+/// The GUILD_MEMBERS_CHUNK payloads answering `d` on a connection of `shard` (of
+/// `shard_count`) whose session `may_see_presences`, with the guild they are for; empty when
+/// the request is not answered.
+///
+/// # Errors
+/// [`BadRequest`] for a payload that is not a request Discord accepts.
+pub(crate) fn chunks(
+    world: &World,
+    d: &Value,
+    shard: u32,
+    shard_count: u32,
+    may_see_presences: bool,
+) -> Result<(u64, Vec<String>), BadRequest> {
+    let r = parse(d)?;
+    let Some(guild) = world.guild(r.guild_id) else {
+        return Ok((r.guild_id, Vec::new()));
+    };
+    if crate::world::shard_of(r.guild_id, shard_count) != shard {
+        return Ok((r.guild_id, Vec::new()));
+    }
+    let mut not_found = Vec::new();
+    let members: Vec<&Value> = if let Some(ids) = &r.user_ids {
+        ids.iter()
+            .filter_map(|id| {
+                let m = guild.member(*id);
+                if m.is_none() {
+                    not_found.push(Value::String(id.to_string()));
+                }
+                m
+            })
+            .collect()
+    } else {
+        let query = r.query.as_deref().unwrap_or_default().to_lowercase();
+        let limit = if query.is_empty() && r.limit == 0 {
+            usize::MAX
+        } else {
+            r.limit.clamp(1, QUERY_LIMIT)
+        };
+        guild
+            .members
+            .iter()
+            .filter(|m| {
+                m.pointer("/user/username")
+                    .and_then(Value::as_str)
+                    .is_some_and(|name| name.to_lowercase().starts_with(&query))
+            })
+            .take(limit)
+            .collect()
+    };
+    let count = members.len().div_ceil(CHUNK_SIZE).max(1);
+    let mut out = Vec::with_capacity(count);
+    let mut parts = members.chunks(CHUNK_SIZE);
+    for index in 0..count {
+        let part = parts.next().unwrap_or(&[]);
+        let mut chunk = Map::new();
+        chunk.insert("guild_id".into(), json!(r.guild_id.to_string()));
+        chunk.insert("members".into(), json!(part));
+        chunk.insert("chunk_index".into(), json!(index));
+        chunk.insert("chunk_count".into(), json!(count));
+        if !not_found.is_empty() {
+            chunk.insert("not_found".into(), json!(not_found));
+        }
+        if r.presences && may_see_presences {
+            let presences: Vec<&Value> = part
+                .iter()
+                .filter_map(|m| user_id(m).and_then(|u| guild.presences.get(&u)))
+                .collect();
+            chunk.insert("presences".into(), json!(presences));
+        }
+        if let Some(nonce) = &r.nonce {
+            chunk.insert("nonce".into(), json!(nonce));
+        }
+        out.push(Value::Object(chunk).to_string());
+    }
+    Ok((r.guild_id, out))
+}
