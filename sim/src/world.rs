@@ -438,6 +438,11 @@ impl World {
         self.guilds.get(*self.guild_index.get(&id)?)
     }
 
+    /// A guild by snowflake, to change it.
+    pub fn guild_mut(&mut self, id: u64) -> Option<&mut Guild> {
+        self.guilds.get_mut(*self.guild_index.get(&id)?)
+    }
+
     /// A fresh snowflake for a new entity, with the world's current timestamp.
     pub fn new_id(&mut self) -> u64 {
         self.ids.next_id()

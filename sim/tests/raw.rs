@@ -703,3 +703,105 @@ async fn request_guild_members_is_answered_in_chunks() {
     c.send(json!({"op": 8, "d": {"guild_id": gid}})).await;
     assert_eq!(c.close_code().await, 4002);
 }
+
+#[tokio::test]
+async fn presence_and_voice_updates_come_back_as_dispatches() {
+    let sim = start(SimConfig::default()).await;
+    let mut c = Raw::plain(&sim).await;
+    c.recv().await;
+    // GUILDS | GUILD_VOICE_STATES | GUILD_PRESENCES.
+    c.send(identify(None, 1 | (1 << 7) | (1 << 8))).await;
+    let mut creates = Vec::new();
+    while creates.len() < 2 {
+        if let Some(Got::Json(v)) = c
+            .until(|g| matches!(g, Got::Json(v) if v["t"] == "GUILD_CREATE"))
+            .await
+            .pop()
+        {
+            creates.push(v["d"].clone());
+        }
+    }
+
+    // Op 3: a PRESENCE_UPDATE for the bot in every guild; invisible shows as offline.
+    c.send(
+        json!({"op": 3, "d": {"since": null, "status": "dnd", "afk": false,
+        "activities": [{"name": "tests", "type": 0}]}}),
+    )
+    .await;
+    let mut updated = std::collections::BTreeSet::new();
+    while updated.len() < creates.len() {
+        if let Some(Got::Json(v)) = c
+            .until(|g| matches!(g, Got::Json(v) if v["t"] == "PRESENCE_UPDATE"))
+            .await
+            .pop()
+        {
+            assert_eq!(v["d"]["status"], "dnd");
+            assert_eq!(v["d"]["activities"][0]["name"], "tests");
+            updated.insert(v["d"]["guild_id"].as_str().unwrap().to_owned());
+        }
+    }
+    c.send(
+        json!({"op": 3, "d": {"since": null, "status": "invisible", "afk": false,
+        "activities": []}}),
+    )
+    .await;
+    let got = c
+        .until(|g| matches!(g, Got::Json(v) if v["t"] == "PRESENCE_UPDATE"))
+        .await;
+    let Some(Got::Json(v)) = got.last() else {
+        panic!("{got:?}")
+    };
+    assert_eq!(v["d"]["status"], "offline");
+
+    // Op 4: joining a voice channel gives VOICE_STATE_UPDATE then VOICE_SERVER_UPDATE.
+    let (guild, voice) = creates
+        .iter()
+        .find_map(|g| {
+            let ch = g["channels"].as_array()?.iter().find(|c| c["type"] == 2)?;
+            Some((g["id"].clone(), ch["id"].clone()))
+        })
+        .expect("a guild with a voice channel");
+    c.send(
+        json!({"op": 4, "d": {"guild_id": guild, "channel_id": voice,
+        "self_mute": true, "self_deaf": false}}),
+    )
+    .await;
+    let got = c
+        .until(|g| matches!(g, Got::Json(v) if v["t"] == "VOICE_SERVER_UPDATE"))
+        .await;
+    let state = got
+        .iter()
+        .find_map(|g| match g {
+            Got::Json(v) if v["t"] == "VOICE_STATE_UPDATE" => Some(v["d"].clone()),
+            _ => None,
+        })
+        .expect("VOICE_STATE_UPDATE before VOICE_SERVER_UPDATE");
+    assert_eq!(state["channel_id"], voice);
+    assert_eq!(state["self_mute"], true);
+    assert_eq!(state["member"]["user"]["username"], "ddiscord-sim");
+    let Some(Got::Json(server)) = got.last() else {
+        panic!("{got:?}")
+    };
+    assert_eq!(server["d"]["guild_id"], guild);
+    assert!(server["d"]["token"].is_string() && server["d"]["endpoint"].is_string());
+
+    // Leaving: a VOICE_STATE_UPDATE with channel_id null, no server update.
+    c.send(json!({"op": 4, "d": {"guild_id": guild, "channel_id": null,
+        "self_mute": false, "self_deaf": false}}))
+        .await;
+    let got = c
+        .until(|g| matches!(g, Got::Json(v) if v["t"] == "VOICE_STATE_UPDATE"))
+        .await;
+    let Some(Got::Json(left)) = got.last() else {
+        panic!("{got:?}")
+    };
+    assert_eq!(left["d"]["channel_id"], Value::Null);
+
+    // A status Discord does not know: 4002.
+    c.send(
+        json!({"op": 3, "d": {"since": null, "status": "busy", "afk": false,
+        "activities": []}}),
+    )
+    .await;
+    assert_eq!(c.close_code().await, 4002);
+}

@@ -394,7 +394,8 @@ impl Connection {
                 Some(End::Close(CloseCode::NotAuthenticated, None))
             }
             8 => self.on_request_guild_members(&d),
-            3 | 4 | 31 => None,
+            3 | 4 => self.on_update(op, &d),
+            31 => None,
             _ => Some(End::Close(CloseCode::UnknownOpcode, None)),
         }
     }
@@ -416,6 +417,33 @@ impl Connection {
                 None
             }
             Err(super::members::BadRequest(why)) => {
+                Some(End::Close(CloseCode::DecodeError, Some(why)))
+            }
+        }
+    }
+
+    /// Opcodes 3 and 4: the bot's presence or voice state changes and the dispatches that
+    /// answer it go to the shard's session ([`super::updates`]).
+    fn on_update(&mut self, op: u64, d: &Value) -> Option<End> {
+        let session = self.session.clone()?;
+        let shards = self.shared.cfg.shards;
+        let answer = {
+            let mut world = lock(&self.shared.world);
+            if op == 3 {
+                super::updates::presence(&mut world, d, session.shard, shards)
+            } else {
+                super::updates::voice_state(&mut world, d, session.shard, shards, &session.id)
+            }
+        };
+        match answer {
+            Ok(dispatches) => {
+                for (name, guild, data) in dispatches {
+                    self.shared
+                        .push_to_shard(session.shard, name, Some(guild), &data);
+                }
+                None
+            }
+            Err(super::updates::BadUpdate(why)) => {
                 Some(End::Close(CloseCode::DecodeError, Some(why)))
             }
         }

@@ -7,6 +7,7 @@ mod connection;
 pub mod identify;
 mod members;
 pub(crate) mod session;
+mod updates;
 
 use std::collections::HashMap;
 use std::sync::Arc;
