@@ -805,3 +805,28 @@ async fn presence_and_voice_updates_come_back_as_dispatches() {
     .await;
     assert_eq!(c.close_code().await, 4002);
 }
+
+#[tokio::test]
+async fn a_client_close_frame_is_answered_with_its_code() {
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCode;
+    let sim = start(SimConfig::default()).await;
+    for code in [1000u16, 4000] {
+        // One IDENTIFY per 5 s of the (manual) clock.
+        sim.advance(Duration::from_secs(6));
+        let mut c = Raw::plain(&sim).await;
+        c.recv().await;
+        c.send(identify(None, 513)).await;
+        c.until(|g| matches!(g, Got::Json(v) if v["t"] == "READY"))
+            .await;
+        c.ws.send(Message::Close(Some(CloseFrame {
+            code: WsCode::from(code),
+            reason: "bye".into(),
+        })))
+        .await
+        .unwrap();
+        // The server's answering close frame carries the client's code (RFC 6455 §5.5.1);
+        // a TCP drop would end the stream without one (1006 to the client).
+        assert_eq!(c.close_code().await, code);
+    }
+}
