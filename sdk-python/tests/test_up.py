@@ -102,3 +102,44 @@ async def test_moderation_example_attached_to_up(up: dict[str, str]) -> None:
     counted = set(counts) - {"@everyone"}
     unknown = counted - cached_roles - deleted
     assert not unknown, f"roles the script read that are neither cached nor deleted: {unknown}"
+
+
+async def test_gateway_commands_reach_the_simulator_and_come_back(up: dict[str, str]) -> None:
+    """REQUEST_GUILD_MEMBERS and UPDATE_PRESENCE from a script go over the mesh to the ingest
+    shard that holds the guild, the simulator answers, and the answers come back: the chunks
+    by nonce to the caller, the bot's PRESENCE_UPDATE to every subscriber."""
+    r = redis.Redis.from_url(up["DDISCORD_REDIS_URL"], decode_responses=True)
+    async with ddiscord.connect(mesh_url=up["DDISCORD_MESH_URL"], redis_url=up["DDISCORD_REDIS_URL"]) as client:
+        guild = None
+        for _ in range(300):
+            complete = [k.split(":")[2] for k in r.scan_iter("dd:guild:*:state") if r.hget(k, "complete") == "1"]
+            if complete:
+                guild = int(complete[0])
+                break
+            await asyncio.sleep(0.1)
+        assert guild is not None, "no guild completed within 30 s"
+        me = await client.cache.current_user()
+        assert me is not None
+
+        got: set[int] = set()
+        async with client.request_guild_members(guild, query="", limit=0, nonce="py-e2e") as chunks:
+            async for chunk in chunks:
+                assert chunk.data["nonce"] == "py-e2e"
+                got.update(int(m["user"]["id"]) for m in chunk.data["members"])
+        cached = set(await client.cache.member_ids(guild))
+        # The traffic keeps changing members meanwhile: the answer and the cache agree on
+        # everyone the traffic did not touch.
+        assert len(got & cached) >= 0.9 * len(cached), (len(got), len(cached))
+        assert me.id in got
+
+        async with client.subscribe("discord/*/*/PRESENCE_UPDATE") as presences:
+            await client.update_presence(status="dnd", activities=[{"name": "e2e", "type": 0}])
+
+            async def mine() -> dict[str, object]:
+                async for event in presences:
+                    if int(event.data["user"]["id"]) == me.id:
+                        return event.data
+                raise AssertionError("the subscription ended")
+
+            data = await asyncio.wait_for(mine(), 30)
+            assert data["status"] == "dnd"
