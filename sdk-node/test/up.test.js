@@ -77,3 +77,54 @@ test('moderation.js attached to ddiscord up reads what the cache holds', { timeo
     child.kill('SIGTERM')
   }
 })
+
+test('gateway commands from a script reach the simulator and come back', { timeout: 180_000 }, async () => {
+  const { child, urls } = await startUp()
+  const store = new Redis(urls.redis)
+  const client = await connect({ meshUrl: urls.mesh, redisUrl: urls.redis })
+  try {
+    // A guild whose GUILD_CREATE is applied.
+    let guild
+    for (let i = 0; i < 300 && !guild; i++) {
+      for (const shard of [0, 1]) {
+        for (const g of await store.hkeys(`dd:shard:${shard}:guilds`)) {
+          if ((await store.hget(`dd:guild:${g}:state`, 'complete')) === '1') guild = g
+        }
+      }
+      if (!guild) await new Promise((r) => setTimeout(r, 100))
+    }
+    assert.ok(guild, 'no guild completed within 30 s')
+    const me = await client.cache.currentUser()
+    assert.ok(me)
+
+    // REQUEST_GUILD_MEMBERS: the chunks come back to this caller by nonce.
+    const got = new Set()
+    for await (const chunk of client.requestGuildMembers(guild, { query: '', limit: 0, nonce: 'node-e2e' })) {
+      assert.equal(chunk.data.nonce, 'node-e2e')
+      for (const m of chunk.data.members) got.add(m.user.id)
+    }
+    const cached = await client.cache.memberIds(guild)
+    // The traffic keeps changing members meanwhile: the answer and the cache agree on
+    // everyone the traffic did not touch.
+    const both = cached.filter((u) => got.has(u)).length
+    assert.ok(both >= 0.9 * cached.length, `${both} of ${cached.length}`)
+    assert.ok(got.has(me.id))
+
+    // UPDATE_PRESENCE: the bot's PRESENCE_UPDATE reaches subscribers.
+    const presences = client.subscribe('discord/*/*/PRESENCE_UPDATE')
+    await presences.ready
+    await client.updatePresence({ status: 'dnd', activities: [{ name: 'e2e', type: 0 }] })
+    let mine
+    for await (const event of presences) {
+      if (event.data.user.id === me.id) {
+        mine = event.data
+        break
+      }
+    }
+    assert.equal(mine.status, 'dnd')
+  } finally {
+    await client.close()
+    store.disconnect()
+    child.kill('SIGTERM')
+  }
+})
