@@ -7,7 +7,6 @@
 //! `count_details.burst` for a super reaction (`burst: true`); `me` / `me_burst` when the
 //! current user reacted (<https://discord.com/developers/docs/resources/message#reaction-object>).
 
-use super::member::member_write;
 use super::raw::{RawObject, Shape};
 use super::{Plan, Planner, Skip};
 use crate::projection::Op;
@@ -64,14 +63,22 @@ impl Emoji {
 }
 
 impl Planner {
-    /// Plans a reaction event: the reacting member is cached (ADD in a guild), and the change
-    /// to the message's reactions when messages are cached.
+    /// Plans a reaction event: the reacting member's fields refresh a cached member (ADD in a
+    /// guild; none is created, as twilight-cache-inmemory caches no member from reactions), and
+    /// the change to the message's reactions when messages are cached.
     pub(super) fn reaction_event(&self, name: &str, d: RawObject<'_>) -> Result<Plan, Shape> {
         let mut ops = Vec::new();
-        if let (Some(g), Some(member)) = (d.opt_id("guild_id", "d")?, d.child("member", "d")?) {
-            ops.push(Op::MemberSet {
+        if let (Some(g), Some(mut member)) = (d.opt_id("guild_id", "d")?, d.child("member", "d")?) {
+            let user = member
+                .take("user")
+                .ok_or_else(|| Shape("d.member.user is missing".into()))?;
+            let id = RawObject::of(&user, "d.member.user")?.id("id", "d.member.user")?;
+            ops.push(Op::MemberMerge {
                 guild: g,
-                members: vec![member_write(member)?],
+                user: id.to_string(),
+                create: false,
+                fields: member.to_pairs(),
+                user_json: Some(user.get().to_owned()),
             });
         }
         if self.config.message_cache == 0 {
