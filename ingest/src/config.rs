@@ -56,6 +56,18 @@ pub struct IngestArgs {
     /// Prefix of every Redis key.
     #[arg(long, env = "DDISCORD_KEY_PREFIX", default_value = ddiscord::coord::DEFAULT_KEY_PREFIX)]
     pub key_prefix: String,
+    /// IDENTIFY `large_threshold`: members above which Discord leaves the offline members out
+    /// of a guild's GUILD_CREATE, 50 to 250
+    /// (<https://discord.com/developers/docs/events/gateway-events#identify>).
+    #[arg(long, env = "DDISCORD_LARGE_THRESHOLD", default_value_t = 250,
+          value_parser = clap::value_parser!(u64).range(50..=250))]
+    pub large_threshold: u64,
+    /// After the GUILD_CREATE of a large guild (`large: true`), request all its members
+    /// (opcode 8, `query: ""`, `limit: 0`) so the cache holds every member and marks the
+    /// guild `members_chunked`; only with the GUILD_MEMBERS intent.
+    #[arg(long, env = "DDISCORD_REQUEST_MEMBERS", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub request_members: bool,
     /// This node's id in the lease group (default `hostname-pid-random`).
     #[arg(long, env = "DDISCORD_NODE_ID")]
     pub node_id: Option<String>,
@@ -126,6 +138,11 @@ pub struct IngestConfig {
     pub intents: u64,
     /// IDENTIFYs of the daily budget never spent.
     pub identify_reserve: u64,
+    /// IDENTIFY `large_threshold` (50 to 250); see [`IngestArgs::large_threshold`].
+    pub large_threshold: u64,
+    /// Request every member of a large guild after its GUILD_CREATE; see
+    /// [`IngestArgs::request_members`].
+    pub request_members: bool,
     /// Topic root.
     pub topic_root: String,
     /// Redis key prefix.
@@ -179,6 +196,8 @@ impl IngestConfig {
             shards: None,
             intents: DEFAULT_INTENTS,
             identify_reserve: 50,
+            large_threshold: 250,
+            request_members: true,
             topic_root: "discord".to_owned(),
             key_prefix: ddiscord::coord::DEFAULT_KEY_PREFIX.to_owned(),
             node_id: default_node_id(),
@@ -199,6 +218,8 @@ impl IngestConfig {
             "DISCORD_TOKEN is empty"
         } else if self.shards == Some(0) {
             "DDISCORD_SHARDS must be at least 1"
+        } else if !(50..=250).contains(&self.large_threshold) {
+            "DDISCORD_LARGE_THRESHOLD must be from 50 to 250"
         } else if self.publish_window == 0 {
             "DDISCORD_PUBLISH_WINDOW must be at least 1"
         } else if self.lease_ttl < Duration::from_millis(300) {
@@ -226,6 +247,8 @@ impl From<IngestArgs> for IngestConfig {
         c.shards = a.shards;
         c.intents = a.intents;
         c.identify_reserve = a.identify_reserve;
+        c.large_threshold = a.large_threshold;
+        c.request_members = a.request_members;
         c.topic_root = a.topic_root;
         c.key_prefix = a.key_prefix;
         if let Some(id) = a.node_id {

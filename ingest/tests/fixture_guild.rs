@@ -63,3 +63,55 @@ async fn large_guild_arrives_byte_for_byte() {
     node.shutdown().await.unwrap();
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+/// A large guild (above `large_threshold`) arrives without its offline members; ingest asks
+/// for all of them (opcode 8) and the GUILD_MEMBERS_CHUNKs bring every member to the mesh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_guilds_members_are_requested_after_its_guild_create() {
+    let env = common::env_with(ddiscord_sim::SimConfig {
+        shards: 1,
+        guilds: 1,
+        large_guild: true,
+        events_per_sec: 0.0,
+        ..ddiscord_sim::SimConfig::default()
+    })
+    .await;
+    let mesh = env.mesh().await;
+    let creates = Collector::start(&mesh, "discord/0/*/GUILD_CREATE").await;
+    let chunks = Collector::start(&mesh, "discord/0/*/GUILD_MEMBERS_CHUNK").await;
+    let node = env.node("a").await;
+    until(30, "both GUILD_CREATEs", || creates.len() == 2).await;
+    let large = creates
+        .messages
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, p)| {
+            let e = Envelope::parse(p.clone()).unwrap();
+            serde_json::from_slice::<Value>(e.d_bytes()).unwrap()
+        })
+        .max_by_key(|d| d["member_count"].as_u64().unwrap())
+        .unwrap();
+    assert_eq!(large["large"], true);
+    let total = large["member_count"].as_u64().unwrap() as usize;
+    assert!(large["members"].as_array().unwrap().len() < total);
+    let count = total.div_ceil(1000);
+    until(30, "every chunk of the large guild", || {
+        chunks.len() == count
+    })
+    .await;
+    let mut members = std::collections::HashSet::new();
+    for (_, p) in chunks.messages.lock().unwrap().iter() {
+        let e = Envelope::parse(p.clone()).unwrap();
+        let d: Value = serde_json::from_slice(e.d_bytes()).unwrap();
+        assert!(
+            d.get("nonce").is_none(),
+            "ingest's own request carries no nonce"
+        );
+        for m in d["members"].as_array().unwrap() {
+            members.insert(m["user"]["id"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(members.len(), total);
+    node.shutdown().await.unwrap();
+}

@@ -197,7 +197,12 @@ impl Shared {
 
     /// Starts a session for `shard` after an accepted IDENTIFY: READY and one GUILD_CREATE
     /// per guild of the shard are buffered before any later dispatch can reach it.
-    pub(crate) fn start_session(&self, shard: [u32; 2], intents: u64) -> Arc<Session> {
+    pub(crate) fn start_session(
+        &self,
+        shard: [u32; 2],
+        intents: u64,
+        large_threshold: usize,
+    ) -> Arc<Session> {
         let n = self.next_id();
         let id: Arc<str> = Arc::from(format!("sim{n:08x}{:08x}", shard[0]));
         let session = Arc::new(Session::new(
@@ -230,7 +235,8 @@ impl Shared {
                 session.push(
                     "GUILD_CREATE",
                     Some(*gid),
-                    &g.guild_create(presences).to_string(),
+                    &g.guild_create_for(presences, large_threshold, world.bot_id)
+                        .to_string(),
                 );
             }
         }

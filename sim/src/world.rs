@@ -182,7 +182,50 @@ impl Guild {
         self.thread_ids = self.threads.iter().filter_map(|t| id_of(t, "id")).collect();
     }
 
-    /// The GUILD_CREATE `d` of the guild as it is now; presences only if `with_presences`.
+    /// The GUILD_CREATE `d` a session gets, with Discord's `large_threshold` rule
+    /// (<https://discord.com/developers/docs/events/gateway-events#identify>, "total number of
+    /// members where the gateway will stop sending offline members in the guild member list"):
+    /// a guild with more members than `large_threshold` is `large: true` and its `members` are
+    /// only the online ones (visible with `GUILD_PRESENCES`), those in a voice channel, and the
+    /// bot (`bot_id`); `member_count` stays the whole count. Smaller guilds come whole.
+    pub fn guild_create_for(
+        &self,
+        with_presences: bool,
+        large_threshold: usize,
+        bot_id: u64,
+    ) -> Value {
+        let mut d = self.guild_create(with_presences);
+        let large = self.members.len() > large_threshold;
+        d["large"] = json!(large);
+        if large {
+            let online = |uid: u64| {
+                with_presences
+                    && self
+                        .presences
+                        .get(&uid)
+                        .and_then(|p| p.get("status"))
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| s != "offline")
+            };
+            let sent: Vec<Value> = self
+                .members
+                .iter()
+                .filter(|m| {
+                    m.get("user")
+                        .and_then(|u| id_of(u, "id"))
+                        .is_some_and(|uid| {
+                            uid == bot_id || self.voice_states.contains_key(&uid) || online(uid)
+                        })
+                })
+                .cloned()
+                .collect();
+            d["members"] = Value::Array(sent);
+        }
+        d
+    }
+
+    /// The GUILD_CREATE `d` of the guild as it is now, every member included; presences only
+    /// if `with_presences`.
     pub fn guild_create(&self, with_presences: bool) -> Value {
         let mut d = self.base.clone();
         d.insert("channels".into(), Value::Array(self.channels.clone()));

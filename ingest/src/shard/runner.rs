@@ -109,7 +109,8 @@ pub(crate) async fn run_shard(
         ctx.config.token.clone(),
         Intents::from_bits_retain(ctx.config.intents),
     )
-    .queue(ctx.queue.clone());
+    .queue(ctx.queue.clone())
+    .large_threshold(ctx.config.large_threshold);
     if let Some(url) = &ctx.config.gateway_url {
         builder = builder.proxy_url(url.clone());
     }
@@ -452,6 +453,7 @@ fn handle_frame(
             ctx.lifecycle
                 .publish(id, LifecycleEvent::Resumed, json!({ "sequence": head.s }));
         }
+        "GUILD_CREATE" => request_members_if_large(ctx, shard, id, text),
         _ => {}
     }
     let guild = match head.guild_id() {
@@ -539,6 +541,40 @@ async fn next_command(sub: &mut Option<ddiscord::mesh::Subscription>) -> Option<
         Some(s) => s.next().await,
         None => std::future::pending().await,
     }
+}
+
+/// The GUILD_CREATE fields [`request_members_if_large`] reads.
+#[derive(serde::Deserialize)]
+struct GuildCreateHead {
+    d: GuildCreateData,
+}
+
+#[derive(serde::Deserialize)]
+struct GuildCreateData {
+    id: String,
+    #[serde(default)]
+    large: bool,
+}
+
+/// A large guild's GUILD_CREATE leaves out its offline members
+/// (<https://discord.com/developers/docs/events/gateway-events#guild-create>): ask for all of
+/// them (opcode 8 without a nonce, so the state worker marks the guild `members_chunked` after
+/// the last chunk). twilight paces commands to Discord's 120 per 60 s.
+fn request_members_if_large(ctx: &ShardCtx, shard: &Shard<RedisQueue>, id: u32, text: &str) {
+    const GUILD_MEMBERS: u64 = 1 << 1;
+    if !ctx.config.request_members || ctx.config.intents & GUILD_MEMBERS == 0 {
+        return;
+    }
+    let Ok(head) = serde_json::from_str::<GuildCreateHead>(text) else {
+        return;
+    };
+    if !head.d.large {
+        return;
+    }
+    let request = json!({"op": 8, "d": {"guild_id": head.d.id, "query": "", "limit": 0}});
+    tracing::debug!(shard = id, guild = %head.d.id, "large guild: requesting all its members");
+    metrics::command(id, "REQUEST_GUILD_MEMBERS");
+    shard.send(request.to_string());
 }
 
 fn handle_command(ctx: &ShardCtx, shard: &Shard<RedisQueue>, id: u32, msg: MeshMessage) {

@@ -482,7 +482,18 @@ impl Connection {
             self.shared.counts(shard[0], |c| c.refused_identifies += 1);
             return self.invalid_session().await;
         }
-        let session = self.shared.start_session(shard, id.intents);
+        let large_threshold = id
+            .large_threshold
+            .unwrap_or(identify::DEFAULT_LARGE_THRESHOLD)
+            .clamp(
+                identify::DEFAULT_LARGE_THRESHOLD,
+                identify::MAX_LARGE_THRESHOLD,
+            );
+        let session = self.shared.start_session(
+            shard,
+            id.intents,
+            usize::try_from(large_threshold).unwrap_or(usize::MAX),
+        );
         session.attach(self.id);
         self.log_start(&session, "IDENTIFY");
         self.identified = true;

@@ -48,7 +48,16 @@ pub(crate) struct Identify {
     pub properties: Value,
     #[serde(default)]
     pub shard: Option<[u32; 2]>,
+    /// Members above which a guild's GUILD_CREATE leaves out offline members: 50 to 250,
+    /// default 50 (<https://discord.com/developers/docs/events/gateway-events#identify>).
+    #[serde(default)]
+    pub large_threshold: Option<u64>,
 }
+
+/// Default IDENTIFY `large_threshold` (Discord: 50).
+pub(crate) const DEFAULT_LARGE_THRESHOLD: u64 = 50;
+/// Largest IDENTIFY `large_threshold` (Discord: 250).
+pub(crate) const MAX_LARGE_THRESHOLD: u64 = 250;
 
 /// The RESUME `d` fields.
 #[derive(Debug, Deserialize)]
