@@ -27,6 +27,16 @@ impl Drop for Up {
     }
 }
 
+/// The user ids of an array of member objects.
+fn member_ids(members: &Value) -> BTreeSet<u64> {
+    members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user"]["id"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
 fn ids(values: &[Value], key: &str) -> BTreeSet<u64> {
     values
         .iter()
@@ -148,13 +158,12 @@ async fn up_projects_the_simulated_world_into_redis() {
             .unwrap()
             .into_iter()
             .collect();
-        let expected_members: BTreeSet<u64> = expected["members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["user"]["id"].as_str().unwrap().parse().unwrap())
-            .collect();
-        assert_eq!(members, expected_members, "members of {}", guild.id);
+        assert_eq!(
+            members,
+            member_ids(&expected["members"]),
+            "members of {}",
+            guild.id
+        );
     }
 
     // A gateway command end to end: the SDK sends REQUEST_GUILD_MEMBERS over the mesh to the
@@ -175,21 +184,9 @@ async fn up_projects_the_simulated_world_into_redis() {
         {
             let d: Value = serde_json::from_slice(chunk.unwrap().d_bytes()).unwrap();
             assert_eq!(d["nonce"].as_str(), Some(chunks.nonce()));
-            got.extend(
-                d["members"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|m| m["user"]["id"].as_str().unwrap().parse::<u64>().unwrap()),
-            );
+            got.extend(member_ids(&d["members"]));
         }
-        let expected = guild.guild_create(false);
-        let members: BTreeSet<u64> = expected["members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["user"]["id"].as_str().unwrap().parse().unwrap())
-            .collect();
+        let members = member_ids(&guild.guild_create(false)["members"]);
         assert_eq!(
             got, members,
             "members of {} by REQUEST_GUILD_MEMBERS",

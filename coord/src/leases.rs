@@ -406,7 +406,10 @@ async fn tick(shared: &Shared, conn: &mut ConnectionManager) -> Result<(), Coord
     let mut overdue = Vec::new();
     for pair in surplus.chunks_exact(2) {
         let mut held = shared.held();
-        let Some(h) = held.get_mut(&(pair[0] as u32)) else {
+        let Some(h) = held
+            .get_mut(&(pair[0] as u32))
+            .filter(|h| h.lease.token == pair[1])
+        else {
             continue;
         };
         match h.surplus_since {
@@ -419,10 +422,6 @@ async fn tick(shared: &Shared, conn: &mut ConnectionManager) -> Result<(), Coord
             Some(since) if since.elapsed() >= HANDOVER_TIMEOUT => overdue.push(h.lease),
             Some(_) => {}
         }
-    }
-    for lease in overdue {
-        tracing::warn!(group = %c.group, partition = lease.partition, "lease not handed over within {HANDOVER_TIMEOUT:?}; releasing it");
-        release_one(shared, conn, lease).await?;
     }
     for pair in acquired.chunks_exact(2) {
         let lease = Lease {
@@ -443,6 +442,13 @@ async fn tick(shared: &Shared, conn: &mut ConnectionManager) -> Result<(), Coord
             },
         );
         shared.emit(LeaseEvent::Acquired(lease));
+    }
+    // Last, so that a failure here never loses track of the leases this round acquired.
+    for lease in overdue {
+        tracing::warn!(group = %c.group, partition = lease.partition, "lease not handed over within {HANDOVER_TIMEOUT:?}; releasing it");
+        if let Err(e) = release_one(shared, conn, lease).await {
+            tracing::warn!(group = %c.group, partition = lease.partition, error = &e as &dyn std::error::Error, "could not release the lease; it expires after its TTL");
+        }
     }
     Ok(())
 }

@@ -91,6 +91,27 @@ pub(crate) fn required_intent(name: &str) -> Option<u64> {
     })
 }
 
+/// Pushes a dispatch to `session` as Discord would deliver it: dropped without the intent it
+/// needs, message content emptied without `MESSAGE_CONTENT`. Returns its sequence.
+pub(crate) fn push_to_session(
+    session: &Session,
+    name: &str,
+    guild_id: Option<u64>,
+    data: &str,
+) -> Option<u64> {
+    if let Some(bit) = required_intent(name)
+        && session.intents & bit == 0
+    {
+        return None;
+    }
+    if matches!(name, "MESSAGE_CREATE" | "MESSAGE_UPDATE")
+        && session.intents & crate::config::INTENT_MESSAGE_CONTENT == 0
+    {
+        return session.push(name, guild_id, &without_content(data));
+    }
+    session.push(name, guild_id, data)
+}
+
 /// A message payload as an app without the `MESSAGE_CONTENT` intent sees it: `content`,
 /// `embeds`, `attachments` and `components` empty
 /// (<https://discord.com/developers/docs/events/gateway#message-content-intent>).
@@ -182,17 +203,7 @@ impl Shared {
         data: &str,
     ) -> Option<u64> {
         let session = lock(&self.slot(shard)?.current).clone()?;
-        if let Some(bit) = required_intent(name)
-            && session.intents & bit == 0
-        {
-            return None;
-        }
-        if matches!(name, "MESSAGE_CREATE" | "MESSAGE_UPDATE")
-            && session.intents & crate::config::INTENT_MESSAGE_CONTENT == 0
-        {
-            return session.push(name, guild_id, &without_content(data));
-        }
-        session.push(name, guild_id, data)
+        push_to_session(&session, name, guild_id, data)
     }
 
     /// Starts a session for `shard` after an accepted IDENTIFY: READY and one GUILD_CREATE

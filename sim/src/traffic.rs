@@ -323,24 +323,12 @@ impl Traffic {
                 } else {
                     Some(pick(&mut self.rng, &voice)?)
                 };
-                let member = world.guilds.get(gi)?.member(user_id)?.clone();
                 let mut d = world.templates.voice_state.clone();
-                d["member"] = member;
-                d["guild_id"] = sid(gid);
-                d["user_id"] = sid(user_id);
                 d["session_id"] = json!(format!("voice_{user_id}"));
-                d["channel_id"] = channel.map_or(Value::Null, sid);
-                let g = world.guilds.get_mut(gi)?;
-                if channel.is_some() {
-                    let mut stored = d.clone();
-                    if let Some(o) = stored.as_object_mut() {
-                        o.remove("member");
-                    }
-                    g.voice_states.insert(user_id, stored);
-                } else {
-                    g.voice_states.remove(&user_id);
-                }
-                d
+                world
+                    .guilds
+                    .get_mut(gi)?
+                    .voice_state_update(d, user_id, channel)?
             }
             "GUILD_ROLE_CREATE" => {
                 let id = world.new_id();

@@ -125,7 +125,17 @@ pub struct Guild {
 
 /// Reads a snowflake field of a JSON object.
 pub fn id_of(v: &Value, key: &str) -> Option<u64> {
-    v.get(key)?.as_str()?.parse().ok()
+    snowflake(v.get(key)?)
+}
+
+/// The `user.id` of a member or presence object.
+pub fn user_id_of(v: &Value) -> Option<u64> {
+    id_of(v.get("user")?, "id")
+}
+
+/// A snowflake given as Discord sends ids: a decimal string.
+pub fn snowflake(v: &Value) -> Option<u64> {
+    v.as_str()?.parse().ok()
 }
 
 impl Guild {
@@ -137,7 +147,7 @@ impl Guild {
     /// Adds a member, keeping the index.
     /// Adds a member, or replaces the one with the same user: a user is a member once.
     pub fn add_member(&mut self, member: Value) {
-        if let Some(uid) = member.get("user").and_then(|u| id_of(u, "id")) {
+        if let Some(uid) = user_id_of(&member) {
             if let Some(&idx) = self.member_index.get(&uid) {
                 self.members[idx] = member;
             } else {
@@ -152,13 +162,39 @@ impl Guild {
         let idx = self.member_index.remove(&user_id)?;
         let removed = self.members.swap_remove(idx);
         if let Some(moved) = self.members.get(idx)
-            && let Some(uid) = moved.get("user").and_then(|u| id_of(u, "id"))
+            && let Some(uid) = user_id_of(moved)
         {
             self.member_index.insert(uid, idx);
         }
         self.presences.remove(&user_id);
         self.voice_states.remove(&user_id);
         Some(removed)
+    }
+
+    /// Moves `user_id` into the voice channel `channel` (or out of voice, `None`): fills the
+    /// VOICE_STATE_UPDATE `d` (Discord's voice state with `member`) and keeps the guild's voice
+    /// states in step, stored without `member` as GUILD_CREATE sends them. `None` when the
+    /// user is not a member.
+    pub fn voice_state_update(
+        &mut self,
+        mut d: Value,
+        user_id: u64,
+        channel: Option<u64>,
+    ) -> Option<Value> {
+        d["member"] = self.member(user_id)?.clone();
+        d["guild_id"] = json!(self.id.to_string());
+        d["user_id"] = json!(user_id.to_string());
+        d["channel_id"] = channel.map_or(Value::Null, |c| json!(c.to_string()));
+        if channel.is_some() {
+            let mut stored = d.clone();
+            if let Some(o) = stored.as_object_mut() {
+                o.remove("member");
+            }
+            self.voice_states.insert(user_id, stored);
+        } else {
+            self.voice_states.remove(&user_id);
+        }
+        Some(d)
     }
 
     /// The member object of `user_id`.
@@ -211,11 +247,9 @@ impl Guild {
                 .members
                 .iter()
                 .filter(|m| {
-                    m.get("user")
-                        .and_then(|u| id_of(u, "id"))
-                        .is_some_and(|uid| {
-                            uid == bot_id || self.voice_states.contains_key(&uid) || online(uid)
-                        })
+                    user_id_of(m).is_some_and(|uid| {
+                        uid == bot_id || self.voice_states.contains_key(&uid) || online(uid)
+                    })
                 })
                 .cloned()
                 .collect();
@@ -441,7 +475,7 @@ impl World {
                 guild.add_member(owner);
             }
             for mut p in presences {
-                if let Some(uid) = p.get("user").and_then(|u| id_of(u, "id")) {
+                if let Some(uid) = user_id_of(&p) {
                     p["guild_id"] = json!(gid.to_string());
                     guild.presences.insert(uid, p);
                 }

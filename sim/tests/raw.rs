@@ -599,6 +599,21 @@ async fn gateway_bot_and_control_endpoints() {
     assert!(matches!(c.recv().await, Got::End | Got::Close(_)));
 }
 
+/// The `d` of the next `n` GUILD_CREATEs.
+async fn guild_creates(c: &mut Raw, n: usize) -> Vec<Value> {
+    let mut creates = Vec::new();
+    while creates.len() < n {
+        if let Some(Got::Json(v)) = c
+            .until(|g| matches!(g, Got::Json(v) if v["t"] == "GUILD_CREATE"))
+            .await
+            .pop()
+        {
+            creates.push(v["d"].clone());
+        }
+    }
+    creates
+}
+
 /// Every GUILD_MEMBERS_CHUNK up to the one with the last `chunk_index`.
 async fn member_chunks(c: &mut Raw) -> Vec<Value> {
     let mut chunks = Vec::new();
@@ -632,16 +647,7 @@ async fn request_guild_members_is_answered_in_chunks() {
     c.recv().await;
     // GUILDS | GUILD_MEMBERS | GUILD_PRESENCES.
     c.send(identify(None, 1 | (1 << 1) | (1 << 8))).await;
-    let mut creates = Vec::new();
-    while creates.len() < 2 {
-        if let Some(Got::Json(v)) = c
-            .until(|g| matches!(g, Got::Json(v) if v["t"] == "GUILD_CREATE"))
-            .await
-            .pop()
-        {
-            creates.push(v["d"].clone());
-        }
-    }
+    let creates = guild_creates(&mut c, 2).await;
     let large = creates
         .iter()
         .max_by_key(|d| d["members"].as_array().unwrap().len())
@@ -715,16 +721,7 @@ async fn presence_and_voice_updates_come_back_as_dispatches() {
     c.recv().await;
     // GUILDS | GUILD_VOICE_STATES | GUILD_PRESENCES.
     c.send(identify(None, 1 | (1 << 7) | (1 << 8))).await;
-    let mut creates = Vec::new();
-    while creates.len() < 2 {
-        if let Some(Got::Json(v)) = c
-            .until(|g| matches!(g, Got::Json(v) if v["t"] == "GUILD_CREATE"))
-            .await
-            .pop()
-        {
-            creates.push(v["d"].clone());
-        }
-    }
+    let creates = guild_creates(&mut c, 2).await;
 
     // Op 3: a PRESENCE_UPDATE for the bot in every guild; invisible shows as offline.
     c.send(

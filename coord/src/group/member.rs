@@ -209,6 +209,8 @@ async fn drive<S: DurableSource>(
                     old.abort();
                 }
             }
+            // `Surplus` is not sent without `handover`; were it, the claimer would release the
+            // lease after `HANDOVER_TIMEOUT`.
             LeaseEvent::Lost(lease) | LeaseEvent::Released(lease) | LeaseEvent::Surplus(lease) => {
                 tracing::warn!(group = %config.name, partition = lease.partition, ?event, "partition given up; closing its session (unacked messages stay with the broker)");
                 if let Some((_, task)) = tasks.0.remove(&lease.partition) {

@@ -2,6 +2,7 @@
 //! ([`CacheReader`]), each also reachable by name through one entry point ([`CacheQuery`]). The layout is documented for plain Redis clients in `docs/cache.md`.
 
 mod error;
+mod fetch;
 /// The cache's Redis keys: re-exported from `ddiscord-model`.
 pub use ddiscord_model::keyspace::cache as keys;
 mod query;

@@ -13,6 +13,7 @@ use super::error::CacheError;
 #[cfg(doc)]
 use super::error::CacheErrorKind;
 use super::keys::{Keys, state_field};
+use super::text::member_with_user;
 
 /// The per-guild marker and counters (`guild:<g>:state`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -30,9 +31,6 @@ pub struct GuildState {
     /// Discord reports the guild unavailable (outage); the data is the last known.
     pub unavailable: bool,
 }
-
-/// The members hash's key, then the stored members and their stored users.
-pub(super) type StoredMembers = (String, Vec<Option<String>>, Vec<Option<String>>);
 
 /// Typed reads of the cache written by the state worker.
 ///
@@ -75,15 +73,9 @@ fn decode_guild(key: &str, raw: &str) -> Result<Guild, CacheError> {
     serde_json::from_value(value).map_err(corrupt)
 }
 
-/// Joins a stored member (without `user`) with its user.
-fn join_member(key: &str, member: &str, user: &str) -> Result<Member, CacheError> {
-    let corrupt = |source| CacheError::corrupt(key, source);
-    let mut value: Value = serde_json::from_str(member).map_err(corrupt)?;
-    let user: Value = serde_json::from_str(user).map_err(corrupt)?;
-    if let Value::Object(map) = &mut value {
-        map.insert("user".to_owned(), user);
-    }
-    serde_json::from_value(value).map_err(corrupt)
+/// Decodes a stored member (without `user`) joined with its stored user.
+fn decode_member(key: &str, member: &str, user: &str) -> Result<Member, CacheError> {
+    decode(key, &member_with_user(key, member, user)?)
 }
 
 impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
@@ -102,55 +94,18 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
         self.conn.clone()
     }
 
-    /// The keys of up to `limit` cached messages of `channel`, newest first.
-    pub(super) async fn message_keys(
-        &self,
-        channel: u64,
-        limit: usize,
-    ) -> Result<Vec<String>, CacheError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let stop = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
-        let ids: Vec<u64> = redis::cmd("LRANGE")
-            .arg(self.keys.channel_messages(channel))
-            .arg(0)
-            .arg(stop)
-            .query_async(&mut self.conn())
-            .await?;
-        Ok(ids.iter().map(|m| self.keys.message(channel, *m)).collect())
-    }
-
     /// A guild without its collections (`channels`, `roles`, `members`, … are empty; read them
-    /// with the other methods), with `member_count` and `unavailable` as currently known.
+    /// with the other methods). `member_count` and `unavailable` are the stored guild's, which
+    /// the state worker keeps current.
     ///
     /// # Errors
     /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn guild(&self, guild: u64) -> Result<Option<Guild>, CacheError> {
         let key = self.keys.guild(guild);
-        let (raw, state): (Option<String>, Vec<Option<String>>) = redis::pipe()
-            .get(&key)
-            .cmd("HMGET")
-            .arg(self.keys.guild_state(guild))
-            .arg(&[state_field::MEMBER_COUNT, state_field::UNAVAILABLE])
-            .query_async(&mut self.conn.clone())
-            .await?;
-        let Some(raw) = raw else {
-            return Ok(None);
-        };
-        let mut guild = decode_guild(&key, &raw)?;
-        if let Some(count) = state
-            .first()
-            .cloned()
-            .flatten()
-            .and_then(|c| c.parse().ok())
-        {
-            guild.member_count = Some(count);
-        }
-        if state.get(1).cloned().flatten().as_deref() == Some("1") {
-            guild.unavailable = Some(true);
-        }
-        Ok(Some(guild))
+        self.fetch_get(&key)
+            .await?
+            .map(|raw| decode_guild(&key, &raw))
+            .transpose()
     }
 
     /// The guild's completeness marker and generation.
@@ -160,7 +115,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     pub async fn guild_state(&self, guild: u64) -> Result<Option<GuildState>, CacheError> {
         let map: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
             .arg(self.keys.guild_state(guild))
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn())
             .await?;
         if map.is_empty() {
             return Ok(None);
@@ -182,13 +137,8 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// # Errors
     /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn channel(&self, channel: u64) -> Result<Option<Channel>, CacheError> {
-        let guild: Option<u64> = redis::cmd("HGET")
-            .arg(self.keys.channel_guild())
-            .arg(channel)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        match guild {
-            Some(guild) => self.guild_channel(guild, channel).await,
+        match self.fetch_channel(channel).await? {
+            Some((key, raw)) => decode(&key, &raw).map(Some),
             None => Ok(None),
         }
     }
@@ -198,20 +148,11 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
         key: String,
         field: u64,
     ) -> Result<Option<T>, CacheError> {
-        let raw: Option<String> = redis::cmd("HGET")
-            .arg(&key)
-            .arg(field)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        decode_opt(&key, raw)
+        decode_opt(&key, self.fetch_hget(&key, field).await?)
     }
 
     async fn hvals<T: DeserializeOwned>(&self, key: String) -> Result<Vec<T>, CacheError> {
-        let raws: Vec<String> = redis::cmd("HVALS")
-            .arg(&key)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        decode_all(&key, raws)
+        decode_all(&key, self.fetch_hvals(&key).await?)
     }
 
     /// A channel or thread of `guild`.
@@ -268,38 +209,15 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
         guild: u64,
         users: &[u64],
     ) -> Result<Vec<Option<Member>>, CacheError> {
-        if users.is_empty() {
-            return Ok(Vec::new());
-        }
         let (key, members, user_values) = self.stored_members(guild, users).await?;
         members
             .into_iter()
             .zip(user_values)
             .map(|(m, u)| match (m, u) {
-                (Some(m), Some(u)) => join_member(&key, &m, &u).map(Some),
+                (Some(m), Some(u)) => decode_member(&key, &m, &u).map(Some),
                 _ => Ok(None),
             })
             .collect()
-    }
-
-    /// The stored members of `guild` and their stored users, in the order of `users`, in one
-    /// round trip (`HMGET` and `MGET` pipelined); with the members hash's key.
-    pub(super) async fn stored_members(
-        &self,
-        guild: u64,
-        users: &[u64],
-    ) -> Result<StoredMembers, CacheError> {
-        let key = self.keys.guild_members(guild);
-        let user_keys: Vec<String> = users.iter().map(|u| self.keys.user(*u)).collect();
-        let (members, user_values) = redis::pipe()
-            .cmd("HMGET")
-            .arg(&key)
-            .arg(users)
-            .cmd("MGET")
-            .arg(&user_keys)
-            .query_async(&mut self.conn())
-            .await?;
-        Ok((key, members, user_values))
     }
 
     /// Every cached member id of `guild`.
@@ -309,7 +227,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     pub async fn member_ids(&self, guild: u64) -> Result<Vec<u64>, CacheError> {
         Ok(redis::cmd("HKEYS")
             .arg(self.keys.guild_members(guild))
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn())
             .await?)
     }
 
@@ -319,11 +237,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn user(&self, user: u64) -> Result<Option<User>, CacheError> {
         let key = self.keys.user(user);
-        let raw: Option<String> = redis::cmd("GET")
-            .arg(&key)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        decode_opt(&key, raw)
+        decode_opt(&key, self.fetch_get(&key).await?)
     }
 
     /// The bot's own user, from READY and USER_UPDATE.
@@ -332,11 +246,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// [`CacheErrorKind::Redis`], [`CacheErrorKind::Corrupt`].
     pub async fn current_user(&self) -> Result<Option<CurrentUser>, CacheError> {
         let key = self.keys.current_user();
-        let raw: Option<String> = redis::cmd("GET")
-            .arg(&key)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        decode_opt(&key, raw)
+        decode_opt(&key, self.fetch_get(&key).await?)
     }
 
     /// A member's presence (cached only when the worker caches presences).
@@ -377,17 +287,10 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
         channel: u64,
         limit: usize,
     ) -> Result<Vec<Message>, CacheError> {
-        let keys = self.message_keys(channel, limit).await?;
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let raws: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        keys.iter()
-            .zip(raws)
-            .filter_map(|(k, r)| r.map(|r| decode(k, &r)))
+        self.fetch_messages(channel, limit)
+            .await?
+            .iter()
+            .map(|(k, r)| decode(k, r))
             .collect()
     }
 }

@@ -87,35 +87,22 @@ fn checked_array(key: &str, raws: &[String]) -> Result<String, CacheError> {
 }
 
 /// A stored member (which lacks `user`) with its stored user as `user`.
-fn member_with_user(key: &str, member: &str, user: &str) -> Result<String, CacheError> {
+pub(super) fn member_with_user(key: &str, member: &str, user: &str) -> Result<String, CacheError> {
     let user = checked(key, user)?;
     with_fields(key, member, &[("user", user)])
 }
 
 impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     async fn get_text(&self, key: &str) -> Result<String, CacheError> {
-        let raw: Option<String> = redis::cmd("GET")
-            .arg(key)
-            .query_async(&mut self.conn())
-            .await?;
-        one(key, raw)
+        one(key, self.fetch_get(key).await?)
     }
 
     async fn hget_text(&self, key: &str, field: u64) -> Result<String, CacheError> {
-        let raw: Option<String> = redis::cmd("HGET")
-            .arg(key)
-            .arg(field)
-            .query_async(&mut self.conn())
-            .await?;
-        one(key, raw)
+        one(key, self.fetch_hget(key, field).await?)
     }
 
     async fn hvals_text(&self, key: &str) -> Result<String, CacheError> {
-        let raws: Vec<String> = redis::cmd("HVALS")
-            .arg(key)
-            .query_async(&mut self.conn())
-            .await?;
-        checked_array(key, &raws)
+        checked_array(key, &self.fetch_hvals(key).await?)
     }
 
     /// [`guild`](Self::guild) as the stored JSON: the guild object without its collections,
@@ -174,16 +161,8 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// # Errors
     /// As [`guild_json`](Self::guild_json).
     pub async fn channel_json(&self, channel: u64) -> Result<String, CacheError> {
-        let guild: Option<u64> = redis::cmd("HGET")
-            .arg(self.keys().channel_guild())
-            .arg(channel)
-            .query_async(&mut self.conn())
-            .await?;
-        match guild {
-            Some(guild) => {
-                self.hget_text(&self.keys().guild_channels(guild), channel)
-                    .await
-            }
+        match self.fetch_channel(channel).await? {
+            Some((key, raw)) => one(&key, Some(raw)),
             None => Ok("null".to_owned()),
         }
     }
@@ -218,13 +197,8 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// # Errors
     /// As [`guild_json`](Self::guild_json).
     pub async fn member_json(&self, guild: u64, user: u64) -> Result<String, CacheError> {
-        let key = self.keys().guild_members(guild);
-        let (member, user): (Option<String>, Option<String>) = redis::pipe()
-            .hget(&key, user)
-            .get(self.keys().user(user))
-            .query_async(&mut self.conn())
-            .await?;
-        match (member, user) {
+        let (key, mut members, mut users) = self.stored_members(guild, &[user]).await?;
+        match (members.pop().flatten(), users.pop().flatten()) {
             (Some(m), Some(u)) => member_with_user(&key, &m, &u),
             _ => Ok("null".to_owned()),
         }
@@ -236,9 +210,6 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// # Errors
     /// As [`guild_json`](Self::guild_json).
     pub async fn members_json(&self, guild: u64, users: &[u64]) -> Result<String, CacheError> {
-        if users.is_empty() {
-            return Ok("[]".to_owned());
-        }
         let (key, members, user_values) = self.stored_members(guild, users).await?;
         let joined = members
             .into_iter()
@@ -256,10 +227,7 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
     /// # Errors
     /// [`CacheErrorKind::Redis`](super::CacheErrorKind::Redis).
     pub async fn member_ids_json(&self, guild: u64) -> Result<String, CacheError> {
-        let ids: Vec<u64> = redis::cmd("HKEYS")
-            .arg(self.keys().guild_members(guild))
-            .query_async(&mut self.conn())
-            .await?;
+        let ids = self.member_ids(guild).await?;
         Ok(array(ids.iter().map(|id| format!("\"{id}\""))))
     }
 
@@ -316,16 +284,11 @@ impl<C: ConnectionLike + Clone + Send> CacheReader<C> {
         channel: u64,
         limit: usize,
     ) -> Result<String, CacheError> {
-        let keys = self.message_keys(channel, limit).await?;
-        if keys.is_empty() {
-            return Ok("[]".to_owned());
+        let messages = self.fetch_messages(channel, limit).await?;
+        for (key, raw) in &messages {
+            checked(key, raw)?;
         }
-        let raws: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut self.conn())
-            .await?;
-        let present: Vec<String> = raws.into_iter().flatten().collect();
-        checked_array(&self.keys().channel_messages(channel), &present)
+        Ok(array(messages.iter().map(|(_, raw)| raw)))
     }
 }
 

@@ -20,7 +20,7 @@ use super::identify::{self, Identify, Resume};
 use super::session::{ResumeCheck, Session};
 use super::{ConnParams, MAX_CLIENT_PAYLOAD};
 use crate::record::SentDispatch;
-use crate::state::{ConnCommand, Shared, lock};
+use crate::state::{ConnCommand, Shared, lock, push_to_session};
 
 /// Dispatches written per wake-up before the connection looks at its inbox again.
 const BATCH: usize = 256;
@@ -393,57 +393,28 @@ impl Connection {
             3 | 4 | 8 | 31 if !self.identified => {
                 Some(End::Close(CloseCode::NotAuthenticated, None))
             }
-            8 => self.on_request_guild_members(&d),
-            3 | 4 => self.on_update(op, &d),
+            3 | 4 | 8 => self.on_gateway_command(op, &d),
             31 => None,
             _ => Some(End::Close(CloseCode::UnknownOpcode, None)),
         }
     }
 
-    /// Opcode 8: the matching members, as GUILD_MEMBERS_CHUNK dispatches on this
-    /// connection's session ([`super::members`]).
-    fn on_request_guild_members(&mut self, d: &Value) -> Option<End> {
+    /// Opcodes 3, 4 and 8: the dispatches that answer them go to this connection's session
+    /// ([`super::commands`]), filtered by its intents as every dispatch is.
+    fn on_gateway_command(&mut self, op: u64, d: &Value) -> Option<End> {
         let session = self.session.clone()?;
-        let presences = session.intents & crate::config::INTENT_GUILD_PRESENCES != 0;
-        let answer = {
-            let world = lock(&self.shared.world);
-            super::members::chunks(&world, d, session.shard, self.shared.cfg.shards, presences)
-        };
-        match answer {
-            Ok((guild, chunks)) => {
-                for chunk in chunks {
-                    session.push("GUILD_MEMBERS_CHUNK", Some(guild), &chunk);
-                }
-                None
-            }
-            Err(super::members::BadRequest(why)) => {
-                Some(End::Close(CloseCode::DecodeError, Some(why)))
-            }
-        }
-    }
-
-    /// Opcodes 3 and 4: the bot's presence or voice state changes and the dispatches that
-    /// answer it go to the shard's session ([`super::updates`]).
-    fn on_update(&mut self, op: u64, d: &Value) -> Option<End> {
-        let session = self.session.clone()?;
-        let shards = self.shared.cfg.shards;
         let answer = {
             let mut world = lock(&self.shared.world);
-            if op == 3 {
-                super::updates::presence(&mut world, d, session.shard, shards)
-            } else {
-                super::updates::voice_state(&mut world, d, session.shard, shards, &session.id)
-            }
+            super::commands::answer(&mut world, op, d, &session, self.shared.cfg.shards)
         };
         match answer {
             Ok(dispatches) => {
                 for (name, guild, data) in dispatches {
-                    self.shared
-                        .push_to_shard(session.shard, name, Some(guild), &data);
+                    push_to_session(&session, name, Some(guild), &data);
                 }
                 None
             }
-            Err(super::updates::BadUpdate(why)) => {
+            Err(super::commands::BadCommand(why)) => {
                 Some(End::Close(CloseCode::DecodeError, Some(why)))
             }
         }

@@ -16,7 +16,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::world::World;
+use super::commands::{BadCommand, Dispatch};
+use crate::world::{World, snowflake, user_id_of};
 
 /// Members per GUILD_MEMBERS_CHUNK (Discord: 1,000).
 pub const CHUNK_SIZE: usize = 1000;
@@ -24,10 +25,6 @@ pub const CHUNK_SIZE: usize = 1000;
 pub const QUERY_LIMIT: usize = 100;
 /// Longest nonce echoed, in bytes (Discord: 32).
 pub const MAX_NONCE_BYTES: usize = 32;
-
-/// Why an opcode 8 payload was refused (the connection closes with 4002).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BadRequest(pub &'static str);
 
 /// The parsed request.
 struct Request {
@@ -39,35 +36,31 @@ struct Request {
     nonce: Option<String>,
 }
 
-fn snowflake(v: &Value) -> Option<u64> {
-    v.as_str()?.parse().ok()
-}
-
-fn parse(d: &Value) -> Result<Request, BadRequest> {
+fn parse(d: &Value) -> Result<Request, BadCommand> {
     let guild_id = d
         .get("guild_id")
         .and_then(snowflake)
-        .ok_or(BadRequest("op 8 needs guild_id, a snowflake string"))?;
+        .ok_or(BadCommand("op 8 needs guild_id, a snowflake string"))?;
     let user_ids = match d.get("user_ids") {
         None | Some(Value::Null) => None,
         Some(Value::Array(ids)) => Some(
             ids.iter()
                 .map(snowflake)
                 .collect::<Option<Vec<u64>>>()
-                .ok_or(BadRequest("op 8 user_ids must be snowflake strings"))?,
+                .ok_or(BadCommand("op 8 user_ids must be snowflake strings"))?,
         ),
         Some(one) => {
-            Some(vec![snowflake(one).ok_or(BadRequest(
+            Some(vec![snowflake(one).ok_or(BadCommand(
                 "op 8 user_ids must be snowflake strings",
             ))?])
         }
     };
     let query = d.get("query").and_then(Value::as_str).map(str::to_owned);
     if query.is_none() && user_ids.is_none() {
-        return Err(BadRequest("op 8 needs query or user_ids"));
+        return Err(BadCommand("op 8 needs query or user_ids"));
     }
     if user_ids.as_ref().is_some_and(|ids| ids.len() > QUERY_LIMIT) {
-        return Err(BadRequest("op 8 takes at most 100 user_ids"));
+        return Err(BadCommand("op 8 takes at most 100 user_ids"));
     }
     let limit = d
         .get("limit")
@@ -88,32 +81,24 @@ fn parse(d: &Value) -> Result<Request, BadRequest> {
     })
 }
 
-fn user_id(member: &Value) -> Option<u64> {
-    member
-        .get("user")
-        .and_then(|u| u.get("id"))
-        .and_then(snowflake)
-}
-
-/// The GUILD_MEMBERS_CHUNK payloads answering `d` on a connection of `shard` (of
-/// `shard_count`) whose session `may_see_presences`, with the guild they are for; empty when
-/// the request is not answered.
+/// The GUILD_MEMBERS_CHUNKs answering `d` on a connection of `shard` (of `shard_count`)
+/// whose session `may_see_presences`; none when the request is not answered.
 ///
 /// # Errors
-/// [`BadRequest`] for a payload that is not a request Discord accepts.
+/// [`BadCommand`] for a payload that is not a request Discord accepts.
 pub(crate) fn chunks(
     world: &World,
     d: &Value,
     shard: u32,
     shard_count: u32,
     may_see_presences: bool,
-) -> Result<(u64, Vec<String>), BadRequest> {
+) -> Result<Vec<Dispatch>, BadCommand> {
     let r = parse(d)?;
     let Some(guild) = world.guild(r.guild_id) else {
-        return Ok((r.guild_id, Vec::new()));
+        return Ok(Vec::new());
     };
     if crate::world::shard_of(r.guild_id, shard_count) != shard {
-        return Ok((r.guild_id, Vec::new()));
+        return Ok(Vec::new());
     }
     let mut not_found = Vec::new();
     let members: Vec<&Value> = if let Some(ids) = &r.user_ids {
@@ -160,14 +145,18 @@ pub(crate) fn chunks(
         if r.presences && may_see_presences {
             let presences: Vec<&Value> = part
                 .iter()
-                .filter_map(|m| user_id(m).and_then(|u| guild.presences.get(&u)))
+                .filter_map(|m| user_id_of(m).and_then(|u| guild.presences.get(&u)))
                 .collect();
             chunk.insert("presences".into(), json!(presences));
         }
         if let Some(nonce) = &r.nonce {
             chunk.insert("nonce".into(), json!(nonce));
         }
-        out.push(Value::Object(chunk).to_string());
+        out.push((
+            "GUILD_MEMBERS_CHUNK",
+            r.guild_id,
+            Value::Object(chunk).to_string(),
+        ));
     }
-    Ok((r.guild_id, out))
+    Ok(out)
 }

@@ -2,6 +2,7 @@
 //! codes, as described in <https://discord.com/developers/docs/events/gateway>.
 
 pub mod close;
+mod commands;
 pub mod compression;
 mod connection;
 pub mod identify;

@@ -10,47 +10,39 @@
 //!   [VOICE_STATE_UPDATE](https://discord.com/developers/docs/events/gateway-events#voice-state-update)
 //!   for the bot (delivered with `GUILD_VOICE_STATES`), and joining or moving also a
 //!   [VOICE_SERVER_UPDATE](https://discord.com/developers/docs/events/gateway-events#voice-server-update).
-//!   `channel_id: null` leaves. A guild or voice channel that is not the shard's is ignored.
+//!   `channel_id: null` leaves. A guild that is not the shard's, or a channel that is not one of
+//!   the guild's voice channels, is ignored.
 
 use serde_json::{Value, json};
 
-use crate::world::{World, shard_of};
+use super::commands::{BadCommand, Dispatch};
+use crate::world::{World, shard_of, snowflake};
 
 /// Statuses a client may set (Discord's status types).
 const STATUSES: [&str; 5] = ["online", "dnd", "idle", "invisible", "offline"];
 
-/// Channel types a voice state may be in: GUILD_VOICE (2) and GUILD_STAGE_VOICE (13).
-const VOICE_TYPES: [u64; 2] = [2, 13];
-
-/// Why an opcode 3 or 4 payload was refused (the connection closes with 4002).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BadUpdate(pub &'static str);
-
-/// One dispatch to send: event name, guild, `d` as JSON text.
-pub(crate) type Dispatch = (&'static str, u64, String);
-
 /// Opcode 3: the bot's new presence in every guild of `shard` and the PRESENCE_UPDATEs.
 ///
 /// # Errors
-/// [`BadUpdate`] when `status` or `activities` is missing or not a documented value.
+/// [`BadCommand`] when `status` or `activities` is missing or not a documented value.
 pub(crate) fn presence(
     world: &mut World,
     d: &Value,
     shard: u32,
     shard_count: u32,
-) -> Result<Vec<Dispatch>, BadUpdate> {
+) -> Result<Vec<Dispatch>, BadCommand> {
     let status = d
         .get("status")
         .and_then(Value::as_str)
         .filter(|s| STATUSES.contains(s))
-        .ok_or(BadUpdate(
+        .ok_or(BadCommand(
             "op 3 status must be online, dnd, idle, invisible or offline",
         ))?;
     let activities = d
         .get("activities")
         .filter(|a| a.is_array())
         .cloned()
-        .ok_or(BadUpdate("op 3 needs activities, an array"))?;
+        .ok_or(BadCommand("op 3 needs activities, an array"))?;
     let shown = if status == "invisible" {
         "offline"
     } else {
@@ -82,23 +74,22 @@ pub(crate) fn presence(
 /// Opcode 4: the bot's voice state in the guild, and the dispatches that answer it.
 ///
 /// # Errors
-/// [`BadUpdate`] when `guild_id` is missing or an id is not a snowflake.
+/// [`BadCommand`] when `guild_id` is missing or an id is not a snowflake.
 pub(crate) fn voice_state(
     world: &mut World,
     d: &Value,
     shard: u32,
     shard_count: u32,
     session_id: &str,
-) -> Result<Vec<Dispatch>, BadUpdate> {
-    let snowflake = |v: &Value| v.as_str().and_then(|s| s.parse::<u64>().ok());
+) -> Result<Vec<Dispatch>, BadCommand> {
     let gid = d
         .get("guild_id")
         .and_then(snowflake)
-        .ok_or(BadUpdate("op 4 needs guild_id, a snowflake string"))?;
+        .ok_or(BadCommand("op 4 needs guild_id, a snowflake string"))?;
     let channel = match d.get("channel_id") {
         None | Some(Value::Null) => None,
         Some(c) => {
-            Some(snowflake(c).ok_or(BadUpdate("op 4 channel_id must be a snowflake or null"))?)
+            Some(snowflake(c).ok_or(BadCommand("op 4 channel_id must be a snowflake or null"))?)
         }
     };
     let flag = |k: &str| d.get(k).and_then(Value::as_bool).unwrap_or(false);
@@ -107,47 +98,20 @@ pub(crate) fn voice_state(
         return Ok(Vec::new());
     }
     let bot = world.bot_id;
+    let mut update = world.templates.voice_state.clone();
+    update["session_id"] = json!(session_id);
+    update["self_mute"] = json!(self_mute);
+    update["self_deaf"] = json!(self_deaf);
     let Some(guild) = world.guild_mut(gid) else {
         return Ok(Vec::new());
     };
-    if let Some(c) = channel {
-        let is_voice = guild.channels.iter().any(|ch| {
-            ch.get("id").and_then(snowflake) == Some(c)
-                && ch
-                    .get("type")
-                    .and_then(Value::as_u64)
-                    .is_some_and(|t| VOICE_TYPES.contains(&t))
-        });
-        if !is_voice {
-            return Ok(Vec::new());
-        }
+    if channel.is_some_and(|c| !guild.voice_ids.contains(&c)) {
+        return Ok(Vec::new());
     }
-    let member = guild.member(bot).cloned().unwrap_or(Value::Null);
-    let state = json!({
-        "guild_id": gid.to_string(),
-        "channel_id": channel.map(|c| c.to_string()),
-        "user_id": bot.to_string(),
-        "member": member,
-        "session_id": session_id,
-        "deaf": false,
-        "mute": false,
-        "self_deaf": self_deaf,
-        "self_mute": self_mute,
-        "self_video": false,
-        "suppress": false,
-        "request_to_speak_timestamp": null,
-    });
-    let mut out = Vec::new();
-    if channel.is_some() {
-        let mut kept = state.clone();
-        if let Some(o) = kept.as_object_mut() {
-            o.remove("member");
-        }
-        guild.voice_states.insert(bot, kept);
-    } else {
-        guild.voice_states.remove(&bot);
-    }
-    out.push(("VOICE_STATE_UPDATE", gid, state.to_string()));
+    let Some(state) = guild.voice_state_update(update, bot, channel) else {
+        return Ok(Vec::new());
+    };
+    let mut out = vec![("VOICE_STATE_UPDATE", gid, state.to_string())];
     if channel.is_some() {
         out.push((
             "VOICE_SERVER_UPDATE",
