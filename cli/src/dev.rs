@@ -19,7 +19,7 @@ use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use ddiscord_local_servers::{Mosquitto, Redis, ServerError};
+use ddiscord_local_servers::{Mosquitto, Pki, Redis, Secured, ServerError};
 use serde_json::{Value, json};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -49,6 +49,12 @@ struct ServicesArgs {
     /// An extra line for mosquitto.conf, after the shipped ones (repeatable; later lines win).
     #[arg(long = "mosquitto-conf", value_name = "LINE")]
     mosquitto_conf: Vec<String>,
+    /// Start them secured: TLS only, with certificates of a CA generated here, and one user
+    /// each (`ddiscord`, with a random password). The JSON line then carries `url` with the
+    /// credentials in it, `username`, `password` and `ca_file` (the CA to trust) per server,
+    /// and `untrusted_ca_file` (a CA that signed nothing).
+    #[arg(long)]
+    secured: bool,
 }
 
 /// Runs `ddiscord dev …`.
@@ -109,22 +115,30 @@ fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> DevError {
 struct Services {
     redis: Option<Redis>,
     mosquitto: Option<Mosquitto>,
+    /// The TLS and login settings of secured servers, and the directory of their certificates.
+    secured: Option<(Secured, tempfile::TempDir)>,
 }
 
 impl Services {
     fn describe(&self) -> Value {
         let mut out = serde_json::Map::new();
+        let entry = |url: String, port: u16, pid: Option<u32>| {
+            let mut v = json!({"url": url, "port": port, "pid": pid});
+            if let Some((s, _)) = &self.secured {
+                v["url"] =
+                    json!(url.replacen("://", &format!("://{}:{}@", s.username, s.password), 1));
+                v["username"] = json!(s.username);
+                v["password"] = json!(s.password);
+                v["ca_file"] = json!(s.pki.ca_file);
+                v["untrusted_ca_file"] = json!(s.pki.untrusted_ca_file);
+            }
+            v
+        };
         if let Some(r) = &self.redis {
-            out.insert(
-                "redis".into(),
-                json!({"url": r.url(), "port": r.port(), "pid": r.pid()}),
-            );
+            out.insert("redis".into(), entry(r.url(), r.port(), r.pid()));
         }
         if let Some(m) = &self.mosquitto {
-            out.insert(
-                "mosquitto".into(),
-                json!({"url": m.url(), "port": m.port(), "pid": m.pid()}),
-            );
+            out.insert("mosquitto".into(), entry(m.url(), m.port(), m.pid()));
         }
         Value::Object(out)
     }
@@ -208,13 +222,37 @@ async fn services(args: ServicesArgs) -> Result<(), DevError> {
     let mut term = signal(SignalKind::terminate()).map_err(setup("the SIGTERM handler"))?;
     let mut int = signal(SignalKind::interrupt()).map_err(setup("the SIGINT handler"))?;
     let extra: Vec<&str> = args.mosquitto_conf.iter().map(String::as_str).collect();
-    let mut services = Services {
-        redis: args.redis.then(Redis::start).transpose()?,
-        mosquitto: args
-            .mosquitto
-            .then(|| Mosquitto::start_with(&extra))
-            .transpose()?,
+    let secured = if args.secured {
+        let dir = tempfile::tempdir().map_err(setup("a directory for the certificates"))?;
+        let pki = Pki::generate(dir.path())?;
+        let secured = Secured {
+            pki,
+            username: "ddiscord".to_owned(),
+            password: format!("{:016x}", rand::random::<u64>()),
+        };
+        Some((secured, dir))
+    } else {
+        None
     };
+    let mut services = match &secured {
+        None => Services {
+            redis: args.redis.then(Redis::start).transpose()?,
+            mosquitto: args
+                .mosquitto
+                .then(|| Mosquitto::start_with(&extra))
+                .transpose()?,
+            secured: None,
+        },
+        Some((s, _)) => Services {
+            redis: args.redis.then(|| Redis::start_secured(s)).transpose()?,
+            mosquitto: args
+                .mosquitto
+                .then(|| Mosquitto::start_secured(s))
+                .transpose()?,
+            secured: None,
+        },
+    };
+    services.secured = secured;
     answer(&services.describe())?;
 
     // Standard input is read on a thread of its own: a read in progress must not hold up the

@@ -48,16 +48,7 @@ struct Manifests {
 
 /// The rendered overlay's two Deployments, or `None` (with a message) without kubectl.
 fn manifests() -> Option<Manifests> {
-    let docs = match common::k8s::render("k8s/overlays/self-contained") {
-        Ok(d) => d,
-        Err(e) if e.starts_with("kubectl:") => {
-            eprintln!(
-                "SKIPPED: kubectl is not installed ({e}); scripts/test installs it (Debian's kubernetes-client)"
-            );
-            return None;
-        }
-        Err(e) => panic!("{e}"),
-    };
+    let docs = common::k8s::render_or_skip("k8s/overlays/self-contained")?;
     let containers = common::k8s::containers(&docs).unwrap();
     let pick = |name: &str| {
         containers

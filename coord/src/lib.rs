@@ -23,6 +23,7 @@ pub mod group;
 /// The Redis keys of coordination: re-exported from `ddiscord-model`.
 pub use ddiscord_model::keyspace::coord as keys;
 mod leases;
+mod redis_target;
 mod registry;
 mod scripts;
 mod topology;
@@ -33,5 +34,9 @@ pub use error::{CoordError, CoordErrorKind};
 pub use fence::{FENCED_CODE, Fence, FencedScript};
 pub use keys::{dead_letters_key, groups_key, topology_key};
 pub use leases::{Lease, LeaseEvent, LeaseGuard, Leases};
+pub use redis_target::{
+    REDIS_PASSWORD_ENV, REDIS_TLS_ENV_PREFIX, REDIS_URL_ENV, REDIS_USERNAME_ENV, RedisConnectError,
+    RedisConnectErrorKind, RedisTarget,
+};
 pub use registry::{GroupRegistry, RegisteredGroup};
 pub use topology::Topology;

@@ -234,3 +234,57 @@ async fn a_message_that_crashes_its_consumers_reaches_the_dead_letters() {
     );
     last.shutdown().await.unwrap();
 }
+
+/// A message its consumers give back without working on it (the partition was lost, or they
+/// are stopping: [`GroupMessage::abandon`]) is delivered again as often as that happens and
+/// never dead-lettered: only crashes and nacks count towards `max_deliveries`. A partition
+/// that changes hands many times must not lose healthy messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_deliveries_are_not_counted_as_failures() {
+    let redis_server = RedisServer::start().unwrap();
+    let broker = Mosquitto::start().unwrap();
+    let mesh = Mesh::connect(MeshConfig::new(broker.url())).await.unwrap();
+    let mut cfg = config("handover", 1);
+    cfg.max_deliveries = 2;
+    let dead = TopicPattern::new(dead_letter_topic(&cfg, 0)).unwrap();
+    let mut dead_sub = mesh.subscribe(&dead).await.unwrap();
+    drop(
+        ConsumerGroup::join(mesh.clone(), redis(&redis_server.url()).await, cfg.clone())
+            .await
+            .unwrap(),
+    );
+    publish(&mesh, 1, 1, 1).await;
+    // Twice max_deliveries hand-overs, each abandoning the message.
+    for round in 0..4 {
+        let mut member =
+            ConsumerGroup::join(mesh.clone(), redis(&redis_server.url()).await, cfg.clone())
+                .await
+                .unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(20), member.next())
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the abandoned message came back"))
+            .unwrap();
+        assert!(
+            m.deliveries <= 2,
+            "round {round}: an abandoned delivery was counted: {} deliveries",
+            m.deliveries
+        );
+        m.abandon().await;
+        drop(member);
+    }
+    let mut last = ConsumerGroup::join(mesh.clone(), redis(&redis_server.url()).await, cfg)
+        .await
+        .unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(20), last.next())
+        .await
+        .expect("still delivered after the hand-overs")
+        .unwrap();
+    m.ack().await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), dead_sub.next())
+            .await
+            .is_err(),
+        "an abandoned message was dead-lettered"
+    );
+    last.shutdown().await.unwrap();
+}

@@ -23,6 +23,7 @@ pub struct IngestArgs {
     #[arg(
         long,
         env = "DDISCORD_REDIS_URL",
+        hide_env_values = true,
         default_value = ddiscord::model_defaults::REDIS_URL
     )]
     pub redis_url: String,
@@ -30,6 +31,7 @@ pub struct IngestArgs {
     #[arg(
         long,
         env = "DDISCORD_MESH_URL",
+        hide_env_values = true,
         default_value = ddiscord::model_defaults::EMBEDDED_MESH_URL
     )]
     pub mesh_url: String,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ddiscord::Topics;
-use ddiscord::coord::{LeaseConfig, LeaseEvent, Leases, Topology};
+use ddiscord::coord::{LeaseConfig, LeaseEvent, Leases, RedisTarget, Topology};
 use ddiscord::mesh::Mesh;
 use ddiscord::topic::TopicPattern;
 use redis::aio::ConnectionManager;
@@ -217,15 +217,15 @@ impl IngestNode {
         config.validate()?;
         install_crypto_provider();
         let config = Arc::new(config);
-        let client = redis::Client::open(config.redis_url.as_str()).map_err(|e| {
+        let target = RedisTarget::from_env_with_url(config.redis_url.as_str()).map_err(|e| {
             IngestError::with_source(
                 IngestErrorKind::Config {
-                    reason: "DDISCORD_REDIS_URL is not a Redis URL".to_owned(),
+                    reason: "the Redis credentials or TLS files cannot be read".to_owned(),
                 },
                 e,
             )
         })?;
-        let mut redis = ConnectionManager::new(client).await.map_err(|e| {
+        let mut redis = target.connect().await.map_err(|e| {
             IngestError::with_source(
                 IngestErrorKind::Redis {
                     context: "connecting",
@@ -271,7 +271,14 @@ impl IngestNode {
                 "gateway info"
             );
         }
-        let mut mesh_config = config.mesh.clone();
+        let mut mesh_config = config.mesh.clone().with_security_from_env().map_err(|e| {
+            IngestError::with_source(
+                IngestErrorKind::Mesh {
+                    context: "reading the mesh credentials and TLS files",
+                },
+                e,
+            )
+        })?;
         if mesh_config.client_id.is_none() {
             // Carries the topic root: two bots sharing a broker never take each other's
             // connection over.

@@ -237,3 +237,89 @@ async fn sigterm_restart_of_a_process_costs_no_identify() {
     signal(&second, "-TERM");
     let _ = tokio::task::spawn_blocking(move || second.wait()).await;
 }
+
+/// A node killed after a new session's READY but before the broker acknowledged anything of it
+/// (the broker is paused): the session was persisted at READY with sequence 0, so the next
+/// owner RESUMEs it and the simulator replays it from the start: its READY and GUILD_CREATE
+/// reach the mesh, no IDENTIFY is spent, and the older session is not resumed instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_killed_before_its_first_ack_is_resumed_from_its_start() {
+    let env = env(1, 20.0).await;
+    let mesh = env.mesh().await;
+    let collector = Collector::start(&mesh, "discord/>").await;
+    let mut redis = redis_conn(&env).await;
+    let mut child = spawn_node(&env, "child", ddiscord_testkit::free_port(), 1500);
+    let stored = |redis: &mut ConnectionManager| {
+        let mut r = redis.clone();
+        async move {
+            let (id, seq): (Option<String>, Option<u64>) = redis::cmd("HMGET")
+                .arg("dd:session:0")
+                .arg("session_id")
+                .arg("sequence")
+                .query_async(&mut r)
+                .await
+                .unwrap();
+            id.zip(seq)
+        }
+    };
+    // The first session is on the mesh and persisted.
+    let mut first = None;
+    for _ in 0..400 {
+        if let Some((id, seq)) = stored(&mut redis).await
+            && seq > 0
+        {
+            first = Some(id);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let first = first.expect("the first session was never persisted");
+    // Nothing more is acknowledged from now on; a new session starts.
+    let broker_pid = env.broker.pid().unwrap().to_string();
+    let stop = |sig: &str| {
+        assert!(
+            Command::new("kill")
+                .args([sig, &broker_pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    stop("-STOP");
+    env.sim.invalidate(0, false).unwrap();
+    let mut second = None;
+    for _ in 0..400 {
+        if let Some((id, seq)) = stored(&mut redis).await
+            && id != first
+        {
+            assert_eq!(
+                seq, 0,
+                "the new session is persisted before any of it is acknowledged"
+            );
+            second = Some(id);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let second = second.expect("the new session was not persisted while the broker was paused");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    stop("-CONT");
+    let identifies = env.identifies();
+    let resumes = env.resumes();
+    let b = env.node("b").await;
+    until(
+        30,
+        "b resumed the new session and its READY reached the mesh",
+        || {
+            env.resumes() > resumes
+                && collector
+                    .sequences()
+                    .get(&second)
+                    .is_some_and(|s| s.contains(&1) && s.contains(&2))
+        },
+    )
+    .await;
+    assert_eq!(env.identifies(), identifies, "no IDENTIFY after the kill");
+    b.shutdown().await.unwrap();
+}

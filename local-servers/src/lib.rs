@@ -20,6 +20,7 @@
 
 mod error;
 mod process;
+mod secured;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use std::process::{Command, Stdio};
 pub use error::{ServerError, ServerErrorKind};
 pub use process::kill_all;
 use process::{DataDir, Server};
+pub use secured::{Pki, Secured};
 
 /// The broker settings DDiscord ships (the Kubernetes pod runs the same file), read from the
 /// repository when a broker starts: the image's build context leaves `k8s/` out, and only
@@ -69,7 +71,10 @@ pub fn find_binary(name: &'static str, env: &'static str) -> Result<PathBuf, Ser
 /// A private `redis-server` without persistence (its data is lost when it stops, unless it is
 /// restarted with [`Redis::restart`], which keeps the data through an RDB save).
 #[derive(Debug)]
-pub struct Redis(Server);
+pub struct Redis {
+    server: Server,
+    tls: bool,
+}
 
 impl Redis {
     /// Starts one on a free port with its data in a new temporary directory (removed when the
@@ -109,38 +114,91 @@ impl Redis {
         ]
         .map(String::from)
         .to_vec();
-        Server::start("redis-server", binary, args, port, dir).map(Self)
+        Server::start("redis-server", binary, args, port, dir)
+            .map(|server| Self { server, tls: false })
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// Starts one that speaks only TLS (with `secured`'s server certificate) and lets only
+    /// `secured`'s user in (an ACL user with every permission; the `default` user is off).
+    ///
+    /// # Errors
+    /// As [`Redis::start`].
+    pub fn start_secured(secured: &Secured) -> Result<Self, ServerError> {
+        let dir = tempfile::tempdir().map_err(ServerError::io("creating a data directory"))?;
+        let binary = find_binary("redis-server", "DDISCORD_REDIS_SERVER")?;
+        let port = free_port();
+        let pki = &secured.pki;
+        let path = |p: &Path| p.display().to_string();
+        let mut args = vec![
+            "--port".to_owned(),
+            "0".to_owned(),
+            "--tls-port".to_owned(),
+            port.to_string(),
+            "--tls-cert-file".to_owned(),
+            path(&pki.cert_file),
+            "--tls-key-file".to_owned(),
+            path(&pki.key_file),
+            "--tls-ca-cert-file".to_owned(),
+            path(&pki.ca_file),
+            "--tls-auth-clients".to_owned(),
+            "no".to_owned(),
+            "--bind".to_owned(),
+            "127.0.0.1".to_owned(),
+            "--save".to_owned(),
+            String::new(),
+            "--appendonly".to_owned(),
+            "no".to_owned(),
+            "--dir".to_owned(),
+            path(dir.path()),
+            // One ACL rule per argument: redis-server joins them into the `user` line.
+            "--user".to_owned(),
+            secured.username.clone(),
+            "on".to_owned(),
+            format!(">{}", secured.password),
+            "~*".to_owned(),
+            "&*".to_owned(),
+            "+@all".to_owned(),
+        ];
+        // `default` is the user of a bare `AUTH <password>` (Memorystore's AUTH string): kept
+        // when it is the one user, turned off otherwise.
+        if secured.username != "default" {
+            args.extend(["--user", "default", "off"].map(String::from));
+        }
+        Server::start("redis-server", binary, args, port, DataDir::Temp(dir))
+            .map(|server| Self { server, tls: true })
+    }
+
+    /// `redis://127.0.0.1:<port>`, or `rediss://127.0.0.1:<port>` when secured (no
+    /// credentials in it).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.0.port())
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.server.port())
     }
 
     /// The port.
     pub fn port(&self) -> u16 {
-        self.0.port()
+        self.server.port()
     }
 
     /// The server's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.0.pid()
+        self.server.pid()
     }
 
     /// The data directory.
     pub fn dir(&self) -> &Path {
-        self.0.dir()
+        self.server.dir()
     }
 
     /// Stops the server (SIGTERM; data is lost unless [`Redis::restart`] is used) and waits for
     /// it to exit.
     pub fn stop(&mut self) {
-        self.0.stop(libc::SIGTERM);
+        self.server.stop(libc::SIGTERM);
     }
 
     /// Kills the server (SIGKILL) and waits for it to exit.
     pub fn kill(&mut self) {
-        self.0.stop(libc::SIGKILL);
+        self.server.stop(libc::SIGKILL);
     }
 
     /// Starts it again on the same port with the same data directory.
@@ -148,7 +206,7 @@ impl Redis {
     /// # Errors
     /// As [`Redis::start`].
     pub fn start_again(&mut self) -> Result<(), ServerError> {
-        self.0.spawn()
+        self.server.spawn()
     }
 
     /// Saves the data (`SAVE` with `redis-cli`, then SIGTERM with an RDB save point
@@ -159,7 +217,7 @@ impl Redis {
     /// As [`Redis::start`], and [`ServerErrorKind::NotInstalled`] without `redis-cli`
     /// (`DDISCORD_REDIS_CLI`).
     pub fn restart(&mut self) -> Result<(), ServerError> {
-        let args = self.0.args_mut();
+        let args = self.server.args_mut();
         if !args.iter().any(|a| a == "dump.rdb") {
             args.extend(["--dbfilename", "dump.rdb"].map(String::from));
         }
@@ -170,11 +228,11 @@ impl Redis {
         }
         // Without a save point configured, SIGTERM does not write the RDB: ask for it first.
         let _ = Command::new(find_binary("redis-cli", "DDISCORD_REDIS_CLI")?)
-            .args(["-p", &self.0.port().to_string(), "SAVE"])
+            .args(["-p", &self.server.port().to_string(), "SAVE"])
             .stdout(Stdio::null())
             .status();
-        self.0.stop(libc::SIGTERM);
-        self.0.spawn()
+        self.server.stop(libc::SIGTERM);
+        self.server.spawn()
     }
 }
 
@@ -183,7 +241,10 @@ impl Redis {
 /// not drop QoS 1 messages; the Kubernetes pod runs the same file), on a free port, persisting
 /// into a temporary directory of its own.
 #[derive(Debug)]
-pub struct Mosquitto(Server);
+pub struct Mosquitto {
+    server: Server,
+    tls: bool,
+}
 
 impl Mosquitto {
     /// Starts one with the shipped configuration.
@@ -200,12 +261,16 @@ impl Mosquitto {
     /// # Errors
     /// As [`Mosquitto::start`].
     pub fn start_with(extra: &[&str]) -> Result<Self, ServerError> {
+        let dir = tempfile::tempdir().map_err(ServerError::io("creating a data directory"))?;
+        Self::start_in_dir(dir, extra)
+    }
+
+    fn start_in_dir(dir: tempfile::TempDir, extra: &[&str]) -> Result<Self, ServerError> {
         let binary = find_binary("mosquitto", "DDISCORD_MOSQUITTO")?;
         let port = free_port();
         let shipped = std::fs::read_to_string(SHIPPED_MOSQUITTO_CONF).map_err(ServerError::io(
             format!("reading the shipped broker settings, {SHIPPED_MOSQUITTO_CONF}"),
         ))?;
-        let dir = tempfile::tempdir().map_err(ServerError::io("creating a data directory"))?;
         // `user root`: started as root, mosquitto switches to the `mosquitto` user, which cannot
         // write this private directory, so nothing would be persisted; the option is ignored
         // when not running as root (https://mosquitto.org/man/mosquitto-conf-5.html, `user`).
@@ -217,37 +282,80 @@ impl Mosquitto {
         let conf_path = dir.path().join("mosquitto.conf");
         std::fs::write(&conf_path, conf).map_err(ServerError::io("writing mosquitto.conf"))?;
         let args = vec!["-c".to_owned(), conf_path.display().to_string()];
-        Server::start("mosquitto", binary, args, port, DataDir::Temp(dir)).map(Self)
+        Server::start("mosquitto", binary, args, port, DataDir::Temp(dir))
+            .map(|server| Self { server, tls: false })
     }
 
-    /// `mqtt://127.0.0.1:<port>`.
+    /// Starts one with the shipped configuration whose only listener speaks TLS (with
+    /// `secured`'s server certificate) and lets only `secured`'s user in (a password file made
+    /// with `mosquitto_passwd`, anonymous clients refused).
+    ///
+    /// # Errors
+    /// As [`Mosquitto::start`], and [`ServerErrorKind::NotInstalled`] without
+    /// `mosquitto_passwd` (`DDISCORD_MOSQUITTO_PASSWD`).
+    pub fn start_secured(secured: &Secured) -> Result<Self, ServerError> {
+        let passwd = find_binary("mosquitto_passwd", "DDISCORD_MOSQUITTO_PASSWD")?;
+        let dir = tempfile::tempdir().map_err(ServerError::io("creating a data directory"))?;
+        let password_file = dir.path().join("passwords");
+        let status = Command::new(passwd)
+            .arg("-b")
+            .arg("-c")
+            .arg(&password_file)
+            .arg(&secured.username)
+            .arg(&secured.password)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(ServerError::io("running mosquitto_passwd"))?;
+        if !status.success() {
+            return Err(ServerError::new(ServerErrorKind::Io {
+                what: format!("mosquitto_passwd exited with {status}"),
+            }));
+        }
+        let pki = &secured.pki;
+        let lines = [
+            format!("certfile {}", pki.cert_file.display()),
+            format!("keyfile {}", pki.key_file.display()),
+            "allow_anonymous false".to_owned(),
+            format!("password_file {}", password_file.display()),
+        ];
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        Self::start_in_dir(dir, &lines).map(|mut m| {
+            m.tls = true;
+            m
+        })
+    }
+
+    /// `mqtt://127.0.0.1:<port>`, or `mqtts://127.0.0.1:<port>` when secured (no credentials
+    /// in it).
     pub fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.0.port())
+        let scheme = if self.tls { "mqtts" } else { "mqtt" };
+        format!("{scheme}://127.0.0.1:{}", self.server.port())
     }
 
     /// The port.
     pub fn port(&self) -> u16 {
-        self.0.port()
+        self.server.port()
     }
 
     /// The broker's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.0.pid()
+        self.server.pid()
     }
 
     /// The data directory (configuration, persistence database, log).
     pub fn dir(&self) -> &Path {
-        self.0.dir()
+        self.server.dir()
     }
 
     /// Stops the broker gracefully (SIGTERM: persistent sessions and queues are saved).
     pub fn stop(&mut self) {
-        self.0.stop(libc::SIGTERM);
+        self.server.stop(libc::SIGTERM);
     }
 
     /// Kills the broker (SIGKILL: what was not autosaved is lost).
     pub fn kill(&mut self) {
-        self.0.stop(libc::SIGKILL);
+        self.server.stop(libc::SIGKILL);
     }
 
     /// Starts it again on the same port with the same data directory.
@@ -255,7 +363,7 @@ impl Mosquitto {
     /// # Errors
     /// As [`Mosquitto::start`].
     pub fn start_again(&mut self) -> Result<(), ServerError> {
-        self.0.spawn()
+        self.server.spawn()
     }
 }
 

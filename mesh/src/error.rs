@@ -26,6 +26,34 @@ pub enum MeshErrorKind {
         /// The broker address.
         url: String,
     },
+    /// The broker refused the user name or password (MQTT CONNACK "bad user name or password"
+    /// or "not authorized"); retrying with the same credentials cannot help.
+    Unauthorized {
+        /// The broker address, password redacted.
+        url: String,
+    },
+    /// The TLS handshake failed before the first CONNACK: an untrusted or expired certificate,
+    /// a host name the certificate does not name, or a port that does not speak TLS. The
+    /// source is rustls' own error.
+    Tls {
+        /// The broker address, password redacted.
+        url: String,
+    },
+    /// The broker accepted TCP connections and closed them before answering CONNECT, several
+    /// times in a row: usually a plain `mqtt://` URL pointed at a TLS port, or a broker that
+    /// refuses the client (connection limits, client id rules).
+    Handshake {
+        /// The broker address, password redacted.
+        url: String,
+        /// Connections closed in a row before CONNACK.
+        attempts: u32,
+    },
+    /// The credentials or TLS files could not be read or used (a missing password file, a
+    /// password without a user name, an unreadable CA file).
+    Credentials {
+        /// What is wrong.
+        reason: String,
+    },
     /// The payload is larger than [`crate::MeshConfig::max_payload_bytes`].
     PayloadTooLarge {
         /// Payload size in bytes.
@@ -176,6 +204,21 @@ impl fmt::Display for MeshError {
                 f,
                 "cannot connect to the mesh broker at {url}; check that it runs and DDISCORD_MESH_URL"
             )?,
+            MeshErrorKind::Unauthorized { url } => write!(
+                f,
+                "the mesh broker at {url} refused the credentials; check DDISCORD_MESH_USERNAME and DDISCORD_MESH_PASSWORD (or DDISCORD_MESH_PASSWORD_FILE, or user:password@ in DDISCORD_MESH_URL)"
+            )?,
+            MeshErrorKind::Tls { url } => write!(
+                f,
+                "the TLS handshake with the mesh broker at {url} failed; check that DDISCORD_MESH_CA_FILE names the CA that signed the broker's certificate, that the host name is one the certificate names, and that the port speaks TLS"
+            )?,
+            MeshErrorKind::Handshake { url, attempts } => write!(
+                f,
+                "the mesh broker at {url} closed {attempts} connections in a row before answering CONNECT; if the port is a TLS port use mqtts:// (or mqtt5s://), otherwise check the broker's log for why it refuses this client"
+            )?,
+            MeshErrorKind::Credentials { reason } => {
+                write!(f, "mesh credentials or TLS files unusable: {reason}")?;
+            }
             MeshErrorKind::PayloadTooLarge { bytes, max } => write!(
                 f,
                 "payload of {bytes} bytes is larger than the mesh limit of {max} bytes; split it or raise max_payload_bytes (and the broker's max_packet_size)"
@@ -199,7 +242,7 @@ impl fmt::Display for MeshError {
             MeshErrorKind::Closed => f.write_str("the mesh connection is closed; connect again")?,
             MeshErrorKind::InvalidUrl { url, reason } => write!(
                 f,
-                "invalid mesh URL `{url}`: {reason}; use mqtt://host:port, mqtt5://host:port, embedded://127.0.0.1:port or solace://host:port"
+                "invalid mesh URL `{url}`: {reason}; use mqtt://host:port, mqtts://host:port (TLS), mqtt5://host:port, mqtt5s://host:port (each may carry user:password@ before the host), embedded://127.0.0.1:port or solace://host:port"
             )?,
             MeshErrorKind::InvalidName { name, reason } => {
                 write!(f, "invalid durable subscription name `{name}`: {reason}")?;

@@ -60,9 +60,11 @@ mod error;
 pub mod metrics;
 mod mqtt;
 mod router;
+pub mod secret;
 #[cfg(feature = "solace")]
 mod solace;
 mod subscription;
+pub mod tls;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -74,12 +76,15 @@ use tokio::sync::{broadcast, oneshot};
 
 pub use self::config::{
     DEFAULT_MAX_INFLIGHT, DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MESH_URL,
-    DEFAULT_SUBSCRIPTION_CAPACITY, MESH_URL_ENV, MeshConfig, MqttVersion,
+    DEFAULT_SUBSCRIPTION_CAPACITY, MESH_PASSWORD_ENV, MESH_TLS_ENV_PREFIX, MESH_URL_ENV,
+    MESH_USERNAME_ENV, MeshConfig, MqttVersion,
 };
 #[cfg(feature = "embedded")]
 pub use self::embedded::{EMBEDDED_MAX_INFLIGHT, EMBEDDED_MAX_PACKET_BYTES, EmbeddedBroker};
 pub use self::error::{MeshError, MeshErrorKind};
+pub use self::secret::Secret;
 pub use self::subscription::{Delivered, DurableSubscription, Subscription};
+pub use self::tls::TlsFiles;
 
 use self::config::Endpoint;
 use self::mqtt::{MqttBackend, MqttTarget};
@@ -209,7 +214,7 @@ pub struct Mesh {
 impl std::fmt::Debug for Mesh {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mesh")
-            .field("url", &self.inner.config.url)
+            .field("url", &self.inner.config.redacted_url())
             .finish_non_exhaustive()
     }
 }
@@ -238,14 +243,30 @@ impl Mesh {
         let (target, embedded): (MqttTarget, Option<EmbeddedSlot>) = match endpoint {
             Endpoint::Mqtt {
                 version,
+                tls,
                 host,
                 port,
+                username,
+                password,
             } => (
                 MqttTarget {
                     version,
                     host,
                     port,
-                    url: config.url.clone(),
+                    url: config.redacted_url(),
+                    tls: if tls {
+                        Some(config.tls.client_config().map_err(|e| {
+                            MeshError::with_source(
+                                MeshErrorKind::Credentials {
+                                    reason: "the TLS files cannot be used".to_owned(),
+                                },
+                                e,
+                            )
+                        })?)
+                    } else {
+                        None
+                    },
+                    credentials: username.map(|u| (u, password.unwrap_or_else(|| Secret::new("")))),
                 },
                 None,
             ),
@@ -276,6 +297,8 @@ impl Mesh {
                     host: bound.ip().to_string(),
                     port: bound.port(),
                     url: broker.mqtt_url(),
+                    tls: None,
+                    credentials: None,
                 };
                 (target, Some(broker))
             }

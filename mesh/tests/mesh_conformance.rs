@@ -3,6 +3,12 @@
 //! embedded rumqttd broker. Each test is instantiated per backend by `conformance!`; a test that
 //! cannot run on the embedded broker is `#[ignore]`d for it with the reason, so the test runner
 //! counts it as skipped (see `docs/mesh.md`).
+//!
+//! Any other broker runs the suite too: `DDISCORD_CONFORMANCE_MESH_URL=mqtts://host:8883` (with
+//! `DDISCORD_MESH_USERNAME`, `DDISCORD_MESH_PASSWORD`, `DDISCORD_MESH_CA_FILE` as a process
+//! reads them) and `cargo test -p ddiscord-mesh --test mesh_conformance external -- --ignored`
+//! runs the tests that need no control over the broker (no restart, no drop counter) against it,
+//! e.g. a Solace Cloud service. Topics are under `discord/`: use a broker or Message VPN of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
@@ -23,7 +29,12 @@ enum Kind {
     Mqtt311,
     Mqtt5,
     Embedded,
+    /// The broker at `DDISCORD_CONFORMANCE_MESH_URL`.
+    External,
 }
+
+/// The variable naming a broker to run the suite against.
+const EXTERNAL_URL: &str = "DDISCORD_CONFORMANCE_MESH_URL";
 
 /// A private broker for one test.
 struct Env {
@@ -56,6 +67,11 @@ impl Env {
                 mosquitto: None,
                 embedded: Some(EmbeddedBroker::start("127.0.0.1:0".parse().unwrap()).unwrap()),
             },
+            Kind::External => Self {
+                kind,
+                mosquitto: None,
+                embedded: None,
+            },
         }
     }
 
@@ -71,11 +87,16 @@ impl Env {
                 "embedded://{}",
                 self.embedded.as_ref().unwrap().local_addr()
             ),
+            Kind::External => std::env::var(EXTERNAL_URL)
+                .unwrap_or_else(|_| panic!("set {EXTERNAL_URL} to the broker to test")),
         }
     }
 
     async fn mesh(&self) -> Mesh {
-        timeout(WAIT, Mesh::connect(MeshConfig::new(self.url())))
+        let config = MeshConfig::new(self.url())
+            .with_security_from_env()
+            .unwrap();
+        timeout(WAIT, Mesh::connect(config))
             .await
             .expect("connect timed out")
             .unwrap()
@@ -454,6 +475,26 @@ macro_rules! conformance {
         }
     };
 }
+
+/// The tests that need no control over the broker, against `DDISCORD_CONFORMANCE_MESH_URL`:
+/// ignored unless asked for (`-- --ignored`).
+macro_rules! external {
+    ($($test:ident),* $(,)?) => {
+        mod external {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "runs against DDISCORD_CONFORMANCE_MESH_URL; use -- --ignored"]
+            async fn $test() { super::$test(super::Kind::External).await })*
+        }
+    };
+}
+
+external!(
+    wildcards,
+    order,
+    durable_backlog,
+    redelivery_after_crash,
+    durable_takeover
+);
 
 conformance!(
     wildcards,

@@ -34,9 +34,9 @@ function binary() {
 }
 
 class Server {
-  constructor(name) {
+  constructor(name, extra = []) {
     this.name = name
-    this.child = spawn(binary(), ['dev', 'services', `--${name}`], { stdio: ['pipe', 'pipe', 'pipe'] })
+    this.child = spawn(binary(), ['dev', 'services', `--${name}`, ...extra], { stdio: ['pipe', 'pipe', 'pipe'] })
     // Writing to a process that exited fails with EPIPE: its answer is then `null` (below).
     this.child.stdin.on('error', () => {})
     this.stderr = ''
@@ -101,10 +101,17 @@ class Server {
   }
 }
 
-async function start(name) {
-  const s = new Server(name)
+async function start(name, extra) {
+  const s = new Server(name, extra)
   await s.started()
   return s
+}
+
+/** A private `name` (`mosquitto` or `redis`) that speaks only TLS and lets one user in
+ * (`ddiscord dev services --secured`): `.url` carries the credentials, `.username`,
+ * `.password`, `.ca_file` (the CA to trust) and `.untrusted_ca_file` come with it. */
+function startSecured(name) {
+  return start(name, ['--secured'])
 }
 
 /** A private mosquitto with the shipped config. `.url` is `mqtt://127.0.0.1:<port>`. */
@@ -136,4 +143,4 @@ function have(name) {
   return spawnSync('sh', ['-c', `command -v ${name} || test -x /usr/sbin/${name}`]).status === 0
 }
 
-module.exports = { startMosquitto, startRedis, freePort, fixturesDir, fixtureEvents, have, repo }
+module.exports = { startMosquitto, startRedis, startSecured, freePort, fixturesDir, fixtureEvents, have, repo }

@@ -17,7 +17,7 @@ use std::process::Command;
 
 use ddiscord_local_servers::{ServerError, find_binary};
 
-pub use ddiscord_local_servers::free_port;
+pub use ddiscord_local_servers::{Pki, Secured, free_port};
 
 /// Why a test server could not be started or read: a [`TestkitErrorKind`], and the error that
 /// caused it.

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ddiscord::Topics;
 use ddiscord::cache::Keys;
 use ddiscord::contract::LifecycleEvent;
-use ddiscord::coord::{Fence, Topology};
+use ddiscord::coord::{Fence, RedisTarget, Topology};
 use ddiscord::group::{ConsumerGroup, DurableSource, GroupConfig, GroupMessage};
 use ddiscord::topic::TopicPattern;
 use futures::{FutureExt, StreamExt};
@@ -117,7 +117,9 @@ impl StateWorker {
     pub async fn start(config: StateWorkerConfig) -> Result<StateWorkerHandle, WorkerError> {
         let mesh_config = ddiscord::mesh::MeshConfig::new(config.mesh_url.clone())
             .with_client_id(format!("{}-{}", config.group, config.node_id))
-            .with_max_payload_bytes(config.max_payload_bytes);
+            .with_max_payload_bytes(config.max_payload_bytes)
+            .with_security_from_env()
+            .map_err(|e| WorkerError::with_source(WorkerErrorKind::Mesh, e))?;
         let mesh = ddiscord::mesh::Mesh::connect(mesh_config)
             .await
             .map_err(|e| WorkerError::with_source(WorkerErrorKind::Mesh, e))?;
@@ -135,18 +137,15 @@ impl StateWorker {
     ) -> Result<StateWorkerHandle, WorkerError> {
         let topics = Topics::new(&config.topic_root)
             .map_err(|e| WorkerError::config(format!("DDISCORD_TOPIC_ROOT: {e}")))?;
-        let client = redis::Client::open(config.redis_url.as_str()).map_err(|e| {
-            WorkerError::config(format!(
-                "DDISCORD_REDIS_URL is not a Redis URL: {}",
-                e.kind_str()
-            ))
-        })?;
+        let target = RedisTarget::from_env_with_url(config.redis_url.as_str())
+            .map_err(|e| WorkerError::with_source(WorkerErrorKind::Redis, e))?;
         // One projection script can hold Redis for a while (a GUILD_CREATE of a guild with
         // tens of thousands of members): the response timeout leaves room for that, where the
         // client's default (500 ms) would time out a script that then applies anyway.
         let manager = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(SCRIPT_RESPONSE_TIMEOUT));
-        let redis = ConnectionManager::new_with_config(client, manager)
+        let redis = target
+            .connect_with(manager)
             .await
             .map_err(|e| WorkerError::with_source(WorkerErrorKind::Redis, e))?;
         let pattern = TopicPattern::new(format!("{}/>", topics.root()))
@@ -241,17 +240,6 @@ async fn shard_count(
 
 /// How often the recorded topology is read, to follow a change of the shard count.
 const TOPOLOGY_POLL: Duration = Duration::from_secs(2);
-
-trait KindStr {
-    fn kind_str(&self) -> String;
-}
-
-impl KindStr for redis::RedisError {
-    /// The error without its detail, which may echo the URL (and its password).
-    fn kind_str(&self) -> String {
-        format!("{:?}", self.kind())
-    }
-}
 
 struct Loop<S> {
     source: S,
@@ -644,8 +632,8 @@ impl<S: DurableSource> Loop<S> {
         let Some(lease) = run.first().map(|m| m.lease) else {
             return;
         };
-        let mut messages = match self.held().take(lease.partition) {
-            // Held under an older lease: that session was closed, the broker redelivers them.
+        let held = self.held().take(lease.partition);
+        let mut messages = match held {
             Some(held) if held.lease() == Some(lease) => {
                 let mut held = held;
                 held.sort();
@@ -653,7 +641,13 @@ impl<S: DurableSource> Loop<S> {
                 all.extend(run);
                 all
             }
-            _ => run,
+            // Held under an older lease: that session was closed, the broker redelivers them
+            // (abandoned, not failed: the redelivery does not count towards max_deliveries).
+            Some(stale) => {
+                GroupMessage::abandon_all(stale.messages).await;
+                run
+            }
+            None => run,
         };
         // Rounds: a round may fill the gap of an event held earlier in the same round.
         loop {
@@ -712,6 +706,9 @@ impl<S: DurableSource> Loop<S> {
                             dropped_unacked = run.len(),
                             "lease lost mid-batch; the new owner gets these events again"
                         );
+                        // Not failed: the redelivery to the new owner must not count
+                        // towards max_deliveries.
+                        GroupMessage::abandon_all(run).await;
                         return None;
                     }
                     metrics::counter!("ddiscord_state_redis_retries_total").increment(1);
@@ -721,12 +718,17 @@ impl<S: DurableSource> Loop<S> {
                         events = run.len(),
                         "applying a batch failed; retrying"
                     );
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = stop.wait_for(|s| *s) => {
-                            tracing::warn!(events = run.len(), "stopping with a batch unapplied; it stays unacked and is redelivered");
-                            return None;
-                        }
+                    let stopping = tokio::select! {
+                        _ = tokio::time::sleep(backoff) => false,
+                        _ = stop.wait_for(|s| *s) => true,
+                    };
+                    if stopping {
+                        tracing::warn!(
+                            events = run.len(),
+                            "stopping with a batch unapplied; it stays unacked and is redelivered"
+                        );
+                        GroupMessage::abandon_all(run).await;
+                        return None;
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                 }

@@ -135,7 +135,7 @@ async fn replay(args: DeadReplayArgs) -> Result<(), CliError> {
         .into_iter()
         .filter(|e| args.ids.is_empty() || args.ids.contains(&e.id))
         .collect();
-    let mesh = Mesh::connect(args.mesh.mesh_config()).await?;
+    let mesh = Mesh::connect(args.mesh.mesh_config()?).await?;
     let mut replayed = 0;
     for e in &chosen {
         let topic = Topic::new(e.letter.topic.clone())?;

@@ -80,11 +80,9 @@ pub enum CliErrorKind {
         /// What was being set up.
         what: &'static str,
     },
-    /// Redis could not be reached (the URL is not printed: it may hold a password).
-    Redis {
-        /// Redis' own classification of the failure.
-        kind: redis::ErrorKind,
-    },
+    /// Redis could not be reached or refused the credentials; the source says which and what
+    /// to fix (the URL's password is never printed).
+    Redis,
     /// A Redis operation on coordination data (dead letters) failed.
     Coord,
     /// Applying envelopes to the cache failed; nothing after the failed pipeline was applied.
@@ -113,10 +111,7 @@ impl fmt::Display for CliErrorKind {
             ),
             Self::LocalRedis => f.write_str("the private Redis could not start"),
             Self::Setup { what } => write!(f, "cannot set up {what}"),
-            Self::Redis { kind } => write!(
-                f,
-                "cannot connect to Redis ({kind:?}); check DDISCORD_REDIS_URL and that Redis is up"
-            ),
+            Self::Redis => f.write_str("cannot connect to Redis"),
             Self::Coord => f.write_str("a Redis operation on coordination data failed"),
             Self::Projection => f.write_str(
                 "applying envelopes to the cache failed; nothing after the failed pipeline was applied",
@@ -149,5 +144,6 @@ from_source! {
     ddiscord_workers::WorkerError => Worker,
     ddiscord_ops::BindError => Http,
     ddiscord::coord::CoordError => Coord,
+    ddiscord::coord::RedisConnectError => Redis,
     ddiscord_workers::ProjectionError => Projection,
 }

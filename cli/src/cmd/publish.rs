@@ -37,7 +37,7 @@ pub async fn run(args: PublishArgs) -> Result<(), CliError> {
     } else {
         std::fs::read(&args.file).map_err(|source| CliError::read(args.file.clone(), source))?
     };
-    let mesh = Mesh::connect(args.mesh.mesh_config()).await?;
+    let mesh = Mesh::connect(args.mesh.mesh_config()?).await?;
     let delivery = if args.guaranteed {
         Delivery::Guaranteed
     } else {

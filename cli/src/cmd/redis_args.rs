@@ -1,9 +1,10 @@
 //! Options shared by the subcommands that talk to Redis (`project`, `dead`).
 
 use clap::Args;
+use ddiscord::coord::RedisTarget;
 use redis::aio::ConnectionManager;
 
-use super::error::{CliError, CliErrorKind};
+use super::error::CliError;
 
 /// Where the cache and the coordination keys are.
 #[derive(Debug, Clone, Args)]
@@ -27,10 +28,7 @@ impl RedisArgs {
     /// # Errors
     /// [`CliErrorKind::Redis`](crate::cmd::error::CliErrorKind::Redis) for an invalid URL or an unreachable Redis.
     pub async fn connect(&self) -> Result<ConnectionManager, CliError> {
-        let client = redis::Client::open(self.redis_url.as_str())
-            .map_err(|e| CliError::new(CliErrorKind::Redis { kind: e.kind() }))?;
-        ConnectionManager::new(client)
-            .await
-            .map_err(|e| CliError::new(CliErrorKind::Redis { kind: e.kind() }))
+        let target = RedisTarget::from_env_with_url(self.redis_url.as_str())?;
+        Ok(target.connect().await?)
     }
 }

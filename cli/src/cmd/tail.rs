@@ -51,7 +51,7 @@ pub fn summary(message: &Message) -> String {
 /// [`CliError`] for an invalid pattern, an unreachable mesh, or a closed standard output.
 pub async fn run(args: TailArgs) -> Result<(), CliError> {
     let pattern = TopicPattern::new(args.pattern)?;
-    let mesh = Mesh::connect(args.mesh.mesh_config()).await?;
+    let mesh = Mesh::connect(args.mesh.mesh_config()?).await?;
     let mut sub = mesh.subscribe(&pattern).await?;
     eprintln!("tailing {pattern} (Ctrl-C to stop)");
     let mut seen = 0u64;

@@ -51,7 +51,7 @@ pub struct UpArgs {
     pub redis_url: Option<String>,
     /// Event mesh URL; when unset an embedded MQTT broker is started on 127.0.0.1:1883 (or a
     /// free port if 1883 is taken), which scripts in other processes connect to.
-    #[arg(long, env = "DDISCORD_MESH_URL")]
+    #[arg(long, env = "DDISCORD_MESH_URL", hide_env_values = true)]
     pub mesh_url: Option<String>,
     /// Topic root (`<root>/…`, `<root>-state/…`).
     #[arg(long, env = "DDISCORD_TOPIC_ROOT", default_value = "discord")]
@@ -217,16 +217,18 @@ pub async fn run(args: UpArgs, log_file: Option<&Path>) -> Result<(), CliError> 
             || "Discord".to_owned(),
             |s| format!("simulator {}", s.ws_url()),
         ),
-        mesh_url: mesh_url.clone(),
-        redis_url: redis_url.clone(),
+        // Printed for scripts to attach; a password given in a URL is the user's own and is
+        // not repeated on screen.
+        mesh_url: ddiscord::mesh::secret::redact_url(&mesh_url),
+        redis_url: ddiscord::mesh::secret::redact_url(&redis_url),
         http_addr: http.local_addr(),
         key_prefix: args.key_prefix.clone(),
         redis_pid: local_redis.as_ref().and_then(LocalRedis::pid),
         log_file: log_file.map(Path::to_path_buf),
     };
     let mut screen = display::Screen::new(info, args.plain);
-    let mut conn = match redis::Client::open(redis_url.as_str()) {
-        Ok(client) => client.get_connection_manager().await.ok(),
+    let mut conn = match ddiscord::coord::RedisTarget::from_env_with_url(redis_url.as_str()) {
+        Ok(target) => target.connect().await.ok(),
         Err(_) => None,
     };
 

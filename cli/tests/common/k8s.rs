@@ -23,6 +23,9 @@ pub struct Container {
     pub args: Vec<String>,
     /// The resolved environment.
     pub env: Env,
+    /// Secret volumes: mount path → the Secret's files (key → content), as the kubelet writes
+    /// them into the container.
+    pub secret_mounts: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Renders `overlay` (relative to the repository) with `kubectl kustomize`; `Err` says why
@@ -52,6 +55,21 @@ pub fn render(overlay: &str) -> Result<Vec<Value>, String> {
         }
     }
     Ok(docs)
+}
+
+/// [`render`], or `None` with a SKIPPED line when kubectl is not installed (scripts/test
+/// installs it); any other failure panics.
+pub fn render_or_skip(overlay: &str) -> Option<Vec<Value>> {
+    match render(overlay) {
+        Ok(docs) => Some(docs),
+        Err(e) if e.starts_with("kubectl:") => {
+            eprintln!(
+                "SKIPPED: kubectl is not installed ({e}); scripts/test installs it (Debian's kubernetes-client)"
+            );
+            None
+        }
+        Err(e) => panic!("{e}"),
+    }
 }
 
 fn string_map(v: &Value) -> BTreeMap<String, String> {
@@ -174,6 +192,23 @@ pub fn containers(docs: &[Value]) -> Result<Vec<Container>, String> {
             };
             env.insert(name, value);
         }
+        let volumes = &d["spec"]["template"]["spec"]["volumes"];
+        let mut secret_mounts = BTreeMap::new();
+        for m in c["volumeMounts"].as_array().into_iter().flatten() {
+            let name = m["name"].as_str().unwrap_or_default();
+            let Some(volume) = volumes
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|v| v["name"] == name)
+            else {
+                return Err(format!("{deployment}: volumeMount {name} has no volume"));
+            };
+            if let Some(secret) = volume["secret"]["secretName"].as_str() {
+                let path = m["mountPath"].as_str().unwrap_or_default().to_owned();
+                secret_mounts.insert(path, lookup("Secret", secret)?.clone());
+            }
+        }
         let args = c["args"]
             .as_array()
             .into_iter()
@@ -185,6 +220,7 @@ pub fn containers(docs: &[Value]) -> Result<Vec<Container>, String> {
             replicas: d["spec"]["replicas"].as_u64().unwrap_or(1),
             args,
             env,
+            secret_mounts,
         });
     }
     Ok(out)

@@ -118,6 +118,11 @@ impl fmt::Display for CacheDiff {
 }
 
 /// The guild ids that have a guild object in Redis under `prefix`.
+/// How many guilds the cache under `prefix` holds.
+pub async fn cached_guild_count(conn: &ConnectionManager, prefix: &str) -> usize {
+    cached_guilds(&mut conn.clone(), prefix).await.len()
+}
+
 async fn cached_guilds(conn: &mut ConnectionManager, prefix: &str) -> BTreeSet<u64> {
     let pattern = format!("{prefix}guild:*");
     let mut out = BTreeSet::new();

@@ -292,6 +292,23 @@ async fn run_partition<S: DurableSource>(
 /// expiry): 7 days, in seconds.
 const COUNTS_TTL_SECS: u64 = 7 * 24 * 3600;
 
+/// Where `envelope`'s deliveries are counted; `None` without a session and sequence.
+fn tally(
+    redis: &ConnectionManager,
+    config: &GroupConfig,
+    partition: u32,
+    envelope: &Envelope,
+) -> Option<Counted> {
+    let (Some(session), Some(seq)) = (envelope.session(), envelope.sequence()) else {
+        return None;
+    };
+    Some(Counted {
+        redis: redis.clone(),
+        key: crate::keys::deliveries_key(&config.key_prefix, &config.name, partition),
+        field: format!("{session}:{seq}"),
+    })
+}
+
 /// Counts one failed delivery of `envelope` in Redis; returns the failed deliveries so far and
 /// where they are counted. `None` for a message without session and sequence, or when Redis
 /// fails (then the count is this member's own, logged).
@@ -371,6 +388,7 @@ async fn into_message<S: DurableSource>(
                 }
                 return None;
             }
+            let tally = tally(redis, config, lease.partition, &envelope);
             Some(GroupMessage {
                 envelope,
                 topic: delivery.topic.clone(),
@@ -381,6 +399,7 @@ async fn into_message<S: DurableSource>(
                 delivery: Some(delivery),
                 retry: retry.clone(),
                 counted,
+                tally,
             })
         }
         Err(e) => {
@@ -440,6 +459,7 @@ async fn redeliver<S: DurableSource>(
     }
     metrics::counter!("ddiscord_group_retries_total", &labels).increment(1);
     tokio::time::sleep(config.retry_delay).await;
+    let tally = tally(redis, config, lease.partition, &retry.envelope);
     Some(GroupMessage {
         envelope: retry.envelope,
         topic: retry.delivery.topic.clone(),
@@ -450,6 +470,7 @@ async fn redeliver<S: DurableSource>(
         delivery: Some(retry.delivery),
         retry: retry_tx.clone(),
         counted,
+        tally,
     })
 }
 

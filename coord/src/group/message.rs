@@ -39,6 +39,42 @@ impl Counted {
     }
 }
 
+/// Takes back one count from each field in `tallies` (all of one Redis), in one script call: the
+/// deliveries were abandoned, not failed, so the redelivery each will see does not count. A count
+/// that reaches 0 or below is removed, never kept negative: the count of a message abandoned
+/// every time stays at most 1, and nothing is left behind for a message that is not delivered
+/// again (its redelivery was already counted and acknowledged).
+async fn uncount(tallies: Vec<Counted>) {
+    static UNCOUNT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+        redis::Script::new(
+            r"
+for i, key in ipairs(KEYS) do
+  if redis.call('HINCRBY', key, ARGV[i], -1) <= 0 then
+    redis.call('HDEL', key, ARGV[i])
+  end
+end
+return 0
+",
+        )
+    });
+    let Some(first) = tallies.first() else {
+        return;
+    };
+    let mut redis = first.redis.clone();
+    let mut invocation = UNCOUNT.prepare_invoke();
+    for t in &tallies {
+        invocation.key(&t.key).arg(&t.field);
+    }
+    let result: Result<i64, redis::RedisError> = invocation.invoke_async(&mut redis).await;
+    if let Err(e) = result {
+        tracing::warn!(
+            messages = tallies.len(),
+            error = &e as &dyn std::error::Error,
+            "could not take back the delivery counts of abandoned messages; their redelivery counts as a failure"
+        );
+    }
+}
+
 /// One dispatch of the group's partition, to be acknowledged after the work is done.
 ///
 /// Dropping it without [`ack`](Self::ack) leaves it unacknowledged: the broker redelivers it
@@ -64,6 +100,9 @@ pub struct GroupMessage {
     pub(crate) retry: mpsc::UnboundedSender<Retry>,
     /// Set when a failed delivery of this message is counted in Redis.
     pub(crate) counted: Option<Counted>,
+    /// Where this message's deliveries are counted (messages with a session and sequence),
+    /// for [`GroupMessage::abandon`].
+    pub(crate) tally: Option<Counted>,
 }
 
 impl std::fmt::Debug for GroupMessage {
@@ -95,6 +134,21 @@ impl GroupMessage {
             counted.clear().await;
         }
         result
+    }
+
+    /// Gives the message back without having worked on it, because the partition was lost
+    /// (a fenced write) or the consumer is stopping: it stays unacknowledged, the broker
+    /// delivers it again to the partition's next owner, and that delivery does not count
+    /// towards `max_deliveries` (only deliveries that ended in a crash or a nack do). Without
+    /// this, a partition that changes hands often would dead-letter healthy messages.
+    pub async fn abandon(self) {
+        Self::abandon_all(vec![self]).await;
+    }
+
+    /// [`GroupMessage::abandon`] for many messages, in one Redis round trip.
+    pub async fn abandon_all(messages: Vec<GroupMessage>) {
+        let tallies: Vec<Counted> = messages.into_iter().filter_map(|m| m.tally).collect();
+        uncount(tallies).await;
     }
 
     /// Gives the message back for another delivery after the group's retry delay; after

@@ -182,7 +182,11 @@ pub(crate) async fn run_shard(
             Some(done) = inflight.next(), if !inflight.is_empty() => {
                 match done {
                     Ok(d) => {
-                        if let (Some(s), Some(seq)) = (d.session, d.seq) {
+                        // Only the current session advances: a late acknowledgement of an
+                        // older session's dispatch must not replace the new one.
+                        if let (Some(s), Some(seq)) = (d.session, d.seq)
+                            && session.as_ref() == Some(&s)
+                        {
                             acked = Some((s, seq));
                         }
                     }
@@ -247,7 +251,22 @@ pub(crate) async fn run_shard(
                     }
                     Some(Ok(Message::Text(text))) => {
                         m.events_in.increment(1);
-                        match handle_frame(&ctx, &guard, &m, &shard, &mut session, &text) {
+                        let before = session.clone();
+                        let frame = handle_frame(&ctx, &guard, &m, &shard, &mut session, &text);
+                        if session != before && let Some(new) = session.clone() {
+                            // A new session (READY): persisted at once with sequence 0 ("none
+                            // of it on the mesh yet"), so an owner that takes the shard over
+                            // before its first dispatch is acknowledged RESUMEs it and gets it
+                            // replayed from the start, instead of resuming an older session
+                            // (whose replay would skip this one's READY and GUILD_CREATEs).
+                            acked = Some((new, 0));
+                            match save(&ctx, &guard, node, shard.resume_url().map(str::to_owned), acked.as_ref(), &m).await {
+                                SaveOutcome::Saved => saved = acked.clone(),
+                                SaveOutcome::Fenced => break Some(ShardExit::Fenced),
+                                SaveOutcome::Failed => {}
+                            }
+                        }
+                        match frame {
                             None => {}
                             Some(Frame::Skip(done)) => {
                                 inflight.push_back(Box::pin(futures::future::ready(Ok(done))));

@@ -14,7 +14,7 @@ use tokio::sync::{Notify, Semaphore, broadcast, oneshot};
 
 use super::filters::cover;
 use super::tracker::{PubWaiter, Tracker};
-use super::wire::{Wire, WireEvent, WireOptions};
+use super::wire::{FirstConnect, Wire, WireEvent, WireOptions};
 use crate::backoff::Backoff;
 use crate::error::{MeshError, MeshErrorKind};
 use crate::metrics as m;
@@ -288,6 +288,7 @@ async fn drive<W: Wire>(
     ready: oneshot::Sender<Result<(), MeshError>>,
 ) {
     let mut ready = Some(ready);
+    let mut first = FirstConnect::default();
     let mut backoff = Backoff::new();
     let mut replay: Vec<W::Request> = Vec::new();
     loop {
@@ -325,19 +326,23 @@ async fn drive<W: Wire>(
                 }
             }
             Ok(ev) => handle::<W>(ev, &shared, &router),
-            Err(e) => {
+            Err(mut e) => {
                 if e.requests_done || shared.closed.load(Ordering::Acquire) {
                     break;
                 }
-                if e.refused {
-                    tracing::error!(url = %url, error = %e.source, "the broker refused the connection");
+                if ready.is_some()
+                    && let Some(fatal) = first.fatal(&mut e, &url)
+                {
+                    tracing::error!(error = %fatal, "cannot connect to the mesh");
                     if let Some(ready) = ready.take() {
-                        let _ = ready.send(Err(MeshError::with_source(
-                            MeshErrorKind::Connect { url: url.clone() },
-                            e.source,
-                        )));
-                        break;
+                        let _ = ready.send(Err(fatal));
                     }
+                    break;
+                }
+                if e.refused {
+                    // After a first CONNACK: credentials rotated at the broker, say. Keep
+                    // retrying with backoff, so the process resumes once they match again.
+                    tracing::error!(url = %url, error = %e.source, "the broker refused the connection");
                 }
                 let (leftover, lost) = W::take_lost(&mut el);
                 for ev in leftover {

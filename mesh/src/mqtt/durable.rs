@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::wire::{Wire, WireEvent, WireOptions};
+use super::wire::{FirstConnect, Wire, WireEvent, WireOptions};
 use crate::backoff::Backoff;
 use crate::error::{MeshError, MeshErrorKind};
 use crate::metrics as m;
@@ -103,6 +103,7 @@ async fn drive<W: Wire>(
     ready: oneshot::Sender<Result<(), MeshError>>,
 ) {
     let mut ready = Some(ready);
+    let mut first = FirstConnect::default();
     let mut backoff = Backoff::new();
     let generation = Arc::new(AtomicU64::new(0));
     let mut connected = false;
@@ -191,18 +192,17 @@ async fn drive<W: Wire>(
                 break;
             }
             Ok(_) => {}
-            Err(e) => {
+            Err(mut e) => {
                 if e.requests_done {
                     break;
                 }
-                if e.refused
-                    && let Some(ready) = ready.take()
+                if ready.is_some()
+                    && let Some(fatal) = first.fatal(&mut e, &url)
                 {
-                    tracing::error!(url = %url, durable = %name, error = %e.source, "the broker refused the durable session");
-                    let _ = ready.send(Err(MeshError::with_source(
-                        MeshErrorKind::Connect { url: url.clone() },
-                        e.source,
-                    )));
+                    tracing::error!(durable = %name, error = %fatal, "cannot open the durable session");
+                    if let Some(ready) = ready.take() {
+                        let _ = ready.send(Err(fatal));
+                    }
                     break;
                 }
                 if e.taken_over {

@@ -24,6 +24,7 @@ use self::wire::{V4, V5, WireOptions};
 use super::config::MqttVersion;
 use super::error::MeshError;
 use super::router::Router;
+use super::secret::Secret;
 use super::subscription::DurableSubscription;
 use super::{Delivery, MeshEvent};
 use ddiscord_model::topic::TopicPattern;
@@ -48,7 +49,12 @@ pub(crate) struct MqttTarget {
     pub version: MqttVersion,
     pub host: String,
     pub port: u16,
+    /// The URL for logs and errors, password redacted.
     pub url: String,
+    /// TLS, for `mqtts://` and `mqtt5s://`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// User name and password.
+    pub credentials: Option<(String, Secret)>,
 }
 
 impl MqttTarget {
@@ -68,6 +74,8 @@ impl MqttTarget {
             max_packet_bytes: max_payload.saturating_add(PACKET_OVERHEAD),
             inflight: inflight.max(1),
             channel_capacity: CHANNEL,
+            tls: self.tls.clone(),
+            credentials: self.credentials.clone(),
         }
     }
 }

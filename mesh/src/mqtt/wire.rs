@@ -6,11 +6,13 @@
 //! <https://docs.oasis-open.org/mqtt/mqtt/v5.0/mqtt-v5.0.html>.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::error::Source;
+use crate::secret::Secret;
 
 /// What a connection needs to be set up.
 #[derive(Debug, Clone)]
@@ -28,6 +30,21 @@ pub(crate) struct WireOptions {
     pub inflight: u16,
     /// Capacity of rumqttc's request channel.
     pub channel_capacity: usize,
+    /// TLS, when the URL asks for it.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// User name and password for CONNECT.
+    pub credentials: Option<(String, Secret)>,
+}
+
+impl WireOptions {
+    fn transport(&self) -> rumqttc::Transport {
+        match &self.tls {
+            Some(config) => rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(
+                config.clone(),
+            )),
+            None => rumqttc::Transport::tcp(),
+        }
+    }
 }
 
 /// Keep-alive of every connection: a dead broker is noticed within 1.5× this.
@@ -78,12 +95,65 @@ pub(crate) enum Lost<R> {
 pub(crate) struct PollError {
     /// The broker refused the CONNECT (bad credentials, bad client id): retrying will not help.
     pub refused: bool,
+    /// Of `refused`: the credentials were refused (bad user name or password, not authorized).
+    pub unauthorized: bool,
+    /// The TLS handshake failed (certificate, name, or a peer that does not speak TLS).
+    pub tls: bool,
+    /// The peer closed an established connection (end of file, reset): before a CONNACK, a
+    /// sign of a TLS port reached without TLS.
+    pub closed: bool,
     /// All clients are gone.
     pub requests_done: bool,
     /// The broker closed the connection because another client connected with the same
     /// client id (MQTT 5 DISCONNECT reason 0x8E; MQTT 3.1.1 cannot tell).
     pub taken_over: bool,
     pub source: Source,
+}
+
+/// Connections closed by the broker before a first CONNACK after which the connect fails with
+/// [`crate::MeshErrorKind::Handshake`] (a TLS port reached without TLS closes every attempt).
+pub(crate) const CLOSED_BEFORE_CONNACK_LIMIT: u32 = 3;
+
+/// Tells, before the first CONNACK, which connect failures retrying cannot fix.
+#[derive(Debug, Default)]
+pub(crate) struct FirstConnect {
+    closed_in_a_row: u32,
+}
+
+impl FirstConnect {
+    /// The error to give up with, or `None` to retry: refused credentials, a refused CONNECT,
+    /// a failed TLS handshake, or [`CLOSED_BEFORE_CONNACK_LIMIT`] connections in a row closed
+    /// before CONNACK. `e.source` is moved into the error when giving up.
+    pub(crate) fn fatal(&mut self, e: &mut PollError, url: &str) -> Option<crate::MeshError> {
+        use crate::{MeshError, MeshErrorKind};
+        let kind = if e.unauthorized {
+            MeshErrorKind::Unauthorized {
+                url: url.to_owned(),
+            }
+        } else if e.refused {
+            MeshErrorKind::Connect {
+                url: url.to_owned(),
+            }
+        } else if e.tls {
+            MeshErrorKind::Tls {
+                url: url.to_owned(),
+            }
+        } else if e.closed {
+            self.closed_in_a_row += 1;
+            if self.closed_in_a_row < CLOSED_BEFORE_CONNACK_LIMIT {
+                return None;
+            }
+            MeshErrorKind::Handshake {
+                url: url.to_owned(),
+                attempts: self.closed_in_a_row,
+            }
+        } else {
+            self.closed_in_a_row = 0;
+            return None;
+        };
+        let source = std::mem::replace(&mut e.source, "(moved into the connect error)".into());
+        Some(MeshError::with_source(kind, source))
+    }
 }
 
 /// What [`Wire::take_lost`] returns: leftover events and lost requests.
@@ -131,6 +201,27 @@ pub(crate) trait Wire: Send + Sync + 'static {
     fn disconnect(client: &Self::Client) -> impl Future<Output = Result<(), Source>> + Send;
 }
 
+/// Whether `e` (or an error it wraps) is an established connection closed by the peer: end of
+/// file, reset or aborted, rather than a refused or timed-out connect.
+fn closed_early(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            )
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// MQTT 3.1.1.
 pub(crate) struct V4;
 /// MQTT 5.
@@ -139,8 +230,9 @@ pub(crate) struct V5;
 mod v4 {
     use super::*;
     use rumqttc::{
-        AsyncClient, ConnectionError, Event, EventLoop, Incoming, MqttOptions, Outgoing, Packet,
-        Publish, QoS, Request, Subscribe, SubscribeFilter, SubscribeReasonCode,
+        AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, Incoming, MqttOptions,
+        Outgoing, Packet, Publish, QoS, Request, StateError, Subscribe, SubscribeFilter,
+        SubscribeReasonCode,
     };
 
     fn event(e: Event) -> WireEvent<Publish> {
@@ -186,7 +278,11 @@ mod v4 {
                 .set_manual_acks(o.manual_acks)
                 .set_max_packet_size(o.max_packet_bytes, o.max_packet_bytes)
                 .set_inflight(o.inflight)
-                .set_request_channel_capacity(o.channel_capacity);
+                .set_request_channel_capacity(o.channel_capacity)
+                .set_transport(o.transport());
+            if let Some((user, password)) = &o.credentials {
+                opts.set_credentials(user.clone(), password.expose());
+            }
             let (client, mut el) = AsyncClient::new(opts, o.channel_capacity);
             let mut net = el.network_options();
             net.set_tcp_nodelay(true);
@@ -198,6 +294,15 @@ mod v4 {
         async fn poll(el: &mut EventLoop) -> Result<WireEvent<Publish>, PollError> {
             el.poll().await.map(event).map_err(|e| PollError {
                 refused: matches!(e, ConnectionError::ConnectionRefused(_)),
+                unauthorized: matches!(
+                    e,
+                    ConnectionError::ConnectionRefused(
+                        ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized
+                    )
+                ),
+                tls: matches!(e, ConnectionError::Tls(_)),
+                closed: closed_early(&e)
+                    || matches!(e, ConnectionError::MqttState(StateError::ConnectionAborted)),
                 requests_done: matches!(e, ConnectionError::RequestsDone),
                 taken_over: false,
                 source: Box::new(e),
@@ -296,7 +401,7 @@ mod v5 {
     use rumqttc::v5::mqttbytes::QoS;
     use rumqttc::v5::mqttbytes::v5::DisconnectReasonCode;
     use rumqttc::v5::mqttbytes::v5::{
-        Filter, Packet, PubAckReason, Publish, Subscribe, SubscribeReasonCode,
+        ConnectReturnCode, Filter, Packet, PubAckReason, Publish, Subscribe, SubscribeReasonCode,
     };
     use rumqttc::v5::{
         AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Request, StateError,
@@ -361,7 +466,11 @@ mod v5 {
                 .set_max_packet_size(Some(max_packet))
                 .set_receive_maximum(Some(o.inflight))
                 .set_outgoing_inflight_upper_limit(o.inflight)
-                .set_request_channel_capacity(o.channel_capacity);
+                .set_request_channel_capacity(o.channel_capacity)
+                .set_transport(o.transport());
+            if let Some((user, password)) = &o.credentials {
+                opts.set_credentials(user.clone(), password.expose());
+            }
             if !o.clean {
                 opts.set_session_expiry_interval(Some(SESSION_EXPIRY_SECS));
             }
@@ -375,6 +484,15 @@ mod v5 {
         async fn poll(el: &mut EventLoop) -> Result<WireEvent<Publish>, PollError> {
             el.poll().await.map(event).map_err(|e| PollError {
                 refused: matches!(e, ConnectionError::ConnectionRefused(_)),
+                unauthorized: matches!(
+                    e,
+                    ConnectionError::ConnectionRefused(
+                        ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized
+                    )
+                ),
+                tls: matches!(e, ConnectionError::Tls(_)),
+                closed: closed_early(&e)
+                    || matches!(e, ConnectionError::MqttState(StateError::ConnectionAborted)),
                 requests_done: matches!(e, ConnectionError::RequestsDone),
                 taken_over: matches!(
                     &e,

@@ -350,7 +350,10 @@ impl ClientError {
         })
     }
 
-    pub(crate) fn redis(action: impl Into<String>, source: redis::RedisError) -> Self {
+    pub(crate) fn redis_setup(
+        action: impl Into<String>,
+        source: crate::coord::RedisConnectError,
+    ) -> Self {
         Self::with_source(
             ClientErrorKind::Redis {
                 action: action.into(),

@@ -35,7 +35,7 @@ pub use stream::Subscription;
 
 use crate::cache::{CacheQuery, CacheReader, Keys};
 use crate::contract::Command;
-use crate::coord::Topology;
+use crate::coord::{RedisTarget, Topology};
 use crate::group::{ConsumerGroup, GroupConfig};
 use crate::mesh::{Delivery, Mesh, MeshConfig};
 use crate::topic::{Level, TopicPattern, Topics, Tree, shard_for_guild};
@@ -96,7 +96,16 @@ impl Client {
                 message: "the shard count (DDISCORD_SHARDS) must be at least 1".into(),
             }));
         }
-        let mut mesh_config = MeshConfig::new(config.mesh_url.clone());
+        let mut mesh_config = MeshConfig::new(config.mesh_url.clone())
+            .with_security_from_env()
+            .map_err(|e| {
+                ClientError::with_source(
+                    ClientErrorKind::Mesh {
+                        action: "reading the mesh credentials and TLS files".into(),
+                    },
+                    e,
+                )
+            })?;
         mesh_config.subscription_capacity = config.subscription_capacity;
         let mesh_url = config::redact_url(&config.mesh_url);
         let timeout = config.connect_timeout;
@@ -385,15 +394,18 @@ impl Client {
         self.inner
             .redis
             .get_or_try_init(|| async {
-                let client = redis::Client::open(self.inner.config.redis_url.as_str())
-                    .map_err(|e| ClientError::redis(format!("parsing the Redis URL {url}"), e))?;
+                let target = RedisTarget::from_env_with_url(self.inner.config.redis_url.as_str())
+                    .map_err(|e| {
+                    ClientError::redis_setup(format!("reading the Redis settings for {url}"), e)
+                })?;
                 let config = redis::aio::ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(Duration::from_secs(5)))
                     .set_response_timeout(Some(Duration::from_secs(5)))
                     .set_number_of_retries(2);
-                redis::aio::ConnectionManager::new_with_config(client, config)
+                target
+                    .connect_with(config)
                     .await
-                    .map_err(|e| ClientError::redis(format!("connecting to {url}"), e))
+                    .map_err(|e| ClientError::redis_setup(format!("connecting to {url}"), e))
             })
             .await
             .cloned()
