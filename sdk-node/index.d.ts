@@ -22,6 +22,7 @@ export declare const codes: {
   readonly PAYLOAD: 'DDISCORD_PAYLOAD'
   readonly CLOSED: 'DDISCORD_CLOSED'
   readonly TIMEOUT: 'DDISCORD_TIMEOUT'
+  readonly RATE_LIMITED: 'DDISCORD_RATE_LIMITED'
   readonly GROUP: 'DDISCORD_GROUP'
   readonly INTERNAL: 'DDISCORD_INTERNAL'
 }

@@ -667,7 +667,9 @@ class Client {
    * Sends REQUEST_GUILD_MEMBERS (opcode 8) to the guild's shard and iterates over the
    * GUILD_MEMBERS_CHUNK events that answer it (matched by nonce); ends after the last chunk.
    * Without `query` and `userIds` every member is requested. Iterating throws
-   * `DDISCORD_TIMEOUT` when a chunk does not come in time (`chunkTimeoutMs`).
+   * `DDISCORD_RATE_LIMITED` when Discord refuses the request with RATE_LIMITED (every member of
+   * a guild: once per guild per 30 s), `DDISCORD_TIMEOUT` when a chunk does not come in time
+   * (`chunkTimeoutMs`).
    */
   requestGuildMembers(guildId, options = {}) {
     const guild = snowflake('guild_id', guildId)

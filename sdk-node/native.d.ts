@@ -105,7 +105,9 @@ export declare class Client {
    *
    * Errors: `DDISCORD_INVALID_ID`, `DDISCORD_CONFIG` (a request Discord would refuse: over
    * 100 ids, nonce over 32 bytes), `DDISCORD_CLOSED`, `DDISCORD_MESH`; while iterating,
-   * `DDISCORD_TIMEOUT` when a chunk does not come in time.
+   * `DDISCORD_RATE_LIMITED` when Discord refuses the request with RATE_LIMITED (every member
+   * of a guild: once per guild per 30 s), `DDISCORD_TIMEOUT` when a chunk does not come in
+   * time.
    */
   requestGuildMembers(guildId: string, options?: MemberRequestOptions | undefined | null): Promise<Subscription>
   /**

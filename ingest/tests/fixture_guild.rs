@@ -1,12 +1,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! The captured 9,593-member GUILD_CREATE reaches its topic byte-for-byte.
+//! The captured 9,593-member GUILD_CREATE reaches its topic byte-for-byte; ingest requests
+//! its members, and a second request within 30 s gets Discord's RATE_LIMITED on the mesh.
 
 mod common;
 
 use std::time::Duration;
 
 use common::{Collector, env, until};
-use ddiscord::Envelope;
+use ddiscord::mesh::Delivery;
+use ddiscord::{Envelope, Topic};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,5 +115,26 @@ async fn a_large_guilds_members_are_requested_after_its_guild_create() {
         }
     }
     assert_eq!(members.len(), total);
+
+    // A script asking for every member again within 30 s: Discord's RATE_LIMITED, which has no
+    // guild, reaches the mesh under the no-guild level with the script's nonce.
+    let limited = Collector::start(&mesh, "discord/0/-/RATE_LIMITED").await;
+    let gid = large["id"].as_str().unwrap();
+    let body = format!(r#"{{"guild_id":"{gid}","query":"","limit":0,"nonce":"again"}}"#);
+    mesh.publish(
+        &Topic::new("discord-cmd/0/REQUEST_GUILD_MEMBERS").unwrap(),
+        bytes::Bytes::from(body),
+        Delivery::Guaranteed,
+    )
+    .await
+    .unwrap();
+    until(30, "RATE_LIMITED", || limited.len() == 1).await;
+    let (_, p) = limited.messages.lock().unwrap()[0].clone();
+    let d: Value = serde_json::from_slice(Envelope::parse(p).unwrap().d_bytes()).unwrap();
+    assert_eq!(d["opcode"], 8);
+    assert_eq!(d["meta"]["guild_id"], gid);
+    assert_eq!(d["meta"]["nonce"], "again");
+    assert!(d["retry_after"].as_f64().unwrap() > 0.0);
+    assert_eq!(chunks.len(), count, "no chunks for the refused request");
     node.shutdown().await.unwrap();
 }

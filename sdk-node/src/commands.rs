@@ -131,7 +131,9 @@ impl Client {
     ///
     /// Errors: `DDISCORD_INVALID_ID`, `DDISCORD_CONFIG` (a request Discord would refuse: over
     /// 100 ids, nonce over 32 bytes), `DDISCORD_CLOSED`, `DDISCORD_MESH`; while iterating,
-    /// `DDISCORD_TIMEOUT` when a chunk does not come in time.
+    /// `DDISCORD_RATE_LIMITED` when Discord refuses the request with RATE_LIMITED (every member
+    /// of a guild: once per guild per 30 s), `DDISCORD_TIMEOUT` when a chunk does not come in
+    /// time.
     #[napi(ts_return_type = "Promise<Subscription>")]
     pub async fn request_guild_members(
         &self,

@@ -199,6 +199,7 @@ test('error codes are the documented set', () => {
     'DDISCORD_INVALID_PATTERN',
     'DDISCORD_MESH',
     'DDISCORD_PAYLOAD',
+    'DDISCORD_RATE_LIMITED',
     'DDISCORD_TIMEOUT',
   ])
 })

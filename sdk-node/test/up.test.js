@@ -10,18 +10,19 @@ const { spawn } = require('node:child_process')
 const readline = require('node:readline')
 const Redis = require('ioredis')
 
-const { connect } = require('..')
+const { connect, codes } = require('..')
 const { ddiscordBinary } = require('../testkit/pipeline')
 const { runExample } = require('../testkit/examples')
 const { freePort } = require('../testkit/servers')
 
-async function startUp() {
+// `ddiscord up` on the simulator (2 shards, 4 guilds) with `args` added.
+async function startUp(args = ['--events-per-sec', '200']) {
   const env = { ...process.env }
   for (const k of ['DDISCORD_REDIS_URL', 'DDISCORD_MESH_URL', 'DISCORD_TOKEN']) delete env[k]
   const port = await freePort()
   const child = spawn(
     ddiscordBinary(),
-    ['up', '--plain', '--run-secs', '120', '--shards', '2', '--guilds', '4', '--events-per-sec', '200', '--http-addr', `127.0.0.1:${port}`],
+    ['up', '--plain', '--run-secs', '120', '--shards', '2', '--guilds', '4', '--http-addr', `127.0.0.1:${port}`, ...args],
     { env, stdio: ['ignore', 'pipe', 'ignore'] },
   )
   const urls = {}
@@ -122,6 +123,62 @@ test('gateway commands from a script reach the simulator and come back', { timeo
       }
     }
     assert.equal(mine.status, 'dnd')
+  } finally {
+    await client.close()
+    store.disconnect()
+    child.kill('SIGTERM')
+  }
+})
+
+test('requestGuildMembers fills a large guild, and a second request within 30 s is rate-limited', { timeout: 180_000 }, async () => {
+  // The large guild, a large_threshold of 50 (its GUILD_CREATE leaves the offline members out)
+  // and ingest's own member request turned off: this script's request fills it. No generated
+  // traffic, so the members are exactly the ones the chunks carry.
+  const { child, urls } = await startUp(['--large-guild', '--large-threshold', '50', '--request-members', 'false', '--events-per-sec', '0'])
+  const store = new Redis(urls.redis)
+  const client = await connect({ meshUrl: urls.mesh, redisUrl: urls.redis })
+  try {
+    let large
+    for (let i = 0; i < 600 && !large; i++) {
+      let best = 0
+      for (const shard of [0, 1]) {
+        for (const g of await store.hkeys(`dd:shard:${shard}:guilds`)) {
+          const [complete, count] = await store.hmget(`dd:guild:${g}:state`, 'complete', 'member_count')
+          if (complete === '1' && Number(count) > 1000 && Number(count) > best) {
+            best = Number(count)
+            large = g
+          }
+        }
+      }
+      if (!large) await new Promise((r) => setTimeout(r, 100))
+    }
+    assert.ok(large, 'the large guild was not cached within 60 s')
+    let state = await client.cache.guildState(large)
+    assert.equal(state.membersChunked, false)
+    assert.ok((await client.cache.memberIds(large)).length < state.memberCount)
+
+    const chunks = []
+    for await (const chunk of client.requestGuildMembers(large, { query: '', limit: 0, nonce: 'node-large' })) chunks.push(chunk.data)
+    const count = chunks[0].chunk_count
+    assert.deepEqual(chunks.map((c) => c.chunk_index).sort((a, b) => a - b), [...Array(count).keys()])
+    for (const c of chunks) assert.deepEqual([c.nonce, c.chunk_count, c.guild_id], ['node-large', count, large])
+    const got = new Set(chunks.flatMap((c) => c.members.map((m) => m.user.id)))
+    assert.equal(got.size, state.memberCount)
+    assert.equal(count, Math.ceil(got.size / 1000))
+
+    for (let i = 0; i < 300 && !state.membersChunked; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      state = await client.cache.guildState(large)
+    }
+    assert.ok(state.membersChunked, 'members_chunked not set within 30 s')
+    assert.deepEqual(new Set(await client.cache.memberIds(large)), got)
+
+    await assert.rejects(
+      (async () => {
+        for await (const _ of client.requestGuildMembers(large, { query: '', limit: 0 })) assert.fail('a refused request got a chunk')
+      })(),
+      (err) => err.code === codes.RATE_LIMITED && /retry after/.test(err.message),
+    )
   } finally {
     await client.close()
     store.disconnect()

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +26,9 @@ from servers import REPO, free_port
 EVENTS = 40
 
 
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[dict[str, str]]:
+def run_up(tmp_path: Path, *args: str) -> Iterator[dict[str, str]]:
+    """`ddiscord up` on the simulator (2 shards, 4 guilds) with `args` added; yields where
+    scripts attach and the log file."""
     env = {k: v for k, v in os.environ.items() if k not in ("DDISCORD_REDIS_URL", "DDISCORD_MESH_URL", "DISCORD_TOKEN")}
     # The embedded broker's connection log too, to tell why a script's connection dropped.
     env["DDISCORD_LOG"] = "info,rumqttd=info"
@@ -34,7 +36,7 @@ def up(tmp_path: Path) -> Iterator[dict[str, str]]:
     with log.open("w") as log_file:
         proc = subprocess.Popen(
             [str(binary()), "up", "--plain", "--run-secs", "180", "--shards", "2", "--guilds", "4",
-             "--events-per-sec", "200", "--http-addr", f"127.0.0.1:{free_port()}"],
+             "--http-addr", f"127.0.0.1:{free_port()}", *args],
             env=env,
             stdout=subprocess.PIPE,
             stderr=log_file,
@@ -48,11 +50,27 @@ def up(tmp_path: Path) -> Iterator[dict[str, str]]:
         words = line.split()
         if len(words) >= 2 and words[0] in ("mesh", "redis"):
             urls[words[0]] = words[1]
-    # `up --plain` prints a summary every second; drop it so `up` never blocks on a full pipe.
-    proc.stdout.close()
+    # `up --plain` prints the rest of its header, then a summary every second: keep reading it,
+    # so `up` never blocks on a full pipe nor fails writing to a closed one.
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
     yield {"DDISCORD_MESH_URL": urls["mesh"], "DDISCORD_REDIS_URL": urls["redis"], "log": str(log)}
     proc.terminate()
     proc.wait(30)
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[dict[str, str]]:
+    yield from run_up(tmp_path, "--events-per-sec", "200")
+
+
+@pytest.fixture
+def up_large(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """With the large guild, a large_threshold of 50 (its GUILD_CREATE leaves the offline
+    members out) and ingest's own member request turned off: a script's request fills it. No
+    generated traffic, so the members are exactly the ones the chunks carry."""
+    yield from run_up(
+        tmp_path, "--large-guild", "--large-threshold", "50", "--request-members", "false", "--events-per-sec", "0"
+    )
 
 
 async def run_moderation(up: dict[str, str]) -> tuple[int, str, str]:
@@ -143,3 +161,53 @@ async def test_gateway_commands_reach_the_simulator_and_come_back(up: dict[str, 
 
             data = await asyncio.wait_for(mine(), 30)
             assert data["status"] == "dnd"
+
+
+async def test_request_guild_members_fills_a_large_guild(up_large: dict[str, str]) -> None:
+    """A script's REQUEST_GUILD_MEMBERS for every member of the large guild: exactly its chunks
+    come back (by nonce, chunk_index 0..chunk_count-1), the state worker caches every member
+    and marks the guild members_chunked; a second request within 30 s is refused by the
+    gateway's RATE_LIMITED, raised as RateLimitedError."""
+    async with ddiscord.connect(mesh_url=up_large["DDISCORD_MESH_URL"], redis_url=up_large["DDISCORD_REDIS_URL"]) as client:
+        r = redis.Redis.from_url(up_large["DDISCORD_REDIS_URL"], decode_responses=True)
+        large = None
+        for _ in range(600):
+            counts = {
+                int(k.split(":")[2]): int(r.hget(k, "member_count") or 0)
+                for k in r.scan_iter("dd:guild:*:state")
+                if r.hget(k, "complete") == "1"
+            }
+            if counts and max(counts.values()) > 1000:
+                large = max(counts, key=lambda g: counts[g])
+                break
+            await asyncio.sleep(0.1)
+        assert large is not None, "the large guild was not cached within 60 s"
+        state = await client.cache.guild_state(large)
+        assert state is not None and state.member_count is not None
+        assert not state.members_chunked
+        assert len(await client.cache.member_ids(large)) < state.member_count
+
+        chunks = []
+        async with client.request_guild_members(large, query="", limit=0, nonce="py-large") as stream:
+            async for chunk in stream:
+                chunks.append(chunk.data)
+        count = chunks[0]["chunk_count"]
+        assert sorted(c["chunk_index"] for c in chunks) == list(range(count))
+        for c in chunks:
+            assert (c["nonce"], c["chunk_count"], int(c["guild_id"])) == ("py-large", count, large)
+        got = {int(m["user"]["id"]) for c in chunks for m in c["members"]}
+        assert len(got) == state.member_count
+        assert count == (len(got) + 999) // 1000
+
+        for _ in range(300):
+            state = await client.cache.guild_state(large)
+            if state is not None and state.members_chunked:
+                break
+            await asyncio.sleep(0.1)
+        assert state is not None and state.members_chunked, "members_chunked not set within 30 s"
+        assert set(await client.cache.member_ids(large)) == got
+
+        with pytest.raises(ddiscord.RateLimitedError, match="retry after"):
+            async with client.request_guild_members(large, query="", limit=0) as stream:
+                async for _ in stream:
+                    raise AssertionError("a refused request got a chunk")

@@ -269,6 +269,53 @@ async fn member_requests_route_and_collect_their_chunks() {
     assert_eq!(got, [0, 1]);
 }
 
+/// Discord's refusal of a member request, a RATE_LIMITED dispatch on the no-guild level with
+/// the request's nonce in `meta`, ends the chunk stream with a typed error; one for another
+/// nonce is ignored.
+#[tokio::test]
+async fn a_rate_limited_member_request_ends_with_a_typed_error() {
+    let broker = Mosquitto::start().unwrap();
+    let client = client(&broker, 4).await;
+    let guild: u64 = 81384788765712384;
+    let shard = ddiscord::shard_for_guild(guild, 4);
+    let publisher = raw_publisher(&broker).await;
+    let mut commands = rumqttc_shim::subscribe(
+        broker.port(),
+        &format!("discord-cmd/{shard}/REQUEST_GUILD_MEMBERS"),
+    )
+    .await;
+    let mut request = MemberRequest::all(guild);
+    request.nonce = Some("n2".into());
+    let mut chunks = client.request_guild_members(&request).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), commands.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let topic = format!("discord/{shard}/-/RATE_LIMITED");
+    for nonce in ["other", "n2"] {
+        let frame = format!(
+            r#"{{"op":0,"t":"RATE_LIMITED","s":1,"d":{{"opcode":8,"retry_after":12.3456,"meta":{{"guild_id":"{guild}","nonce":"{nonce}"}}}}}}"#
+        );
+        publisher
+            .publish(&topic, envelope(frame.as_bytes(), shard, "s"))
+            .await;
+    }
+    let e = tokio::time::timeout(Duration::from_secs(10), chunks.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        e.kind(),
+        &ClientErrorKind::RateLimited {
+            what: "REQUEST_GUILD_MEMBERS with nonce n2".into(),
+            retry_after_ms: 12_346,
+        }
+    );
+    assert_eq!(e.error_kind().code(), "RATE_LIMITED");
+    assert!(chunks.next().await.is_none(), "the stream ends");
+}
+
 #[tokio::test]
 async fn work_queue_retries_then_dead_letters() {
     use ddiscord::client::QueueOptions;

@@ -714,6 +714,140 @@ async fn request_guild_members_is_answered_in_chunks() {
     assert_eq!(c.close_code().await, 4002);
 }
 
+/// The next dispatch answering a member request: a GUILD_MEMBERS_CHUNK or a RATE_LIMITED.
+async fn member_answer(c: &mut Raw) -> Value {
+    let got = c
+        .until(|g| matches!(g, Got::Json(v) if v["t"] == "GUILD_MEMBERS_CHUNK" || v["t"] == "RATE_LIMITED"))
+        .await;
+    match got.last() {
+        Some(Got::Json(v)) => v.clone(),
+        other => panic!("the connection ended before an answer: {other:?}"),
+    }
+}
+
+/// Discord's rules for opcode 8
+/// (<https://discord.com/developers/docs/events/gateway-events#request-guild-members>): every
+/// member needs GUILD_MEMBERS (unanswered without it), presences need GUILD_PRESENCES (left
+/// out without it), at most 100 `user_ids` (4002), and one request for every member per guild
+/// per 30 s, the next answered with RATE_LIMITED
+/// (<https://discord.com/developers/docs/events/gateway-events#rate-limited>).
+#[tokio::test]
+async fn request_guild_members_follows_discords_limits() {
+    let sim = Simulator::start(SimConfig {
+        guilds: 1,
+        large_guild: true,
+        clock: ClockMode::Manual,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    // Answers come in request order, so a request that is answered after one that is not
+    // shows that the first got no answer.
+    let by_id = |gid: &str, id: &str, nonce: &str| json!({"op": 8, "d": {"guild_id": gid, "user_ids": [id], "presences": true, "nonce": nonce}});
+
+    // GUILDS only: no GUILD_MEMBERS, no GUILD_PRESENCES.
+    let mut plain = Raw::plain(&sim).await;
+    plain.recv().await;
+    plain.send(identify(None, 1)).await;
+    let creates = guild_creates(&mut plain, 2).await;
+    let large = creates
+        .iter()
+        .max_by_key(|d| d["member_count"].as_u64().unwrap())
+        .unwrap()
+        .clone();
+    let gid = large["id"].as_str().unwrap().to_owned();
+    let other = creates.iter().find(|d| d["id"] != large["id"]).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = large["members"][0]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    plain
+        .send(json!({"op": 8, "d": {"guild_id": gid, "query": "", "limit": 0, "nonce": "all"}}))
+        .await;
+    plain
+        .send(json!({"op": 8, "d": {"guild_id": gid, "query": "", "limit": 5, "nonce": "five"}}))
+        .await;
+    plain.send(by_id(&gid, &member, "by-id")).await;
+    let answer = member_answer(&mut plain).await;
+    assert_eq!(answer["t"], "GUILD_MEMBERS_CHUNK");
+    assert_eq!(
+        answer["d"]["nonce"], "by-id",
+        "every member without GUILD_MEMBERS is not answered"
+    );
+    assert_eq!(answer["d"]["members"][0]["user"]["id"], member.as_str());
+    assert!(
+        answer["d"].get("presences").is_none(),
+        "presences: true without GUILD_PRESENCES counts as false"
+    );
+
+    // With both intents (a new IDENTIFY, 5 s later for max_concurrency): every member, then
+    // RATE_LIMITED for the same guild within 30 s.
+    sim.advance(Duration::from_secs(5));
+    let mut full = Raw::plain(&sim).await;
+    full.recv().await;
+    full.send(identify(None, 1 | (1 << 1) | (1 << 8))).await;
+    guild_creates(&mut full, 2).await;
+    let all = |g: &str, nonce: &str| json!({"op": 8, "d": {"guild_id": g, "query": "", "limit": 0, "nonce": nonce}});
+    full.send(all(&gid, "first")).await;
+    let chunks = member_chunks(&mut full).await;
+    assert!(chunks.iter().all(|c| c["nonce"] == "first"));
+    let total: usize = chunks
+        .iter()
+        .map(|c| c["members"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(total as u64, large["member_count"].as_u64().unwrap());
+
+    full.send(all(&gid, "second")).await;
+    full.send(by_id(&gid, &member, "after")).await;
+    let limited = member_answer(&mut full).await;
+    assert_eq!(limited["op"], 0);
+    assert_eq!(limited["t"], "RATE_LIMITED");
+    assert!(limited["s"].is_u64());
+    assert_eq!(
+        limited["d"],
+        json!({"opcode": 8, "retry_after": 30.0, "meta": {"guild_id": gid, "nonce": "second"}})
+    );
+    let next = member_answer(&mut full).await;
+    assert_eq!(
+        next["d"]["nonce"], "after",
+        "a refused request gets no chunks"
+    );
+    assert!(next["d"]["presences"].is_array());
+
+    // The limit is per guild: another guild's members are answered; without a nonce, the
+    // RATE_LIMITED meta has none either.
+    full.send(all(&other, "other")).await;
+    assert!(
+        member_chunks(&mut full)
+            .await
+            .iter()
+            .all(|c| c["nonce"] == "other")
+    );
+    sim.advance(Duration::from_secs(10));
+    full.send(json!({"op": 8, "d": {"guild_id": gid, "query": "", "limit": 0}}))
+        .await;
+    let limited = member_answer(&mut full).await;
+    assert_eq!(
+        limited["d"],
+        json!({"opcode": 8, "retry_after": 20.0, "meta": {"guild_id": gid}})
+    );
+    // 30 s after the answered request, the guild can be asked again.
+    sim.advance(Duration::from_secs(20));
+    full.send(all(&gid, "again")).await;
+    let again = member_answer(&mut full).await;
+    assert_eq!(again["t"], "GUILD_MEMBERS_CHUNK");
+    assert_eq!(again["d"]["nonce"], "again");
+
+    // More than 100 user_ids: 4002.
+    let ids: Vec<String> = (1..=101).map(|i| i.to_string()).collect();
+    full.send(json!({"op": 8, "d": {"guild_id": gid, "user_ids": ids}}))
+        .await;
+    assert_eq!(full.close_code().await, 4002);
+}
+
 #[tokio::test]
 async fn presence_and_voice_updates_come_back_as_dispatches() {
     let sim = start(SimConfig::default()).await;

@@ -283,3 +283,51 @@ async fn reactions_and_integrations_are_cached() {
     let stored: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(stored["x_new_message_field"], json!({"kept": true}));
 }
+
+/// A script's member request (chunks with a nonce) marks the guild `members_chunked` once the
+/// cache holds its `member_count` members, and not before.
+#[tokio::test]
+async fn a_requests_last_chunk_marks_the_guild_chunked_when_every_member_is_cached() {
+    let server = RedisServer::start().unwrap();
+    let conn = redis(&server.url()).await;
+    let keys = Keys::default();
+    let fixtures = Fixtures::load();
+    let g = G.to_string();
+    // The GUILD_CREATE of a large guild: two members missing.
+    let mut create = fixtures.guild_create(G);
+    let sent = create["d"]["members"].as_array().unwrap().len();
+    create["d"]["member_count"] = json!(sent + 2);
+    let chunk = |members: Vec<Value>, nonce: &str| {
+        dispatch(
+            "GUILD_MEMBERS_CHUNK",
+            json!({"guild_id": g, "members": members, "chunk_index": 0, "chunk_count": 1, "nonce": nonce}),
+        )
+    };
+    let reader = CacheReader::new(conn.clone(), keys.clone());
+    let mut projector = Projector::new(conn.clone(), keys.clone(), ProjectionConfig::default());
+
+    let frames = vec![
+        fixtures.ready_for("c", &[G]),
+        create,
+        chunk(vec![member(91)], "some"),
+    ];
+    projector
+        .apply_batch(&parse(&envelopes(&frames, 0, "c", 1)))
+        .await
+        .unwrap();
+    let state = reader.guild_state(G).await.unwrap().unwrap();
+    assert!(!state.members_chunked, "one of the two missing members");
+
+    let frames = vec![chunk(vec![member(91), member(92)], "all")];
+    projector
+        .apply_batch(&parse(&envelopes(&frames, 0, "c", 4)))
+        .await
+        .unwrap();
+    let state = reader.guild_state(G).await.unwrap().unwrap();
+    assert!(state.members_chunked, "every member is cached");
+    assert_eq!(
+        hlen(&conn, keys.guild_members(G)).await,
+        sent + 2,
+        "the members the chunks carried"
+    );
+}

@@ -69,6 +69,18 @@ pub struct UpArgs {
     /// standard output is not a terminal).
     #[arg(long, env = "DDISCORD_UP_PLAIN")]
     pub plain: bool,
+    /// IDENTIFY `large_threshold` of ingest's shards: members above which a guild's
+    /// GUILD_CREATE leaves its offline members out, 50 to 250
+    /// (<https://discord.com/developers/docs/events/gateway-events#identify>).
+    #[arg(long, env = "DDISCORD_LARGE_THRESHOLD", default_value_t = 250,
+          value_parser = clap::value_parser!(u64).range(50..=250))]
+    pub large_threshold: u64,
+    /// Whether ingest requests every member of a large guild after its GUILD_CREATE (opcode
+    /// 8), so the cache holds them all; `false` leaves that to scripts
+    /// (`request_guild_members`).
+    #[arg(long, env = "DDISCORD_REQUEST_MEMBERS", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub request_members: bool,
     /// Write log lines to this file (appended). By default they go to standard error, or to
     /// `<tmp>/ddiscord-up-<pid>.log` while the live summary is drawn on a terminal.
     #[arg(long, env = "DDISCORD_UP_LOG_FILE")]
@@ -169,6 +181,8 @@ pub async fn run(args: UpArgs, log_file: Option<&Path>) -> Result<(), CliError> 
     ingest_config.shards = shards;
     ingest_config.topic_root.clone_from(&args.topic_root);
     ingest_config.key_prefix.clone_from(&args.key_prefix);
+    ingest_config.large_threshold = args.large_threshold;
+    ingest_config.request_members = args.request_members;
     if sim.is_some() {
         // The simulator's budget is its own; keep nothing in reserve.
         ingest_config.identify_reserve = 0;

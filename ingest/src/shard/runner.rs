@@ -473,6 +473,14 @@ fn handle_frame(
                 .publish(id, LifecycleEvent::Resumed, json!({ "sequence": head.s }));
         }
         "GUILD_CREATE" => request_members_if_large(ctx, shard, id, text),
+        // Discord refused a command (opcode 8 for every member of a guild: once per guild per
+        // 30 s, https://discord.com/developers/docs/events/gateway-events#rate-limited). It is
+        // published like any dispatch, under the no-guild level, for the command's sender.
+        "RATE_LIMITED" => tracing::warn!(
+            shard = id,
+            d = head.d.map_or("", |d| d.get()),
+            "the gateway rate-limited a command"
+        ),
         _ => {}
     }
     let guild = match head.guild_id() {
@@ -578,7 +586,9 @@ struct GuildCreateData {
 /// A large guild's GUILD_CREATE leaves out its offline members
 /// (<https://discord.com/developers/docs/events/gateway-events#guild-create>): ask for all of
 /// them (opcode 8 without a nonce, so the state worker marks the guild `members_chunked` after
-/// the last chunk). twilight paces commands to Discord's 120 per 60 s.
+/// the last chunk). twilight paces commands to Discord's 120 per 60 s; Discord allows one such
+/// request per guild per 30 s and answers another with RATE_LIMITED (logged above), which
+/// leaves the guild `members_chunked: 0` until a later request.
 fn request_members_if_large(ctx: &ShardCtx, shard: &Shard<RedisQueue>, id: u32, text: &str) {
     const GUILD_MEMBERS: u64 = 1 << 1;
     if !ctx.config.request_members || ctx.config.intents & GUILD_MEMBERS == 0 {

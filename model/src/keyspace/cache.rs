@@ -62,8 +62,9 @@ pub mod state_field {
     /// `1` once the guild's GUILD_CREATE of the current session is applied, `0` while a new
     /// session is refilling it (the previous data stays readable meanwhile).
     pub const COMPLETE: &str = "complete";
-    /// `1` once every member is cached (GUILD_CREATE carried all of them, or the last
-    /// GUILD_MEMBERS_CHUNK arrived).
+    /// `1` once every member is cached (GUILD_CREATE carried all of them, the last
+    /// GUILD_MEMBERS_CHUNK of a request without a nonce arrived, or the last chunk of one with a
+    /// nonce left `member_count` members cached).
     pub const MEMBERS_CHUNKED: &str = "members_chunked";
     /// Member count, kept up to date by GUILD_MEMBER_ADD/REMOVE.
     pub const MEMBER_COUNT: &str = "member_count";

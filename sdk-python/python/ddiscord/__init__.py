@@ -30,6 +30,7 @@ from .errors import (
     MeshError,
     PatternError,
     PayloadError,
+    RateLimitedError,
     TimeoutError,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "PayloadError",
     "ClosedError",
     "TimeoutError",
+    "RateLimitedError",
     "GroupError",
     "InternalError",
 ]

@@ -136,6 +136,8 @@ class Client:
         GUILD_MEMBERS_CHUNK events that answer it (matched by nonce); ends after the last chunk.
 
         Without ``query`` and ``user_ids`` every member is requested. Raises
+        :class:`ddiscord.errors.RateLimitedError` when Discord refuses the request with
+        RATE_LIMITED (every member of a guild may be requested once per guild per 30 s), and
         :class:`ddiscord.errors.TimeoutError` when a chunk does not come in time.
         """
         ids = list(user_ids) if user_ids is not None else None

@@ -23,6 +23,7 @@ __all__ = [
     "PayloadError",
     "ClosedError",
     "TimeoutError",
+    "RateLimitedError",
     "GroupError",
     "InternalError",
 ]
@@ -103,6 +104,16 @@ class TimeoutError(DDiscordError, builtins.TimeoutError):
     """An operation did not finish in time (connecting, waiting for member chunks)."""
 
     code = "TIMEOUT"
+
+
+class RateLimitedError(DDiscordError):
+    """Discord rate-limited a gateway command (every member of a guild: once per 30 s).
+
+    The message says when to retry: Discord's RATE_LIMITED ``retry_after``
+    (https://discord.com/developers/docs/events/gateway-events#rate-limited).
+    """
+
+    code = "RATE_LIMITED"
 
 
 class GroupError(DDiscordError):

@@ -137,6 +137,21 @@ fn opt_as_string<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S
     }
 }
 
+/// The fields of a RATE_LIMITED `d` that tell which request it refuses
+/// (<https://discord.com/developers/docs/events/gateway-events#rate-limited>).
+#[derive(Deserialize)]
+struct RateLimitedHead {
+    opcode: u64,
+    retry_after: f64,
+    meta: RateLimitedMeta,
+}
+
+#[derive(Deserialize)]
+struct RateLimitedMeta {
+    #[serde(default)]
+    nonce: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct ChunkHead {
     #[serde(default)]
@@ -150,11 +165,15 @@ struct ChunkHead {
 /// Yields each chunk as an [`Event`] (read it with
 /// `event.payload::<twilight_model::gateway::payload::incoming::MemberChunk>()` or
 /// [`Event::json`]) and ends after the last one (`chunk_index == chunk_count - 1` for every
-/// index). Yields [`ClientErrorKind::Timeout`] and ends when no chunk arrives within the
-/// configured `chunk_timeout`.
+/// index). Yields [`ClientErrorKind::RateLimited`] and ends when Discord answers the request
+/// with a RATE_LIMITED dispatch carrying its nonce (a request for every member of a guild is
+/// allowed once per guild per 30 s), and [`ClientErrorKind::Timeout`] and ends when no chunk
+/// arrives within the configured `chunk_timeout`.
 pub struct MemberChunks {
     nonce: String,
     inner: Subscription,
+    /// The shard's RATE_LIMITED dispatches.
+    limited: Subscription,
     seen: BTreeSet<u32>,
     count: Option<u32>,
     timeout: Duration,
@@ -173,10 +192,16 @@ impl std::fmt::Debug for MemberChunks {
 }
 
 impl MemberChunks {
-    pub(crate) fn new(nonce: String, inner: Subscription, timeout: Duration) -> Self {
+    pub(crate) fn new(
+        nonce: String,
+        inner: Subscription,
+        limited: Subscription,
+        timeout: Duration,
+    ) -> Self {
         Self {
             nonce,
             inner,
+            limited,
             seen: BTreeSet::new(),
             count: None,
             timeout,
@@ -189,6 +214,21 @@ impl MemberChunks {
     pub fn nonce(&self) -> &str {
         &self.nonce
     }
+
+    /// The error for a RATE_LIMITED dispatch refusing this request, if `event` is one.
+    fn refusal(&self, event: &Event) -> Option<ClientError> {
+        let head = serde_json::from_slice::<RateLimitedHead>(event.d_bytes()).ok()?;
+        if head.opcode != 8 || head.meta.nonce.as_deref() != Some(self.nonce.as_str()) {
+            return None;
+        }
+        // Seconds as a float; whole ms, rounded up.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let retry_after_ms = (head.retry_after.max(0.0) * 1000.0).ceil() as u64;
+        Some(ClientError::new(ClientErrorKind::RateLimited {
+            what: format!("REQUEST_GUILD_MEMBERS with nonce {}", self.nonce),
+            retry_after_ms,
+        }))
+    }
 }
 
 impl Stream for MemberChunks {
@@ -198,6 +238,14 @@ impl Stream for MemberChunks {
         let this = &mut *self;
         if this.done {
             return Poll::Ready(None);
+        }
+        while let Poll::Ready(Some(item)) = this.limited.poll_next_unpin(cx) {
+            if let Ok(event) = item
+                && let Some(e) = this.refusal(&event)
+            {
+                this.done = true;
+                return Poll::Ready(Some(Err(e)));
+            }
         }
         loop {
             match this.inner.poll_next_unpin(cx) {

@@ -67,6 +67,15 @@ pub enum ClientErrorKind {
         /// What was awaited.
         what: String,
     },
+    /// Discord refused a gateway command with a RATE_LIMITED dispatch
+    /// (<https://discord.com/developers/docs/events/gateway-events#rate-limited>): a request
+    /// for every member of a guild is allowed once per guild per 30 s.
+    RateLimited {
+        /// The command refused.
+        what: String,
+        /// How long to wait before sending it again, in ms (Discord's `retry_after`).
+        retry_after_ms: u64,
+    },
     /// A consumer group (work queue) failed.
     Group {
         /// What was being done.
@@ -99,6 +108,7 @@ impl ClientErrorKind {
             Self::ConnectionLost { .. } => ErrorKind::ConnectionLost,
             Self::Closed => ErrorKind::Closed,
             Self::Timeout { .. } => ErrorKind::Timeout,
+            Self::RateLimited { .. } => ErrorKind::RateLimited,
             Self::Group { .. } => ErrorKind::Group,
             Self::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Self::Internal { .. } => ErrorKind::Internal,
@@ -136,6 +146,8 @@ pub enum ErrorKind {
     Closed,
     /// An operation did not finish in time.
     Timeout,
+    /// Discord rate-limited a gateway command; send it again after the time the error gives.
+    RateLimited,
     /// A consumer group (work queue) failed.
     Group,
     /// A bug.
@@ -270,6 +282,14 @@ pub const ERROR_KINDS: &[ErrorKindInfo] = &[
         "An operation did not finish in time (connecting, waiting for member chunks).",
     ),
     info(
+        ErrorKind::RateLimited,
+        "RATE_LIMITED",
+        "RateLimitedError",
+        None,
+        None,
+        "Discord rate-limited a gateway command (every member of a guild: once per 30 s); the message says when to retry.",
+    ),
+    info(
         ErrorKind::Group,
         "GROUP",
         "GroupError",
@@ -393,6 +413,13 @@ impl fmt::Display for ClientError {
             ),
             ClientErrorKind::Closed => f.write_str("the client is closed"),
             ClientErrorKind::Timeout { what } => write!(f, "timed out waiting for {what}"),
+            ClientErrorKind::RateLimited {
+                what,
+                retry_after_ms,
+            } => write!(
+                f,
+                "Discord rate-limited {what}: retry after {retry_after_ms} ms"
+            ),
             ClientErrorKind::Group { action } => write!(f, "consumer group error while {action}"),
             ClientErrorKind::InvalidArgument { message } => f.write_str(message),
             ClientErrorKind::Internal { message } => {

@@ -357,7 +357,8 @@ impl Client {
     /// # Errors
     /// [`ClientErrorKind::InvalidId`] for zero ids, [`ClientErrorKind::Config`] for a request
     /// Discord would refuse (no query and no ids, over 100 ids, nonce over 32 bytes); otherwise
-    /// as [`Self::send_command`].
+    /// as [`Self::send_command`]. The stream yields [`ClientErrorKind::RateLimited`] when
+    /// Discord refuses the request (every member of a guild: once per guild per 30 s).
     pub async fn request_guild_members(
         &self,
         request: &MemberRequest,
@@ -375,11 +376,18 @@ impl Client {
             Some("GUILD_MEMBERS_CHUNK"),
         )?;
         let chunks = self.subscribe_pattern(pattern).await?;
+        // Discord's refusal comes as a RATE_LIMITED dispatch, which belongs to no guild.
+        let pattern =
+            self.inner
+                .topics
+                .pattern(Tree::Dispatch, Some(shard), None, Some("RATE_LIMITED"))?;
+        let limited = self.subscribe_pattern(pattern).await?;
         self.send_command(shard, "REQUEST_GUILD_MEMBERS", &request.body(&nonce))
             .await?;
         Ok(MemberChunks::new(
             nonce,
             chunks,
+            limited,
             self.inner.config.chunk_timeout,
         ))
     }

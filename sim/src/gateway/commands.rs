@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::members::{Asker, MemberRequestLimit};
 use super::session::Session;
 use crate::world::World;
 
@@ -11,27 +12,37 @@ use crate::world::World;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BadCommand(pub &'static str);
 
-/// One dispatch answering a command: event name, guild, `d` as JSON text.
-pub(crate) type Dispatch = (&'static str, u64, String);
+/// One dispatch answering a command: event name, guild (none for RATE_LIMITED), `d` as JSON
+/// text.
+pub(crate) type Dispatch = (&'static str, Option<u64>, String);
 
 /// The dispatches answering opcode `op` (3, 4 or 8) with payload `d` on `session`, of a
-/// simulator serving `shard_count` shards; the world changes with it (presence, voice state).
+/// simulator serving `shard_count` shards, at `now_ms` of the simulated clock; the world
+/// changes with it (presence, voice state), and `limit` with each request for every member of
+/// a guild.
 ///
 /// # Errors
 /// [`BadCommand`] for a payload Discord would refuse.
 pub(crate) fn answer(
     world: &mut World,
+    limit: &mut MemberRequestLimit,
     op: u64,
     d: &Value,
     session: &Session,
     shard_count: u32,
+    now_ms: u64,
 ) -> Result<Vec<Dispatch>, BadCommand> {
     match op {
         3 => super::updates::presence(world, d, session.shard, shard_count),
         4 => super::updates::voice_state(world, d, session.shard, shard_count, &session.id),
         _ => {
-            let presences = session.intents & crate::config::INTENT_GUILD_PRESENCES != 0;
-            super::members::chunks(world, d, session.shard, shard_count, presences)
+            let asker = Asker {
+                shard: session.shard,
+                shard_count,
+                intents: session.intents,
+                now_ms,
+            };
+            super::members::chunks(world, limit, d, &asker)
         }
     }
 }

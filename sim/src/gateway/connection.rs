@@ -403,14 +403,24 @@ impl Connection {
     /// ([`super::commands`]), filtered by its intents as every dispatch is.
     fn on_gateway_command(&mut self, op: u64, d: &Value) -> Option<End> {
         let session = self.session.clone()?;
+        let now_ms = self.shared.clock.now_ms();
         let answer = {
             let mut world = lock(&self.shared.world);
-            super::commands::answer(&mut world, op, d, &session, self.shared.cfg.shards)
+            let mut limit = lock(&self.shared.member_requests);
+            super::commands::answer(
+                &mut world,
+                &mut limit,
+                op,
+                d,
+                &session,
+                self.shared.cfg.shards,
+                now_ms,
+            )
         };
         match answer {
             Ok(dispatches) => {
                 for (name, guild, data) in dispatches {
-                    push_to_session(&session, name, Some(guild), &data);
+                    push_to_session(&session, name, guild, &data);
                 }
                 None
             }

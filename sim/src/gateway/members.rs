@@ -6,13 +6,24 @@
 //! - `query` matches usernames by prefix, case-insensitively; `query: ""` with `limit: 0` asks
 //!   for every member; other queries return at most `limit` members, capped at 100.
 //! - `user_ids` (one snowflake or up to 100) returns those members, and the ids that are not
-//!   members in `not_found`.
+//!   members in `not_found`; more than 100 closes the connection with 4002.
 //! - Members come in chunks of at most 1,000, each with `chunk_index` and `chunk_count`; a
 //!   request that matches nobody still gets one empty chunk.
-//! - `presences: true` adds the chunk's members' presences when the session has the
-//!   `GUILD_PRESENCES` intent; `nonce` (at most 32 bytes, otherwise ignored) is echoed in every
-//!   chunk.
+//! - "`GUILD_MEMBERS` intent is required to request the entire member list" (`query: ""`,
+//!   whatever the `limit`): without it the request is not answered, as Discord leaves it
+//!   unanswered rather than closing the connection.
+//! - "`GUILD_PRESENCES` intent is required to set `presences = true`. Otherwise, it will always
+//!   be false": without it the chunks carry no `presences`.
+//! - `nonce` (at most 32 bytes, otherwise ignored) is echoed in every chunk.
+//! - A request for every member (`query: ""`, `limit: 0`) is limited to one per guild per 30 s
+//!   of the simulated clock, for the whole bot (every shard and session); one over the limit is
+//!   answered with a RATE_LIMITED dispatch, `{"opcode": 8, "retry_after": <seconds>, "meta":
+//!   {"guild_id", "nonce"}}`, and no chunks
+//!   (<https://discord.com/developers/docs/events/gateway-events#rate-limited>,
+//!   <https://discord.com/developers/docs/change-log#introducing-rate-limit-when-requesting-all-guild-members>).
 //! - A guild that is not on the connection's shard, or not a guild of the world, is not answered.
+
+use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
@@ -25,6 +36,44 @@ pub const CHUNK_SIZE: usize = 1000;
 pub const QUERY_LIMIT: usize = 100;
 /// Longest nonce echoed, in bytes (Discord: 32).
 pub const MAX_NONCE_BYTES: usize = 32;
+/// Shortest time between two requests for every member of one guild, in ms of the simulated
+/// clock (Discord: one per guild per bot every 30 s).
+pub const ALL_MEMBERS_INTERVAL_MS: u64 = 30_000;
+
+/// The session a request comes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Asker {
+    /// The connection's shard.
+    pub shard: u32,
+    /// Shards the simulator serves.
+    pub shard_count: u32,
+    /// The session's IDENTIFY intents.
+    pub intents: u64,
+    /// Now, in ms of the simulated clock.
+    pub now_ms: u64,
+}
+
+/// When each guild's members were last requested in full, for the per-guild limit of
+/// [`ALL_MEMBERS_INTERVAL_MS`]; one per simulator, as the limit is per bot.
+#[derive(Debug, Default)]
+pub(crate) struct MemberRequestLimit {
+    last_ms: HashMap<u64, u64>,
+}
+
+impl MemberRequestLimit {
+    /// Counts a request for every member of `guild` at `now_ms`, or returns the ms until one
+    /// is allowed again (the refused request does not count).
+    fn take(&mut self, guild: u64, now_ms: u64) -> Result<(), u64> {
+        if let Some(last) = self.last_ms.get(&guild) {
+            let free_at = last.saturating_add(ALL_MEMBERS_INTERVAL_MS);
+            if now_ms < free_at {
+                return Err(free_at - now_ms);
+            }
+        }
+        self.last_ms.insert(guild, now_ms);
+        Ok(())
+    }
+}
 
 /// The parsed request.
 struct Request {
@@ -81,25 +130,35 @@ fn parse(d: &Value) -> Result<Request, BadCommand> {
     })
 }
 
-/// The GUILD_MEMBERS_CHUNKs answering `d` on a connection of `shard` (of `shard_count`)
-/// whose session `may_see_presences`; none when the request is not answered.
+/// The dispatches answering `d` from `asker`: GUILD_MEMBERS_CHUNKs, a RATE_LIMITED, or none
+/// when the request is not answered (see the module docs).
 ///
 /// # Errors
 /// [`BadCommand`] for a payload that is not a request Discord accepts.
 pub(crate) fn chunks(
     world: &World,
+    limit: &mut MemberRequestLimit,
     d: &Value,
-    shard: u32,
-    shard_count: u32,
-    may_see_presences: bool,
+    asker: &Asker,
 ) -> Result<Vec<Dispatch>, BadCommand> {
     let r = parse(d)?;
     let Some(guild) = world.guild(r.guild_id) else {
         return Ok(Vec::new());
     };
-    if crate::world::shard_of(r.guild_id, shard_count) != shard {
+    if crate::world::shard_of(r.guild_id, asker.shard_count) != asker.shard {
         return Ok(Vec::new());
     }
+    let everyone = r.user_ids.is_none() && r.query.as_deref() == Some("");
+    if everyone && asker.intents & crate::config::INTENT_GUILD_MEMBERS == 0 {
+        return Ok(Vec::new());
+    }
+    if everyone
+        && r.limit == 0
+        && let Err(wait_ms) = limit.take(r.guild_id, asker.now_ms)
+    {
+        return Ok(vec![rate_limited(&r, wait_ms)]);
+    }
+    let may_see_presences = asker.intents & crate::config::INTENT_GUILD_PRESENCES != 0;
     let mut not_found = Vec::new();
     let members: Vec<&Value> = if let Some(ids) = &r.user_ids {
         ids.iter()
@@ -154,9 +213,25 @@ pub(crate) fn chunks(
         }
         out.push((
             "GUILD_MEMBERS_CHUNK",
-            r.guild_id,
+            Some(r.guild_id),
             Value::Object(chunk).to_string(),
         ));
     }
     Ok(out)
+}
+
+/// The RATE_LIMITED dispatch refusing `r`, `wait_ms` before another is allowed
+/// (<https://discord.com/developers/docs/events/gateway-events#rate-limited>). It belongs to
+/// no guild: the guild is in `meta`.
+fn rate_limited(r: &Request, wait_ms: u64) -> Dispatch {
+    let mut meta = Map::new();
+    meta.insert("guild_id".into(), json!(r.guild_id.to_string()));
+    if let Some(nonce) = &r.nonce {
+        meta.insert("nonce".into(), json!(nonce));
+    }
+    // Seconds as a float, as Discord sends it.
+    #[allow(clippy::cast_precision_loss)]
+    let retry_after = wait_ms as f64 / 1000.0;
+    let d = json!({"opcode": 8, "retry_after": retry_after, "meta": meta});
+    ("RATE_LIMITED", None, d.to_string())
 }

@@ -6,7 +6,7 @@ mod commands;
 pub mod compression;
 mod connection;
 pub mod identify;
-mod members;
+pub(crate) mod members;
 pub(crate) mod session;
 mod updates;
 

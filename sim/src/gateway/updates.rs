@@ -66,7 +66,7 @@ pub(crate) fn presence(
         } else {
             guild.presences.insert(bot, p.clone());
         }
-        out.push(("PRESENCE_UPDATE", gid, p.to_string()));
+        out.push(("PRESENCE_UPDATE", Some(gid), p.to_string()));
     }
     Ok(out)
 }
@@ -111,11 +111,11 @@ pub(crate) fn voice_state(
     let Some(state) = guild.voice_state_update(update, bot, channel) else {
         return Ok(Vec::new());
     };
-    let mut out = vec![("VOICE_STATE_UPDATE", gid, state.to_string())];
+    let mut out = vec![("VOICE_STATE_UPDATE", Some(gid), state.to_string())];
     if channel.is_some() {
         out.push((
             "VOICE_SERVER_UPDATE",
-            gid,
+            Some(gid),
             json!({"token": format!("sim-voice-{gid}"), "guild_id": gid.to_string(),
                    "endpoint": "voice.sim.invalid:443"})
             .to_string(),

@@ -301,6 +301,14 @@ while i <= n do
       redis.call('MSET', unpack(users))
       done = done + take
     end
+  elseif op == 'MC' then
+    -- fully chunked once the members hash holds the state's member_count
+    local g = arg()
+    local sk = guild_key(g) .. ':state'
+    local want = tonumber(redis.call('HGET', sk, 'member_count'))
+    if want and redis.call('HLEN', guild_key(g) .. ':members') >= want then
+      redis.call('HSET', sk, 'members_chunked', '1')
+    end
   elseif op == 'MJ' then
     -- merge into a cached member (or create it), and set its user
     local g = arg()

@@ -80,6 +80,9 @@ pub enum Op {
         /// The members.
         members: Vec<MemberWrite>,
     },
+    /// Marks the guild `members_chunked` when its members hash holds at least the
+    /// `member_count` of its state (a member request answered in full, whoever sent it).
+    MembersChunkedIfAll(u64),
     /// Merges fields into a cached member and sets its user; when the member is not cached,
     /// creates it from `fields` if `create`, else does nothing.
     MemberMerge {
@@ -209,6 +212,7 @@ impl Op {
                     out.extend([m.user.clone(), m.member.clone(), m.user_json.clone()]);
                 }
             }
+            Op::MembersChunkedIfAll(g) => out.extend(["MC".into(), g.to_string()]),
             Op::MemberMerge {
                 guild,
                 user,

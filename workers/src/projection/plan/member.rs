@@ -60,7 +60,9 @@ impl Planner {
     }
 
     /// GUILD_MEMBERS_CHUNK: the members, their presences when cached, and, with the last
-    /// chunk of a request without nonce, the guild marked as fully chunked.
+    /// chunk of a request, the guild marked as fully chunked: always for a request without
+    /// nonce (ingest's request for every member), and for one with a nonce (a script's) when
+    /// the cache then holds the guild's `member_count` members.
     pub(super) fn member_chunk(&self, d: &RawObject<'_>) -> Result<Plan, Shape> {
         let g = d.id("guild_id", "d")?;
         let guild_id = d
@@ -85,11 +87,17 @@ impl Planner {
         }
         let index = integer(d, "chunk_index")?;
         let count = integer(d, "chunk_count")?;
-        if !d.has("nonce") && index + 1 >= count {
-            ops.push(Op::HSet(
-                self.keys.guild_state(g),
-                vec![(state_field::MEMBERS_CHUNKED.into(), "1".into())],
-            ));
+        if index + 1 >= count {
+            if d.has("nonce") {
+                // Any script's request (with a nonce): complete if the cache now holds every
+                // member.
+                ops.push(Op::MembersChunkedIfAll(g));
+            } else {
+                ops.push(Op::HSet(
+                    self.keys.guild_state(g),
+                    vec![(state_field::MEMBERS_CHUNKED.into(), "1".into())],
+                ));
+            }
         }
         Ok(Plan::Ops(ops))
     }
