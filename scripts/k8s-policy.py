@@ -33,7 +33,7 @@ CURRENT = {"HorizontalPodAutoscaler": "autoscaling/v2", "PodDisruptionBudget": "
 # The shape of a Discord bot token: base64 user id, timestamp, HMAC.
 DISCORD_TOKEN = re.compile(r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}")
 SECRET_KEYS = ("DISCORD_TOKEN", "DDISCORD_REDIS_URL", "DDISCORD_MESH_URL", "DDISCORD_SOLACE_PASSWORD")
-COMPONENTS = ("ddiscord-ingest", "ddiscord-state-worker")
+COMPONENTS = ("ddiscord-ingest", "ddiscord-state-worker", "ddiscord-interactions")
 # Objects the operator creates (documented in docs/deploy.md), not rendered by kustomize.
 EXTERNAL = {("ConfigMap", "ddiscord-fixtures")}
 
@@ -255,6 +255,25 @@ class Checker:
                 "state-worker: leave replicas to the HPA (kubectl apply would reset it)",
             )
             self.need("cpu" in c["resources"]["requests"], "state-worker: CPU request (HPA)")
+
+        endpoint = self.get("Deployment", "ddiscord-interactions")
+        if endpoint:
+            spec = endpoint["spec"]
+            c = spec["template"]["spec"]["containers"][0]
+            self.need(c.get("args", [None])[0] == "interactions", "interactions: args")
+            self.need(spec.get("replicas", 1) >= 2, "interactions: at least 2 replicas")
+            port = [p for p in c.get("ports", []) if p.get("name") == "interactions"]
+            addr = {e["name"]: e.get("value") for e in c.get("env", [])}.get("DDISCORD_INTERACTIONS_ADDR", "")
+            self.need(
+                port and addr.endswith(f":{port[0]['containerPort']}"),
+                "interactions: DDISCORD_INTERACTIONS_ADDR listens on the port named interactions",
+            )
+            svc = self.get("Service", "ddiscord-interactions")
+            self.need(
+                svc is not None
+                and any(p.get("targetPort") == "interactions" for p in svc["spec"]["ports"]),
+                "interactions: a Service exposing the port named interactions",
+            )
 
     def secrets(self):
         for s in self.objects("Secret"):
