@@ -560,8 +560,9 @@ def main(argv):
     print(
         "  rules: HPA autoscaling/v2, PDB policy/v1, no removed API versions; non-root, read-only\n"
         "  root fs, no capabilities, seccomp, no token mount; requests and limits; probes on named\n"
-        "  ports; ingest and state-worker: /readyz, /healthz, :8080, scrape annotations, envFrom\n"
-        "  resolves, rolling update 0/1, PDB maxUnavailable 1, ingest grace >= 30 s, HPA 2-8 on CPU;\n"
+        "  ports; ingest, state-worker, interactions: /readyz, /healthz, :8080, scrape annotations,\n"
+        "  envFrom resolves, rolling update 0/1, PDB maxUnavailable 1, ingest grace >= 30 s, HPA 2-8\n"
+        "  on CPU; interactions: >= 2 replicas, its listen port named and exposed by its Service;\n"
         "  Services select pods; no token-shaped Secret value; variables documented; overlays:\n"
         "  namespace and labels, in-cluster URLs reach their Services, Mosquitto config and mounts,\n"
         "  GKE without in-cluster backends and with Workload Identity, demo wired to the simulator"
