@@ -89,8 +89,8 @@ impl Verifier {
     /// Checks one request: `signature` and `timestamp` are the header values (`None` when
     /// absent), `body` the raw body, `now_secs` this host's Unix time in seconds.
     ///
-    /// The timestamp is checked before the signature, which is the costly part (about
-    /// 20-50 µs; `scripts/bench interactions`).
+    /// The timestamp is checked before the signature, which is the costly part
+    /// (`scripts/bench interactions` measures it).
     ///
     /// # Errors
     /// [`VerifyError`] saying why the request must be refused with 401.
