@@ -33,7 +33,7 @@ CURRENT = {"HorizontalPodAutoscaler": "autoscaling/v2", "PodDisruptionBudget": "
 # The shape of a Discord bot token: base64 user id, timestamp, HMAC.
 DISCORD_TOKEN = re.compile(r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}")
 SECRET_KEYS = ("DISCORD_TOKEN", "DDISCORD_REDIS_URL", "DDISCORD_MESH_URL", "DDISCORD_SOLACE_PASSWORD")
-COMPONENTS = ("ddiscord-ingest", "ddiscord-state-worker")
+COMPONENTS = ("ddiscord-ingest", "ddiscord-state-worker", "ddiscord-interactions")
 # Objects the operator creates (documented in docs/deploy.md), not rendered by kustomize.
 EXTERNAL = {("ConfigMap", "ddiscord-fixtures")}
 
@@ -255,6 +255,25 @@ class Checker:
                 "state-worker: leave replicas to the HPA (kubectl apply would reset it)",
             )
             self.need("cpu" in c["resources"]["requests"], "state-worker: CPU request (HPA)")
+
+        endpoint = self.get("Deployment", "ddiscord-interactions")
+        if endpoint:
+            spec = endpoint["spec"]
+            c = spec["template"]["spec"]["containers"][0]
+            self.need(c.get("args", [None])[0] == "interactions", "interactions: args")
+            self.need(spec.get("replicas", 1) >= 2, "interactions: at least 2 replicas")
+            port = [p for p in c.get("ports", []) if p.get("name") == "interactions"]
+            addr = {e["name"]: e.get("value") for e in c.get("env", [])}.get("DDISCORD_INTERACTIONS_ADDR", "")
+            self.need(
+                port and addr.endswith(f":{port[0]['containerPort']}"),
+                "interactions: DDISCORD_INTERACTIONS_ADDR listens on the port named interactions",
+            )
+            svc = self.get("Service", "ddiscord-interactions")
+            self.need(
+                svc is not None
+                and any(p.get("targetPort") == "interactions" for p in svc["spec"]["ports"]),
+                "interactions: a Service exposing the port named interactions",
+            )
 
     def secrets(self):
         for s in self.objects("Secret"):
@@ -541,8 +560,9 @@ def main(argv):
     print(
         "  rules: HPA autoscaling/v2, PDB policy/v1, no removed API versions; non-root, read-only\n"
         "  root fs, no capabilities, seccomp, no token mount; requests and limits; probes on named\n"
-        "  ports; ingest and state-worker: /readyz, /healthz, :8080, scrape annotations, envFrom\n"
-        "  resolves, rolling update 0/1, PDB maxUnavailable 1, ingest grace >= 30 s, HPA 2-8 on CPU;\n"
+        "  ports; ingest, state-worker, interactions: /readyz, /healthz, :8080, scrape annotations,\n"
+        "  envFrom resolves, rolling update 0/1, PDB maxUnavailable 1, ingest grace >= 30 s, HPA 2-8\n"
+        "  on CPU; interactions: >= 2 replicas, its listen port named and exposed by its Service;\n"
         "  Services select pods; no token-shaped Secret value; variables documented; overlays:\n"
         "  namespace and labels, in-cluster URLs reach their Services, Mosquitto config and mounts,\n"
         "  GKE without in-cluster backends and with Workload Identity, demo wired to the simulator"

@@ -176,6 +176,17 @@ export interface RequestGuildMembersOptions {
   nonce?: string
 }
 
+/**
+ * An interaction response object
+ * (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-response-object):
+ * `type` 4 CHANNEL_MESSAGE_WITH_SOURCE, 5 DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE,
+ * 6 DEFERRED_UPDATE_MESSAGE, 7 UPDATE_MESSAGE, 8 APPLICATION_COMMAND_AUTOCOMPLETE_RESULT, 9 MODAL.
+ */
+export interface InteractionResponse {
+  type: number
+  data?: Record<string, unknown>
+}
+
 /** A presence for `updatePresence` (Discord's opcode 3 `d`). */
 export interface PresenceOptions {
   /** `online` (default), `dnd`, `idle`, `invisible` or `offline`. */
@@ -259,6 +270,12 @@ export declare class Client implements AsyncDisposable {
   updateVoiceState(guildId: Snowflake, channelId: Snowflake | null, options?: { selfMute?: boolean; selfDeaf?: boolean }): Promise<void>
   /** Sets the bot's presence on every shard (opcode 3). */
   updatePresence(options?: PresenceOptions): Promise<void>
+  /**
+   * Answers an interaction received by the HTTP endpoint (`ddiscord interactions`) with an
+   * interaction response object, e.g. `{type: 4, data: {content: 'pong'}}`; resolves once the
+   * broker has it.
+   */
+  replyInteraction(interactionId: Snowflake, response: InteractionResponse): Promise<void>
   /** Requests members (opcode 8); iterates the GUILD_MEMBERS_CHUNK events answering it. */
   requestGuildMembers(guildId: Snowflake, options?: RequestGuildMembersOptions): Subscription
   /** Ends every subscription and disconnects. Idempotent. */

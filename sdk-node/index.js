@@ -664,6 +664,19 @@ class Client {
   }
 
   /**
+   * Answers an interaction that Discord delivered over HTTP (`ddiscord interactions`):
+   * `interactionId` is `event.data.id` of the INTERACTION_CREATE, `response` an interaction
+   * response object such as `{type: 4, data: {content: 'pong'}}`. The endpoint answers Discord
+   * with it when it arrives before the endpoint's deadline (2.5 s by default). Resolves once
+   * the broker has it.
+   */
+  async replyInteraction(interactionId, response) {
+    const id = snowflake('interaction_id', interactionId)
+    checkObject('the interaction response', response)
+    return call(() => this.#native.replyInteraction(id, JSON.stringify(response)))
+  }
+
+  /**
    * Sends REQUEST_GUILD_MEMBERS (opcode 8) to the guild's shard and iterates over the
    * GUILD_MEMBERS_CHUNK events that answer it (matched by nonce); ends after the last chunk.
    * Without `query` and `userIds` every member is requested. Iterating throws

@@ -99,6 +99,18 @@ export declare class Client {
    */
   updatePresence(body: string): Promise<void>
   /**
+   * Answers interaction `interactionId` (received by the HTTP endpoint, `ddiscord
+   * interactions`) with `body`, an interaction response object as JSON text
+   * (`{"type": 4, "data": {...}}`), published on `<root>-interaction-reply/<id>` with
+   * guaranteed delivery: resolves once the broker has it. The endpoint answers Discord with it
+   * when it arrives before the endpoint's deadline.
+   * Source: <https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-response-object>.
+   *
+   * Errors: `DDISCORD_INVALID_ID`, `DDISCORD_INVALID_ARGUMENT` (not an object with a numeric
+   * `type`), `DDISCORD_CLOSED`, `DDISCORD_MESH`.
+   */
+  replyInteraction(interactionId: string, body: string): Promise<void>
+  /**
    * Sends REQUEST_GUILD_MEMBERS (opcode 8) to the shard that owns the guild and returns the
    * GUILD_MEMBERS_CHUNK events that answer it (matched by nonce) as a subscription that ends
    * after the last chunk. The subscription is made before the command is sent.

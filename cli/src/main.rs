@@ -43,6 +43,9 @@ enum Command {
     Ingest(ddiscord_ingest::IngestArgs),
     /// Run the state worker: project dispatches into Redis, republish on `<root>-state/…`.
     StateWorker(ddiscord_workers::StateWorkerArgs),
+    /// Serve Discord's HTTP interactions endpoint: verify each signed POST, publish it as
+    /// INTERACTION_CREATE, answer with a script's reply or a deferral within 3 s.
+    Interactions(ddiscord_interactions::InteractionsArgs),
     /// Tools for developing and testing DDiscord itself.
     #[command(hide = true)]
     Dev(dev::DevArgs),
@@ -98,7 +101,11 @@ async fn main() -> ExitCode {
     }
     if matches!(
         cli.command,
-        Command::Up(_) | Command::Ingest(_) | Command::StateWorker(_) | Command::Sim(_)
+        Command::Up(_)
+            | Command::Ingest(_)
+            | Command::StateWorker(_)
+            | Command::Sim(_)
+            | Command::Interactions(_)
     ) && let Err(err) = exit_on_second_signal()
     {
         return report(&err);
@@ -113,6 +120,7 @@ async fn main() -> ExitCode {
         Command::Up(args) => up::run(*args, log.file()).await,
         Command::Ingest(args) => ddiscord_ingest::run(args).await.map_err(Into::into),
         Command::StateWorker(args) => ddiscord_workers::run(args).await.map_err(Into::into),
+        Command::Interactions(args) => ddiscord_interactions::run(args).await.map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,6 +25,7 @@ fn trees_match_builders() {
         ("event", "MESSAGE_CREATE"),
         ("command", "PRESENCE_UPDATE"),
         ("group", "state"),
+        ("interaction", "1234567890123456789"),
     ];
     let tree = |name: &str| render(Tree::from_name(name).unwrap().pattern(), &vals);
     let g = Some(guild.parse().unwrap());
@@ -49,8 +50,12 @@ fn trees_match_builders() {
         t.dead_letter("state", 7).unwrap().as_str()
     );
     assert_eq!(
+        tree("interaction_reply"),
+        t.interaction_reply(1234567890123456789).unwrap().as_str()
+    );
+    assert_eq!(
         Tree::ALL.len(),
-        5,
+        6,
         "a new tree needs a builder and this test"
     );
 

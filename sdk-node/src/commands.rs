@@ -125,6 +125,38 @@ impl Client {
         )
     }
 
+    /// Answers interaction `interactionId` (received by the HTTP endpoint, `ddiscord
+    /// interactions`) with `body`, an interaction response object as JSON text
+    /// (`{"type": 4, "data": {...}}`), published on `<root>-interaction-reply/<id>` with
+    /// guaranteed delivery: resolves once the broker has it. The endpoint answers Discord with it
+    /// when it arrives before the endpoint's deadline.
+    /// Source: <https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-response-object>.
+    ///
+    /// Errors: `DDISCORD_INVALID_ID`, `DDISCORD_INVALID_ARGUMENT` (not an object with a numeric
+    /// `type`), `DDISCORD_CLOSED`, `DDISCORD_MESH`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn reply_interaction(&self, interaction_id: String, body: String) -> Settled<()> {
+        Settled(
+            async {
+                self.check_open()?;
+                let id = snowflake("interaction_id", &interaction_id)?;
+                let response: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
+                    NodeError::with_source(
+                        ErrorKind::InvalidArgument,
+                        "the interaction response is not JSON".to_owned(),
+                        e,
+                    )
+                })?;
+                self.core()
+                    .reply_interaction(id, &response)
+                    .await
+                    .map_err(NodeError::from)?;
+                Ok(())
+            }
+            .await,
+        )
+    }
+
     /// Sends REQUEST_GUILD_MEMBERS (opcode 8) to the shard that owns the guild and returns the
     /// GUILD_MEMBERS_CHUNK events that answer it (matched by nonce) as a subscription that ends
     /// after the last chunk. The subscription is made before the command is sent.

@@ -143,4 +143,4 @@ function have(name) {
   return spawnSync('sh', ['-c', `command -v ${name} || test -x /usr/sbin/${name}`]).status === 0
 }
 
-module.exports = { startMosquitto, startRedis, startSecured, freePort, fixturesDir, fixtureEvents, have, repo }
+module.exports = { startMosquitto, startRedis, startSecured, freePort, fixturesDir, fixtureEvents, have, repo, binary }

@@ -203,6 +203,28 @@ impl NativeClient {
         })
     }
 
+    /// Answers an interaction received by the HTTP endpoint with a response object (JSON),
+    /// published on `<root>-interaction-reply/<interaction_id>`.
+    fn reply_interaction<'py>(
+        &self,
+        py: Python<'py>,
+        interaction_id: &Bound<'py, PyAny>,
+        body: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let id = snowflake("interaction_id", interaction_id)?;
+        let response: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
+            to_py(ddiscord::ClientError::new(
+                ddiscord::client::ClientErrorKind::InvalidArgument {
+                    message: format!("the interaction response is not JSON: {e}"),
+                },
+            ))
+        })?;
+        let client = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            client.reply_interaction(id, &response).await.map_err(to_py)
+        })
+    }
+
     /// Sends REQUEST_GUILD_MEMBERS; resolves to a `NativeStream` of the GUILD_MEMBERS_CHUNK
     /// events carrying its nonce, which ends after the last chunk.
     #[pyo3(signature = (guild_id, *, query = None, limit = 0, presences = false, user_ids = None, nonce = None))]

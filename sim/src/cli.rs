@@ -98,6 +98,10 @@ pub struct SimArgs {
     /// Shard whose session receives the replay.
     #[arg(long, env = "DDISCORD_SIM_REPLAY_SHARD", default_value_t = 0)]
     pub replay_shard: u32,
+    /// The bot's Interactions Endpoint URL (http://host:port/interactions) that
+    /// POST /control/interaction signs and sends interactions to.
+    #[arg(long, env = "DDISCORD_SIM_INTERACTIONS_URL")]
+    pub interactions_url: Option<String>,
 }
 
 impl SimArgs {
@@ -135,6 +139,7 @@ impl SimArgs {
                 path,
                 shard: self.replay_shard,
             }),
+            interactions_url: self.interactions_url.clone(),
             ..SimConfig::default()
         }
     }
@@ -170,6 +175,10 @@ pub async fn run(args: SimArgs) -> Result<(), SimError> {
         "ddiscord sim: gateway {} (point twilight's proxy_url here), http {} (GET /api/v10/gateway/bot, /control/...)",
         handle.ws_url(),
         handle.http_url()
+    );
+    println!(
+        "ddiscord sim: interactions are signed with public key {} (DISCORD_PUBLIC_KEY of `ddiscord interactions`)",
+        crate::interactions::public_key_hex(args.seed)
     );
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;

@@ -77,6 +77,9 @@ pub struct SimConfig {
     pub clock: ClockMode,
     /// Optional JSONL replay instead of generated traffic.
     pub replay: Option<ReplaySpec>,
+    /// The bot's Interactions Endpoint URL (`http://host:port/interactions`), where
+    /// `POST /control/interaction` sends signed interactions when no `?url=` is given.
+    pub interactions_url: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -104,6 +107,7 @@ impl Default for SimConfig {
             record_frames: false,
             clock: ClockMode::Real,
             replay: None,
+            interactions_url: None,
         }
     }
 }

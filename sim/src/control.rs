@@ -15,6 +15,7 @@
 //! | `GET /control/record` | the [`RecordSnapshot`] as JSON |
 //! | `GET /control/stats` | the record without the dispatch list |
 //! | `GET /control/frames` | JSONL: every recorded first send as the envelope ingest publishes (`--record-frames`) |
+//! | `GET /control/interactions/public-key`, `POST /control/interaction` | HTTP interactions, signed and sent to the bot's endpoint ([`crate::interactions`]) |
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -49,6 +50,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/control/stats", get(stats))
         .route("/control/frames", get(frames))
         .merge(crate::rest::routes())
+        .merge(crate::interactions::routes())
         .with_state(shared)
 }
 

@@ -30,6 +30,7 @@ mod control;
 mod error;
 pub mod fixtures;
 pub mod gateway;
+pub mod interactions;
 pub mod record;
 pub mod replay;
 mod rest;

@@ -70,6 +70,8 @@ pub enum CliErrorKind {
     Ingest,
     /// The state worker failed.
     Worker,
+    /// The interactions endpoint failed.
+    Interactions,
     /// The listener for `/healthz`, `/readyz` and `/metrics` could not bind.
     Http,
     /// The private Redis of `ddiscord up` could not start.
@@ -105,6 +107,7 @@ impl fmt::Display for CliErrorKind {
             Self::Sim => f.write_str("the simulator failed"),
             Self::Ingest => f.write_str("ingest failed"),
             Self::Worker => f.write_str("the state worker failed"),
+            Self::Interactions => f.write_str("the interactions endpoint failed"),
             Self::Http => f.write_str(
                 "the listener for /healthz, /readyz and /metrics could not start; \
                  choose a free address with DDISCORD_HTTP_ADDR",
@@ -142,6 +145,7 @@ from_source! {
     ddiscord_sim::SimError => Sim,
     ddiscord_ingest::IngestError => Ingest,
     ddiscord_workers::WorkerError => Worker,
+    ddiscord_interactions::InteractionsError => Interactions,
     ddiscord_ops::BindError => Http,
     ddiscord::coord::CoordError => Coord,
     ddiscord::coord::RedisConnectError => Redis,

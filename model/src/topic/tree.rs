@@ -28,6 +28,7 @@ pub struct Topics {
     command_root: String,
     lifecycle_root: String,
     dead_letter_root: String,
+    interaction_reply_root: String,
 }
 
 impl Default for Topics {
@@ -63,6 +64,7 @@ impl Topics {
             command_root: format!("{root}-cmd"),
             lifecycle_root: format!("{root}-lifecycle"),
             dead_letter_root: format!("{root}-dead"),
+            interaction_reply_root: format!("{root}-interaction-reply"),
         }
     }
 
@@ -79,6 +81,7 @@ impl Topics {
             Tree::Command => &self.command_root,
             Tree::Lifecycle => &self.lifecycle_root,
             Tree::DeadLetter => &self.dead_letter_root,
+            Tree::InteractionReply => &self.interaction_reply_root,
         }
     }
 
@@ -154,6 +157,19 @@ impl Topics {
     pub fn dead_letter(&self, group: &str, shard: u32) -> Result<Topic, TopicError> {
         let s = format!("{}/{group}/{shard}", self.dead_letter_root);
         check_level(&s, group, 2)?;
+        Ok(Topic::from_trusted(s))
+    }
+
+    /// `<root>-interaction-reply/{interaction}`, where a script answers the interaction with
+    /// snowflake `interaction` that an HTTP endpoint replica holds (`topics.yaml`,
+    /// `interaction_reply`).
+    ///
+    /// # Errors
+    /// [`TopicError`] when the topic is over the length limit (a root near 250 bytes).
+    pub fn interaction_reply(&self, interaction: u64) -> Result<Topic, TopicError> {
+        let id = interaction.to_string();
+        let s = format!("{}/{id}", self.interaction_reply_root);
+        check_level(&s, &id, 2)?;
         Ok(Topic::from_trusted(s))
     }
 
@@ -293,6 +309,10 @@ mod tests {
         assert_eq!(
             t.lifecycle(2, "RESUMED").unwrap().as_str(),
             "discord-lifecycle/2/RESUMED"
+        );
+        assert_eq!(
+            t.interaction_reply(1234).unwrap().as_str(),
+            "discord-interaction-reply/1234"
         );
     }
 

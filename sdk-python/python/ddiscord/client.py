@@ -122,6 +122,21 @@ class Client:
         body = {"status": status, "activities": list(activities), "afk": afk, "since": since}
         await self._native.update_presence(json.dumps(body))
 
+    async def reply_interaction(self, interaction_id: Snowflake, response: dict[str, Any]) -> None:
+        """Answers an interaction that Discord delivered over HTTP (``ddiscord interactions``).
+
+        ``interaction_id`` is ``event.data["id"]`` of the INTERACTION_CREATE; ``response`` is an
+        interaction response object, e.g. ``{"type": 4, "data": {"content": "pong"}}``
+        (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-response-object).
+        It is published on ``<root>-interaction-reply/<interaction_id>``; the endpoint answers
+        Discord with it when it arrives before the endpoint's deadline (2.5 s by default), else
+        the interaction was already deferred. Resolves once the broker has the reply.
+
+        Raises :class:`ddiscord.errors.InvalidIdError` for an invalid id and
+        :class:`ddiscord.errors.InvalidArgumentError` for a response without a numeric ``type``.
+        """
+        await self._native.reply_interaction(interaction_id, json.dumps(response))
+
     def request_guild_members(
         self,
         guild_id: Snowflake,

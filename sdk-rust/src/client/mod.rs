@@ -17,6 +17,7 @@ mod command;
 mod config;
 mod error;
 mod event;
+mod interaction;
 mod queue;
 mod stream;
 
