@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::clock::ClockMode;
+use crate::rest::limits::RestLimitConfig;
 
 /// `GUILD_MEMBERS` intent bit (privileged). See <https://discord.com/developers/docs/events/gateway#gateway-intents>.
 pub const INTENT_GUILD_MEMBERS: u64 = 1 << 1;
@@ -77,6 +78,9 @@ pub struct SimConfig {
     pub clock: ClockMode,
     /// Optional JSONL replay instead of generated traffic.
     pub replay: Option<ReplaySpec>,
+    /// REST rate limits (on by default: 5 requests per second per route bucket, 50 per second
+    /// over all routes).
+    pub rest_limits: RestLimitConfig,
 }
 
 impl Default for SimConfig {
@@ -104,6 +108,7 @@ impl Default for SimConfig {
             record_frames: false,
             clock: ClockMode::Real,
             replay: None,
+            rest_limits: RestLimitConfig::default(),
         }
     }
 }
@@ -130,6 +135,12 @@ impl SimConfig {
         }
         if self.resume_buffer == 0 {
             return err("resume_buffer must be at least 1");
+        }
+        if self.rest_limits.route_limit == 0
+            || self.rest_limits.route_window_ms == 0
+            || self.rest_limits.global_per_sec == 0
+        {
+            return err("the REST limits must be at least 1 request per window of at least 1 ms");
         }
         if let Some(r) = &self.replay
             && r.shard >= self.shards

@@ -145,6 +145,8 @@ pub(crate) struct Shared {
     pub record: Record,
     pub connections: Mutex<Vec<ConnectionInfo>>,
     pub limits: Mutex<StartLimits>,
+    /// The REST side: rate limits, posted messages, bans, interactions.
+    pub rest: Mutex<crate::rest::RestState>,
     /// Events per second, as f64 bits.
     pub rate_bits: AtomicU64,
     pub ws_url: String,
@@ -166,6 +168,7 @@ impl Shared {
         Self {
             clock: SimClock::new(cfg.clock),
             limits: Mutex::new(StartLimits::new(&cfg)),
+            rest: Mutex::new(crate::rest::RestState::new(cfg.rest_limits)),
             record: Record::new(cfg.record_limit, cfg.record_frames),
             connections: Mutex::new(Vec::new()),
             rate_bits: AtomicU64::new(cfg.events_per_sec.to_bits()),
