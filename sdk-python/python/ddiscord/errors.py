@@ -24,6 +24,8 @@ __all__ = [
     "ClosedError",
     "TimeoutError",
     "GroupError",
+    "DiscordError",
+    "RateLimitedError",
     "InternalError",
 ]
 
@@ -109,6 +111,18 @@ class GroupError(DDiscordError):
     """A consumer group (work queue) failed."""
 
     code = "GROUP"
+
+
+class DiscordError(DDiscordError):
+    """Discord's HTTP API answered with an error (status and Discord's JSON code in the message) or could not be reached."""
+
+    code = "DISCORD"
+
+
+class RateLimitedError(DDiscordError):
+    """A REST request's rate-limit turn would come after its deadline, or the bot reached the invalid-request limit."""
+
+    code = "RATE_LIMITED"
 
 
 class InternalError(DDiscordError):

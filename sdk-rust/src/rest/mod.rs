@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod call;
 mod error;
 mod limiter;
 mod route;
@@ -30,6 +31,7 @@ use tokio::time::Instant;
 use twilight_http::request::Request;
 use twilight_http::routing::Route;
 
+pub use call::CALLS;
 pub use error::{RestError, RestErrorKind};
 pub use limiter::LimiterConfig;
 

@@ -20,8 +20,8 @@ use serde_json::json;
 /// `--rest-route-window-ms`, `--rest-global-limit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestLimitConfig {
-    /// Whether the limits apply; when off every answer still carries the headers, with the
-    /// bucket never running out.
+    /// Whether the limits apply; when off every answer still carries the headers, with a
+    /// bucket of [`UNLIMITED`] requests that never runs out.
     pub enabled: bool,
     /// Requests per window of one route's bucket (per major parameter).
     pub route_limit: u32,
@@ -43,6 +43,9 @@ impl Default for RestLimitConfig {
         }
     }
 }
+
+/// The bucket size the headers announce when the limits are off.
+pub const UNLIMITED: u32 = 1_000_000;
 
 /// What the REST side served, at `GET /control/rest`: tests check that a shared limiter kept
 /// every process inside the limits.
@@ -108,7 +111,7 @@ impl RestLimits {
         let limit = self.cfg.route_limit.max(1);
         if !self.cfg.enabled {
             self.counts.served += 1;
-            return Ok(headers(key.bucket, limit, limit - 1, window));
+            return Ok(headers(key.bucket, UNLIMITED, UNLIMITED - 1, window));
         }
         if key.global {
             let per_sec = f64::from(self.cfg.global_per_sec.max(1));

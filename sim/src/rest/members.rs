@@ -2,6 +2,7 @@
 //!
 //! | route | answer | dispatch |
 //! |---|---|---|
+//! | `GET /users/@me/guilds` | the bot's guilds as partial guilds (`id`, `name`, `icon`, `owner`, `permissions`, `features`) | |
 //! | `GET /guilds/{g}` | the guild with its roles | |
 //! | `GET /guilds/{g}/channels` | the guild's channels | |
 //! | `GET /guilds/{g}/members?limit=N&after=U` | members by user id after `after`, at most `limit` (1 to 1000, default 1) | |
@@ -35,6 +36,7 @@ use crate::world::{Guild, World, id_of};
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
+        .route("/api/v10/users/@me/guilds", get(current_user_guilds))
         .route("/api/v10/guilds/{guild}", get(get_guild))
         .route("/api/v10/guilds/{guild}/channels", get(get_channels))
         .route("/api/v10/guilds/{guild}/members", get(list_members))
@@ -87,6 +89,27 @@ fn member_update(gid: u64, member: &Value) -> Value {
     let mut d = member.clone();
     d["guild_id"] = json!(gid.to_string());
     d
+}
+
+async fn current_user_guilds(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    serve(&s, &headers, key("user-guilds", "0"), |s| {
+        let world = lock(&s.world);
+        let guilds = world
+            .guilds
+            .iter()
+            .map(|g| {
+                json!({
+                    "id": g.id.to_string(),
+                    "name": g.base.get("name").cloned().unwrap_or(Value::Null),
+                    "icon": g.base.get("icon").cloned().unwrap_or(Value::Null),
+                    "owner": g.owner_id == world.bot_id,
+                    "permissions": "2147483647",
+                    "features": g.base.get("features").cloned().unwrap_or(json!([])),
+                })
+            })
+            .collect();
+        ok(Value::Array(guilds))
+    })
 }
 
 async fn get_guild(
