@@ -227,3 +227,39 @@ impl SharedLimiter {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_and_429_bodies_are_read_as_discord_sends_them() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-ratelimit-bucket", "abcd1234"),
+            ("x-ratelimit-limit", "5"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset-after", "0.347"),
+            ("x-ratelimit-scope", "user"),
+        ] {
+            h.insert(k, hyper::header::HeaderValue::from_static(v));
+        }
+        let body = br#"{"message": "You are being rate limited.", "retry_after": 0.3465, "global": false}"#;
+        let o = Observed::from_response(429, &h, body);
+        assert_eq!(o.bucket, "abcd1234");
+        assert_eq!((o.limit, o.remaining), (Some(5), Some(0)));
+        assert_eq!(o.reset_after_ms, Some(347));
+        assert_eq!(o.retry_after_ms, 347);
+        assert!(!o.global);
+        let global = Observed::from_response(
+            429,
+            &HeaderMap::new(),
+            br#"{"message": "", "retry_after": 1.5, "global": true}"#,
+        );
+        assert!(global.global);
+        assert_eq!(global.retry_after_ms, 1500);
+        let ok = Observed::from_response(200, &HeaderMap::new(), b"{}");
+        assert_eq!(ok.retry_after_ms, 0);
+        assert_eq!(ok.limit, None);
+    }
+}

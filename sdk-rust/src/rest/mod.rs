@@ -254,10 +254,16 @@ impl Rest {
                 }
             };
             let observed = Observed::from_response(answer.status, &answer.headers, &answer.body);
-            self.inner
+            if let Err(e) = self
+                .inner
                 .limiter
                 .record(&key, &bucket, &id, &observed)
-                .await?;
+                .await
+            {
+                // The request was sent and answered: its result stands. The bucket's state
+                // catches up with the next answer (or its probe times out).
+                tracing::warn!(route = %key.route, error = %e, "could not record a REST answer in the shared rate limits");
+            }
             match answer.status {
                 200..=299 => return Ok(answer.body),
                 429 => {
