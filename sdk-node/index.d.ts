@@ -24,6 +24,8 @@ export declare const codes: {
   readonly TIMEOUT: 'DDISCORD_TIMEOUT'
   readonly RATE_LIMITED: 'DDISCORD_RATE_LIMITED'
   readonly GROUP: 'DDISCORD_GROUP'
+  readonly DISCORD: 'DDISCORD_DISCORD'
+  readonly RATE_LIMITED: 'DDISCORD_RATE_LIMITED'
   readonly INTERNAL: 'DDISCORD_INTERNAL'
 }
 
@@ -238,6 +240,33 @@ export declare class Cache {
   recentMessages(channelId: Snowflake, limit?: number): Promise<DiscordObject[]>
 }
 
+/**
+ * Discord's HTTP API with the rate limits shared by every process of the bot through Redis
+ * (docs/rest.md). Each call waits for its turn and resolves to Discord's JSON (`null` for
+ * `204 No Content`); rejects with `DDISCORD_DISCORD` (Discord's status and code in the
+ * message) or `DDISCORD_RATE_LIMITED` (the turn would come after the deadline).
+ */
+export declare class Rest {
+  createMessage(channelId: Snowflake, body: DiscordObject): Promise<DiscordObject>
+  getMessage(channelId: Snowflake, messageId: Snowflake): Promise<DiscordObject>
+  editMessage(channelId: Snowflake, messageId: Snowflake, body: DiscordObject): Promise<DiscordObject>
+  deleteMessage(channelId: Snowflake, messageId: Snowflake): Promise<void>
+  /** 2 to 100 messages. */
+  deleteMessages(channelId: Snowflake, messageIds: Snowflake[]): Promise<void>
+  addMemberRole(guildId: Snowflake, userId: Snowflake, roleId: Snowflake): Promise<void>
+  removeMemberRole(guildId: Snowflake, userId: Snowflake, roleId: Snowflake): Promise<void>
+  /** `nick`, `roles`, `mute`, `deaf`, `communication_disabled_until` (a timeout). */
+  modifyMember(guildId: Snowflake, userId: Snowflake, body: DiscordObject): Promise<DiscordObject>
+  kickMember(guildId: Snowflake, userId: Snowflake): Promise<void>
+  banMember(guildId: Snowflake, userId: Snowflake, body?: DiscordObject): Promise<void>
+  createInteractionResponse(interactionId: Snowflake, token: string, body: DiscordObject): Promise<void>
+  createFollowup(applicationId: Snowflake, token: string, body: DiscordObject): Promise<DiscordObject>
+  getGuild(guildId: Snowflake): Promise<DiscordObject>
+  getGuildChannels(guildId: Snowflake): Promise<DiscordObject[]>
+  getMember(guildId: Snowflake, userId: Snowflake): Promise<DiscordObject>
+  getChannel(channelId: Snowflake): Promise<DiscordObject>
+}
+
 /** A connection to the event mesh and the cache. */
 export declare class Client implements AsyncDisposable {
   /** The topic root (default `discord`). */
@@ -250,6 +279,8 @@ export declare class Client implements AsyncDisposable {
   readonly closed: boolean
   /** Cache reads. */
   readonly cache: Cache
+  /** Discord's HTTP API with shared rate limits. */
+  readonly rest: Rest
   /**
    * Every event matching `pattern` (Solace syntax). Throws `DDISCORD_INVALID_PATTERN` at once
    * for a bad pattern.

@@ -561,6 +561,123 @@ class Cache {
   }
 }
 
+/**
+ * Discord's HTTP API with the rate limits shared by every process of the bot through Redis
+ * (docs/rest.md): each call waits for its turn, then resolves to Discord's JSON as a plain
+ * object (`null` for `204 No Content`). Rejects with `DDISCORD_DISCORD` when Discord answers
+ * with an error (status and Discord's code in the message) and `DDISCORD_RATE_LIMITED` when the
+ * turn would come after the deadline. Needs `DISCORD_TOKEN` (and `DDISCORD_REST_URL` for the
+ * simulator). Each method names one call of the native `restCall`.
+ */
+class Rest {
+  #n
+
+  constructor(nativeClient) {
+    this.#n = nativeClient
+  }
+
+  async #call(name, ids, body, token) {
+    const text = await call(() =>
+      this.#n.restCall(
+        name,
+        ids.map(([what, v]) => snowflake(what, v)),
+        body === undefined ? null : JSON.stringify(body),
+        token ?? null,
+      ),
+    )
+    return text ? JSON.parse(text) : null
+  }
+
+  /** Create Message in `channelId` with `body` (`{ content: 'hi' }`, embeds, ...). */
+  createMessage(channelId, body) {
+    checkObject('the message body', body)
+    return this.#call('create_message', [['channel_id', channelId]], body)
+  }
+
+  /** Get Channel Message. */
+  getMessage(channelId, messageId) {
+    return this.#call('get_message', [['channel_id', channelId], ['message_id', messageId]])
+  }
+
+  /** Edit Message with `body`. */
+  editMessage(channelId, messageId, body) {
+    checkObject('the message body', body)
+    return this.#call('edit_message', [['channel_id', channelId], ['message_id', messageId]], body)
+  }
+
+  /** Delete Message. */
+  async deleteMessage(channelId, messageId) {
+    await this.#call('delete_message', [['channel_id', channelId], ['message_id', messageId]])
+  }
+
+  /** Bulk Delete Messages: 2 to 100 messages. */
+  async deleteMessages(channelId, messageIds) {
+    const messages = [...messageIds].map((m) => snowflake('message_id', m))
+    await this.#call('delete_messages', [['channel_id', channelId]], { messages })
+  }
+
+  /** Add Guild Member Role. */
+  async addMemberRole(guildId, userId, roleId) {
+    await this.#call('add_member_role', [['guild_id', guildId], ['user_id', userId], ['role_id', roleId]])
+  }
+
+  /** Remove Guild Member Role. */
+  async removeMemberRole(guildId, userId, roleId) {
+    await this.#call('remove_member_role', [['guild_id', guildId], ['user_id', userId], ['role_id', roleId]])
+  }
+
+  /** Modify Guild Member: `nick`, `roles`, `mute`, `deaf`, `communication_disabled_until` (a timeout). */
+  modifyMember(guildId, userId, body) {
+    checkObject('the member body', body)
+    return this.#call('modify_member', [['guild_id', guildId], ['user_id', userId]], body)
+  }
+
+  /** Remove Guild Member (a kick). */
+  async kickMember(guildId, userId) {
+    await this.#call('kick_member', [['guild_id', guildId], ['user_id', userId]])
+  }
+
+  /** Create Guild Ban (`{ delete_message_seconds }`). */
+  async banMember(guildId, userId, body = {}) {
+    checkObject('the ban body', body)
+    await this.#call('ban_member', [['guild_id', guildId], ['user_id', userId]], body)
+  }
+
+  /** Create Interaction Response (`{ type: 4, data: {...} }`). */
+  async createInteractionResponse(interactionId, token, body) {
+    checkString('token', token)
+    checkObject('the response body', body)
+    await this.#call('create_interaction_response', [['interaction_id', interactionId]], body, token)
+  }
+
+  /** Create Followup Message of an interaction. */
+  createFollowup(applicationId, token, body) {
+    checkString('token', token)
+    checkObject('the message body', body)
+    return this.#call('create_followup', [['application_id', applicationId]], body, token)
+  }
+
+  /** Get Guild. */
+  getGuild(guildId) {
+    return this.#call('get_guild', [['guild_id', guildId]])
+  }
+
+  /** Get Guild Channels. */
+  getGuildChannels(guildId) {
+    return this.#call('get_guild_channels', [['guild_id', guildId]])
+  }
+
+  /** Get Guild Member. */
+  getMember(guildId, userId) {
+    return this.#call('get_member', [['guild_id', guildId], ['user_id', userId]])
+  }
+
+  /** Get Channel. */
+  getChannel(channelId) {
+    return this.#call('get_channel', [['channel_id', channelId]])
+  }
+}
+
 /** A connection to the event mesh and the cache. Create it with `connect()`. */
 class Client {
   #native
@@ -569,6 +686,8 @@ class Client {
     this.#native = nativeClient
     /** Cache reads (Redis, connected on first use). */
     this.cache = new Cache(nativeClient)
+    /** Discord's HTTP API with shared rate limits (`DISCORD_TOKEN`, `DDISCORD_REST_URL`). */
+    this.rest = new Rest(nativeClient)
   }
 
   /** The topic root (`DDISCORD_TOPIC_ROOT`, default `discord`). */
@@ -722,6 +841,7 @@ module.exports = {
   connect,
   Client,
   Cache,
+  Rest,
   Subscription,
   WorkQueue,
   /** The former name of `WorkQueue`. */

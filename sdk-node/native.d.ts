@@ -133,6 +133,17 @@ export declare class Client {
    * `DDISCORD_CACHE` (Redis unreachable), `DDISCORD_CLOSED`.
    */
   consume(group: string, pattern: string, options?: ConsumeOptions | undefined | null): Promise<WorkQueue>
+  /**
+   * Discord's JSON text answering REST call `call` (`create_message`, `delete_message`,
+   * `add_member_role`, ... : `ddiscord::rest::CALLS`) with `ids` (snowflake strings, in the
+   * call's order), the JSON text `body` and the interaction `token` where the call takes
+   * them.
+   *
+   * Errors: `DDISCORD_INVALID_ID`, `DDISCORD_INVALID_ARGUMENT`, `DDISCORD_CONFIG` (no
+   * `DISCORD_TOKEN`), `DDISCORD_DISCORD` (Discord's error status and code in the message),
+   * `DDISCORD_RATE_LIMITED`, `DDISCORD_CACHE` (Redis), `DDISCORD_CLOSED`.
+   */
+  restCall(call: string, ids: Array<string>, body?: string | undefined | null, token?: string | undefined | null): Promise<string>
 }
 
 /**

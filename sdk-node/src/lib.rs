@@ -20,6 +20,7 @@ pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod ids;
+pub mod rest;
 pub mod subscription;
 
 use napi_derive::napi;

@@ -192,6 +192,7 @@ test('error codes are the documented set', () => {
     'DDISCORD_CONFIG',
     'DDISCORD_CONNECTION_LOST',
     'DDISCORD_CORRUPT_CACHE',
+    'DDISCORD_DISCORD',
     'DDISCORD_GROUP',
     'DDISCORD_INTERNAL',
     'DDISCORD_INVALID_ARGUMENT',

@@ -13,6 +13,7 @@ mod client;
 mod errors;
 mod event;
 mod queue;
+mod rest;
 mod runtime;
 mod stream;
 

@@ -14,6 +14,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod rest;
 pub mod runtime;
 
 /// Coordination in Redis: re-exported from `ddiscord-coord`.
@@ -38,4 +39,5 @@ pub use ddiscord_model::topic;
 
 pub use client::{Client, ClientConfig, ClientError, ERROR_KINDS, ErrorKind, Event};
 pub use envelope::{Envelope, EnvelopeError, EnvelopeMeta, FrameHead};
+pub use rest::{Rest, RestConfig, RestError, RestErrorKind};
 pub use topic::{Topic, TopicError, TopicPattern, Topics, shard_for_guild};

@@ -21,6 +21,15 @@ pub enum PrivilegedIntent {
     MessageContent,
 }
 
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
 /// Flags of `ddiscord sim`. Every flag can also be set by the environment variable shown.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimArgs {
@@ -95,6 +104,22 @@ pub struct SimArgs {
     /// JSONL of gateway envelopes to send as one shard's session instead of generated traffic.
     #[arg(long, env = "DDISCORD_SIM_REPLAY")]
     pub replay: Option<PathBuf>,
+    /// Apply Discord's REST rate limits (per-route buckets and the global limit): on or off.
+    #[arg(long, env = "DDISCORD_SIM_REST_LIMITS", value_enum, default_value_t = Switch::On)]
+    pub rest_limits: Switch,
+    /// Requests per window of each REST route bucket (per channel, guild or webhook).
+    #[arg(long, env = "DDISCORD_SIM_REST_ROUTE_LIMIT", default_value_t = 5)]
+    pub rest_route_limit: u32,
+    /// Length of a REST route bucket's window, in ms.
+    #[arg(
+        long,
+        env = "DDISCORD_SIM_REST_ROUTE_WINDOW_MS",
+        default_value_t = 1000
+    )]
+    pub rest_route_window_ms: u64,
+    /// REST requests per second over every route but interactions (Discord: 50).
+    #[arg(long, env = "DDISCORD_SIM_REST_GLOBAL_LIMIT", default_value_t = 50)]
+    pub rest_global_limit: u32,
     /// Shard whose session receives the replay.
     #[arg(long, env = "DDISCORD_SIM_REPLAY_SHARD", default_value_t = 0)]
     pub replay_shard: u32,
@@ -140,6 +165,12 @@ impl SimArgs {
                 shard: self.replay_shard,
             }),
             interactions_url: self.interactions_url.clone(),
+            rest_limits: crate::RestLimitConfig {
+                enabled: self.rest_limits == Switch::On,
+                route_limit: self.rest_route_limit,
+                route_window_ms: self.rest_route_window_ms,
+                global_per_sec: self.rest_global_limit,
+            },
             ..SimConfig::default()
         }
     }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::clock::ClockMode;
+use crate::rest::limits::RestLimitConfig;
 
 /// `GUILD_MEMBERS` intent bit (privileged). See <https://discord.com/developers/docs/events/gateway#gateway-intents>.
 pub const INTENT_GUILD_MEMBERS: u64 = 1 << 1;
@@ -80,6 +81,9 @@ pub struct SimConfig {
     /// The bot's Interactions Endpoint URL (`http://host:port/interactions`), where
     /// `POST /control/interaction` sends signed interactions when no `?url=` is given.
     pub interactions_url: Option<String>,
+    /// REST rate limits (on by default: 5 requests per second per route bucket, 50 per second
+    /// over all routes).
+    pub rest_limits: RestLimitConfig,
 }
 
 impl Default for SimConfig {
@@ -108,6 +112,7 @@ impl Default for SimConfig {
             clock: ClockMode::Real,
             replay: None,
             interactions_url: None,
+            rest_limits: RestLimitConfig::default(),
         }
     }
 }
@@ -134,6 +139,12 @@ impl SimConfig {
         }
         if self.resume_buffer == 0 {
             return err("resume_buffer must be at least 1");
+        }
+        if self.rest_limits.route_limit == 0
+            || self.rest_limits.route_window_ms == 0
+            || self.rest_limits.global_per_sec == 0
+        {
+            return err("the REST limits must be at least 1 request per window of at least 1 ms");
         }
         if let Some(r) = &self.replay
             && r.shard >= self.shards

@@ -14,6 +14,7 @@
 //! | `POST /control/dispatch?shard=N&event=NAME` (body: `d` as JSON) | send one dispatch |
 //! | `GET /control/record` | the [`RecordSnapshot`] as JSON |
 //! | `GET /control/stats` | the record without the dispatch list |
+//! | `GET /control/rest` | what the REST routes served and refused ([`crate::RestCounts`]) |
 //! | `GET /control/frames` | JSONL: every recorded first send as the envelope ingest publishes (`--record-frames`) |
 //! | `GET /control/interactions/public-key`, `POST /control/interaction` | HTTP interactions, signed and sent to the bot's endpoint ([`crate::interactions`]) |
 
@@ -49,6 +50,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/control/record", get(record))
         .route("/control/stats", get(stats))
         .route("/control/frames", get(frames))
+        .route("/control/rest", get(rest_counts))
         .merge(crate::rest::routes())
         .merge(crate::interactions::routes())
         .with_state(shared)
@@ -181,6 +183,10 @@ async fn dispatch(
     let guild_id = crate::replay::guild_of(&q.event, &d);
     let seq = s.push_to_shard(q.shard, &q.event, guild_id, &d.to_string());
     Json(json!({"shard": q.shard, "seq": seq})).into_response()
+}
+
+async fn rest_counts(State(s): State<Arc<Shared>>) -> Response {
+    Json(lock(&s.rest).limits.counts).into_response()
 }
 
 async fn record(State(s): State<Arc<Shared>>) -> Response {

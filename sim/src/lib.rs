@@ -47,5 +47,6 @@ pub use gateway::close::CloseCode;
 pub use gateway::compression::Compression;
 pub use gateway::identify::SessionStartLimit;
 pub use record::{ConnectionInfo, RecordSnapshot, SentDispatch, ShardCounts};
+pub use rest::limits::{RestCounts, RestLimitConfig};
 pub use sim::{SimHandle, Simulator};
 pub use state::ConnCommand;

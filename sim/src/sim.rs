@@ -193,6 +193,11 @@ impl SimHandle {
         format!("ws://{}", self.addr)
     }
 
+    /// What the REST routes have served and refused so far.
+    pub fn rest_counts(&self) -> crate::RestCounts {
+        lock(&self.shared.rest).limits.counts
+    }
+
     /// The HTTP base URL, `http://127.0.0.1:PORT` (`/api/v10/gateway/bot`, `/control/...`).
     pub fn http_url(&self) -> String {
         format!("http://{}", self.addr)

@@ -147,6 +147,8 @@ pub(crate) struct Shared {
     pub limits: Mutex<StartLimits>,
     /// The per-guild limit on requests for every member (opcode 8).
     pub member_requests: Mutex<crate::gateway::members::MemberRequestLimit>,
+    /// The REST side: rate limits, posted messages, bans, interactions.
+    pub rest: Mutex<crate::rest::RestState>,
     /// Events per second, as f64 bits.
     pub rate_bits: AtomicU64,
     pub ws_url: String,
@@ -169,6 +171,7 @@ impl Shared {
             clock: SimClock::new(cfg.clock),
             limits: Mutex::new(StartLimits::new(&cfg)),
             member_requests: Mutex::default(),
+            rest: Mutex::new(crate::rest::RestState::new(cfg.rest_limits)),
             record: Record::new(cfg.record_limit, cfg.record_frames),
             connections: Mutex::new(Vec::new()),
             rate_bits: AtomicU64::new(cfg.events_per_sec.to_bits()),

@@ -5,8 +5,10 @@
 //!   clients in `docs/cache.md`);
 //! - [`coord`]: leases and fencing tokens, consumer groups' delivery counts and registry, the
 //!   recorded topology, dead letters;
-//! - [`ingest`]: gateway sessions and the IDENTIFY budget.
+//! - [`ingest`]: gateway sessions and the IDENTIFY budget;
+//! - [`rest`]: the REST rate limits shared by every process of a bot.
 
 pub mod cache;
 pub mod coord;
 pub mod ingest;
+pub mod rest;

@@ -15,6 +15,7 @@ from ._stream import Subscription
 from .cache import Cache
 from .client import Client, Connect, Snowflake, connect
 from .queue import Job, WorkQueue
+from .rest import Rest
 from .models import Channel, Guild, GuildState, Member, Message, Presence, Role, User, VoiceState
 from .errors import (
     CacheError,
@@ -23,6 +24,7 @@ from .errors import (
     ConnectionLostError,
     CorruptCacheError,
     DDiscordError,
+    DiscordError,
     GroupError,
     InternalError,
     InvalidArgumentError,
@@ -40,6 +42,7 @@ __all__ = [
     "Client",
     "Connect",
     "Cache",
+    "Rest",
     "Event",
     "Subscription",
     "WorkQueue",
@@ -58,6 +61,8 @@ __all__ = [
     "VoiceState",
     "Message",
     "DDiscordError",
+    "DiscordError",
+    "RateLimitedError",
     "ConfigError",
     "PatternError",
     "InvalidIdError",

@@ -11,6 +11,7 @@ from . import _native
 from ._stream import DEFAULT_BATCH, Subscription
 from .cache import Cache
 from .queue import WorkQueue
+from .rest import Rest
 
 __all__ = ["Client", "Connect", "connect", "Snowflake"]
 
@@ -25,11 +26,12 @@ class Client:
     runs in the native core without holding the GIL.
     """
 
-    __slots__ = ("_native", "_cache")
+    __slots__ = ("_native", "_cache", "_rest")
 
     def __init__(self, native: _native.NativeClient) -> None:
         self._native = native
         self._cache = Cache(native)
+        self._rest = Rest(native)
 
     @property
     def shards(self) -> int:
@@ -45,6 +47,12 @@ class Client:
     def cache(self) -> Cache:
         """Typed reads of the Redis cache the state worker maintains."""
         return self._cache
+
+    @property
+    def rest(self) -> Rest:
+        """Discord's HTTP API with the rate limits shared by every process of the bot
+        (``DISCORD_TOKEN``, ``DDISCORD_REST_URL``; see :mod:`ddiscord.rest`)."""
+        return self._rest
 
     def subscribe(self, pattern: str, *, batch_size: int = DEFAULT_BATCH) -> Subscription:
         """Every event on the dispatch tree matching ``pattern`` (Solace syntax).

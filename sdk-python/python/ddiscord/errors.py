@@ -25,6 +25,8 @@ __all__ = [
     "TimeoutError",
     "RateLimitedError",
     "GroupError",
+    "DiscordError",
+    "RateLimitedError",
     "InternalError",
 ]
 
@@ -120,6 +122,18 @@ class GroupError(DDiscordError):
     """A consumer group (work queue) failed."""
 
     code = "GROUP"
+
+
+class DiscordError(DDiscordError):
+    """Discord's HTTP API answered with an error (status and Discord's JSON code in the message) or could not be reached."""
+
+    code = "DISCORD"
+
+
+class RateLimitedError(DDiscordError):
+    """A REST request's rate-limit turn would come after its deadline, or the bot reached the invalid-request limit."""
+
+    code = "RATE_LIMITED"
 
 
 class InternalError(DDiscordError):

@@ -22,6 +22,7 @@ pub const DEFAULT_KEY_PREFIX: &str = ddiscord_model::defaults::KEY_PREFIX;
 /// | `topic_root` | `DDISCORD_TOPIC_ROOT` | `discord` (from `topics.yaml`) |
 /// | `shards` | `DDISCORD_SHARDS` | unset: the count ingest recorded in Redis, else 1 |
 /// | `connect_timeout` | `DDISCORD_CONNECT_TIMEOUT_MS` | `10000` |
+/// | `rest` | `DISCORD_TOKEN`, `DDISCORD_REST_URL`, ... ([`RestConfig`](crate::rest::RestConfig)) | unset: no REST |
 ///
 /// The Redis URL may carry a password; it is never logged (see [`ClientConfig::redacted_redis_url`]).
 #[derive(Clone, PartialEq, Eq)]
@@ -52,6 +53,9 @@ pub struct ClientConfig {
     /// How long [`Client::connect`](super::Client::connect) waits for the broker to accept the
     /// connection (`DDISCORD_CONNECT_TIMEOUT_MS`, default 10 000 ms).
     pub connect_timeout: Duration,
+    /// Discord's HTTP API ([`Client::rest`](super::Client::rest)): the bot token, base URL
+    /// and shared limits; `None` (no `DISCORD_TOKEN`) leaves REST unavailable.
+    pub rest: Option<crate::rest::RestConfig>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -65,6 +69,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("subscription_capacity", &self.subscription_capacity)
             .field("chunk_timeout", &self.chunk_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("rest", &self.rest)
             .finish()
     }
 }
@@ -80,6 +85,7 @@ impl Default for ClientConfig {
             subscription_capacity: 65_536,
             chunk_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
+            rest: None,
         }
     }
 }
@@ -135,6 +141,11 @@ impl ClientConfig {
             })?;
             config.connect_timeout = Duration::from_millis(ms);
         }
+        config.rest = crate::rest::RestConfig::from_lookup(&lookup).map_err(|e| {
+            ClientError::new(ClientErrorKind::Config {
+                message: e.to_string(),
+            })
+        })?;
         Ok(config)
     }
 

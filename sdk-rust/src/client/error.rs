@@ -92,6 +92,25 @@ pub enum ClientErrorKind {
         /// What went wrong.
         message: String,
     },
+    /// Discord's HTTP API answered a request with an error status, or could not be reached
+    /// ([`RestErrorKind::Discord`](crate::rest::RestErrorKind::Discord),
+    /// [`RestErrorKind::Transport`](crate::rest::RestErrorKind::Transport)).
+    Discord {
+        /// HTTP status (0 when Discord could not be reached).
+        status: u16,
+        /// Discord's JSON error code (10008 Unknown Message, ...; 0 for none).
+        code: u64,
+        /// What Discord said, or what failed.
+        message: String,
+    },
+    /// A REST request's turn in the shared rate limits comes after its deadline, or the bot
+    /// stopped at the invalid-request limit
+    /// ([`RestErrorKind::RateLimited`](crate::rest::RestErrorKind::RateLimited),
+    /// [`RestErrorKind::InvalidRequestLimit`](crate::rest::RestErrorKind::InvalidRequestLimit)).
+    RateLimited {
+        /// What the limiter said.
+        message: String,
+    },
 }
 
 impl ClientErrorKind {
@@ -112,6 +131,8 @@ impl ClientErrorKind {
             Self::Group { .. } => ErrorKind::Group,
             Self::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Self::Internal { .. } => ErrorKind::Internal,
+            Self::Discord { .. } => ErrorKind::Discord,
+            Self::RateLimited { .. } => ErrorKind::RateLimited,
         }
     }
 }
@@ -150,6 +171,11 @@ pub enum ErrorKind {
     RateLimited,
     /// A consumer group (work queue) failed.
     Group,
+    /// Discord's HTTP API refused a request or could not be reached.
+    Discord,
+    /// A REST request would wait for its rate-limit turn past its deadline, or the bot reached
+    /// the invalid-request limit.
+    RateLimited,
     /// A bug.
     Internal,
 }
@@ -298,6 +324,22 @@ pub const ERROR_KINDS: &[ErrorKindInfo] = &[
         "A consumer group (work queue) failed.",
     ),
     info(
+        ErrorKind::Discord,
+        "DISCORD",
+        "DiscordError",
+        None,
+        None,
+        "Discord's HTTP API answered with an error (status and Discord's JSON code in the message) or could not be reached.",
+    ),
+    info(
+        ErrorKind::RateLimited,
+        "RATE_LIMITED",
+        "RateLimitedError",
+        None,
+        None,
+        "A REST request's rate-limit turn would come after its deadline, or the bot reached the invalid-request limit.",
+    ),
+    info(
         ErrorKind::Internal,
         "INTERNAL",
         "InternalError",
@@ -425,6 +467,9 @@ impl fmt::Display for ClientError {
             ClientErrorKind::Internal { message } => {
                 write!(f, "internal error (a bug, please report it): {message}")
             }
+            ClientErrorKind::Discord { message, .. } | ClientErrorKind::RateLimited { message } => {
+                f.write_str(message)
+            }
         }?;
         if let Some(source) = &self.source {
             // Keep the cause visible to callers that print only the top-level message
@@ -485,6 +530,34 @@ impl From<crate::cache::CacheQueryError> for ClientError {
                 message: other.to_string(),
             }),
         }
+    }
+}
+
+impl From<crate::rest::RestError> for ClientError {
+    fn from(e: crate::rest::RestError) -> Self {
+        use crate::rest::RestErrorKind as K;
+        let message = e.to_string();
+        let kind = match e.kind() {
+            K::InvalidRequest { .. } => ClientErrorKind::InvalidArgument { message },
+            K::Discord { status, code, .. } => ClientErrorKind::Discord {
+                status: *status,
+                code: *code,
+                message,
+            },
+            K::Transport { .. } => ClientErrorKind::Discord {
+                status: 0,
+                code: 0,
+                message,
+            },
+            K::Redis { action } => ClientErrorKind::Redis {
+                action: action.clone(),
+            },
+            K::RateLimited { .. } | K::InvalidRequestLimit { .. } => {
+                ClientErrorKind::RateLimited { message }
+            }
+        };
+        // The message already carries the cause.
+        Self::new(kind)
     }
 }
 

@@ -46,6 +46,7 @@ struct Inner {
     topics: Topics,
     mesh: Mesh,
     redis: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    rest: tokio::sync::OnceCell<crate::rest::Rest>,
     /// The shard count in force ([`Client::shards`]).
     shards: AtomicU32,
 }
@@ -136,6 +137,7 @@ impl Client {
                 topics,
                 mesh,
                 redis: tokio::sync::OnceCell::new(),
+                rest: tokio::sync::OnceCell::new(),
             }),
         };
         if let Some(recorded) = client.recorded_shards().await {
@@ -415,6 +417,33 @@ impl Client {
                     .connect_with(config)
                     .await
                     .map_err(|e| ClientError::redis_setup(format!("connecting to {url}"), e))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Discord's HTTP API with the rate limits shared by every process of the bot through
+    /// this client's Redis ([`crate::rest`]); made on first use from
+    /// [`ClientConfig::rest`].
+    ///
+    /// # Errors
+    /// [`ClientErrorKind::Config`] when no bot token is configured (`DISCORD_TOKEN`) or the
+    /// base URL is not `http(s)://`; [`ClientErrorKind::Redis`] as [`Self::redis`].
+    pub async fn rest(&self) -> Result<crate::rest::Rest, ClientError> {
+        let Some(config) = self.inner.config.rest.as_ref() else {
+            return Err(ClientError::new(ClientErrorKind::Config {
+                message: "Discord's HTTP API needs the bot token: set DISCORD_TOKEN (and DDISCORD_REST_URL for the simulator)".into(),
+            }));
+        };
+        self.inner
+            .rest
+            .get_or_try_init(|| async {
+                let redis = self.redis().await?;
+                crate::rest::Rest::new(config, redis, &self.inner.config.key_prefix).map_err(|e| {
+                    ClientError::new(ClientErrorKind::Config {
+                        message: e.to_string(),
+                    })
+                })
             })
             .await
             .cloned()
