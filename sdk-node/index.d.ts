@@ -25,7 +25,6 @@ export declare const codes: {
   readonly RATE_LIMITED: 'DDISCORD_RATE_LIMITED'
   readonly GROUP: 'DDISCORD_GROUP'
   readonly DISCORD: 'DDISCORD_DISCORD'
-  readonly RATE_LIMITED: 'DDISCORD_RATE_LIMITED'
   readonly INTERNAL: 'DDISCORD_INTERNAL'
 }
 

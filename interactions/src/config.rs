@@ -33,11 +33,13 @@ pub struct InteractionsArgs {
         default_value = "0.0.0.0:8081"
     )]
     pub listen: SocketAddr,
-    /// The event mesh: mqtt://host:1883, mqtt5://host:1883 or solace://host:55555. Every
-    /// replica must share it with the scripts.
+    /// The event mesh: mqtt://host:1883, mqtt5://host:1883, mqtts://host:8883 (TLS; with
+    /// DDISCORD_MESH_USERNAME, DDISCORD_MESH_PASSWORD(_FILE) and DDISCORD_MESH_CA_FILE as every
+    /// process reads them) or solace://host:55555. Every replica must share it with the scripts.
     #[arg(
         long,
         env = "DDISCORD_MESH_URL",
+        hide_env_values = true,
         default_value = ddiscord_model::defaults::MESH_URL
     )]
     pub mesh_url: String,

@@ -83,7 +83,10 @@ impl Endpoint {
             .map_err(|e| InteractionsError::config(format!("DISCORD_PUBLIC_KEY: {e}")))?;
         let topics = Topics::new(&config.topic_root)
             .map_err(|e| InteractionsError::config(format!("DDISCORD_TOPIC_ROOT: {e}")))?;
-        let mesh = Mesh::connect(MeshConfig::new(config.mesh_url.clone()))
+        let mesh_config = MeshConfig::new(config.mesh_url.clone())
+            .with_security_from_env()
+            .map_err(|e| InteractionsError::with_source(InteractionsErrorKind::Mesh, e))?;
+        let mesh = Mesh::connect(mesh_config)
             .await
             .map_err(|e| InteractionsError::with_source(InteractionsErrorKind::Mesh, e))?;
         let listener = tokio::net::TcpListener::bind(config.listen)

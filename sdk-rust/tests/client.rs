@@ -308,8 +308,10 @@ async fn a_rate_limited_member_request_ends_with_a_typed_error() {
     assert_eq!(
         e.kind(),
         &ClientErrorKind::RateLimited {
-            what: "REQUEST_GUILD_MEMBERS with nonce n2".into(),
-            retry_after_ms: 12_346,
+            message:
+                "Discord rate-limited REQUEST_GUILD_MEMBERS with nonce n2: retry after 12346 ms"
+                    .into(),
+            retry_after_ms: Some(12_346),
         }
     );
     assert_eq!(e.error_kind().code(), "RATE_LIMITED");

@@ -62,7 +62,6 @@ __all__ = [
     "Message",
     "DDiscordError",
     "DiscordError",
-    "RateLimitedError",
     "ConfigError",
     "PatternError",
     "InvalidIdError",

@@ -26,7 +26,6 @@ __all__ = [
     "RateLimitedError",
     "GroupError",
     "DiscordError",
-    "RateLimitedError",
     "InternalError",
 ]
 
@@ -109,10 +108,13 @@ class TimeoutError(DDiscordError, builtins.TimeoutError):
 
 
 class RateLimitedError(DDiscordError):
-    """Discord rate-limited a gateway command (every member of a guild: once per 30 s).
+    """Discord rate-limited a request: a gateway command (every member of a guild: once per 30 s),
+    or a REST request whose turn in the shared rate limits would come after its deadline (or the
+    bot reached the invalid-request limit).
 
     The message says when to retry: Discord's RATE_LIMITED ``retry_after``
-    (https://discord.com/developers/docs/events/gateway-events#rate-limited).
+    (https://discord.com/developers/docs/events/gateway-events#rate-limited) or the REST bucket's
+    reset (https://discord.com/developers/docs/topics/rate-limits).
     """
 
     code = "RATE_LIMITED"
@@ -128,12 +130,6 @@ class DiscordError(DDiscordError):
     """Discord's HTTP API answered with an error (status and Discord's JSON code in the message) or could not be reached."""
 
     code = "DISCORD"
-
-
-class RateLimitedError(DDiscordError):
-    """A REST request's rate-limit turn would come after its deadline, or the bot reached the invalid-request limit."""
-
-    code = "RATE_LIMITED"
 
 
 class InternalError(DDiscordError):

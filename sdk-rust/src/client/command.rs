@@ -225,8 +225,11 @@ impl MemberChunks {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let retry_after_ms = (head.retry_after.max(0.0) * 1000.0).ceil() as u64;
         Some(ClientError::new(ClientErrorKind::RateLimited {
-            what: format!("REQUEST_GUILD_MEMBERS with nonce {}", self.nonce),
-            retry_after_ms,
+            message: format!(
+                "Discord rate-limited REQUEST_GUILD_MEMBERS with nonce {}: retry after {retry_after_ms} ms",
+                self.nonce
+            ),
+            retry_after_ms: Some(retry_after_ms),
         }))
     }
 }

@@ -67,14 +67,18 @@ pub enum ClientErrorKind {
         /// What was awaited.
         what: String,
     },
-    /// Discord refused a gateway command with a RATE_LIMITED dispatch
-    /// (<https://discord.com/developers/docs/events/gateway-events#rate-limited>): a request
-    /// for every member of a guild is allowed once per guild per 30 s.
+    /// Discord rate-limited a request: a gateway command refused with a RATE_LIMITED dispatch
+    /// (<https://discord.com/developers/docs/events/gateway-events#rate-limited>: a request for
+    /// every member of a guild is allowed once per guild per 30 s), or a REST request whose turn
+    /// in the shared rate limits comes after its deadline, or a bot stopped at the
+    /// invalid-request limit
+    /// ([`RestErrorKind::RateLimited`](crate::rest::RestErrorKind::RateLimited),
+    /// [`RestErrorKind::InvalidRequestLimit`](crate::rest::RestErrorKind::InvalidRequestLimit)).
     RateLimited {
-        /// The command refused.
-        what: String,
-        /// How long to wait before sending it again, in ms (Discord's `retry_after`).
-        retry_after_ms: u64,
+        /// What was refused and when to retry.
+        message: String,
+        /// How long to wait before trying again, in ms, when known.
+        retry_after_ms: Option<u64>,
     },
     /// A consumer group (work queue) failed.
     Group {
@@ -103,14 +107,6 @@ pub enum ClientErrorKind {
         /// What Discord said, or what failed.
         message: String,
     },
-    /// A REST request's turn in the shared rate limits comes after its deadline, or the bot
-    /// stopped at the invalid-request limit
-    /// ([`RestErrorKind::RateLimited`](crate::rest::RestErrorKind::RateLimited),
-    /// [`RestErrorKind::InvalidRequestLimit`](crate::rest::RestErrorKind::InvalidRequestLimit)).
-    RateLimited {
-        /// What the limiter said.
-        message: String,
-    },
 }
 
 impl ClientErrorKind {
@@ -127,7 +123,6 @@ impl ClientErrorKind {
             Self::ConnectionLost { .. } => ErrorKind::ConnectionLost,
             Self::Closed => ErrorKind::Closed,
             Self::Timeout { .. } => ErrorKind::Timeout,
-            Self::RateLimited { .. } => ErrorKind::RateLimited,
             Self::Group { .. } => ErrorKind::Group,
             Self::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Self::Internal { .. } => ErrorKind::Internal,
@@ -167,15 +162,14 @@ pub enum ErrorKind {
     Closed,
     /// An operation did not finish in time.
     Timeout,
-    /// Discord rate-limited a gateway command; send it again after the time the error gives.
+    /// Discord rate-limited a gateway command, or a REST request's rate-limit turn would come
+    /// after its deadline (or the bot reached the invalid-request limit); the message says when
+    /// to retry.
     RateLimited,
     /// A consumer group (work queue) failed.
     Group,
     /// Discord's HTTP API refused a request or could not be reached.
     Discord,
-    /// A REST request would wait for its rate-limit turn past its deadline, or the bot reached
-    /// the invalid-request limit.
-    RateLimited,
     /// A bug.
     Internal,
 }
@@ -313,7 +307,7 @@ pub const ERROR_KINDS: &[ErrorKindInfo] = &[
         "RateLimitedError",
         None,
         None,
-        "Discord rate-limited a gateway command (every member of a guild: once per 30 s); the message says when to retry.",
+        "Discord rate-limited a request: a gateway command (every member of a guild: once per 30 s), or a REST request whose rate-limit turn would come after its deadline (or the bot reached the invalid-request limit); the message says when to retry.",
     ),
     info(
         ErrorKind::Group,
@@ -330,14 +324,6 @@ pub const ERROR_KINDS: &[ErrorKindInfo] = &[
         None,
         None,
         "Discord's HTTP API answered with an error (status and Discord's JSON code in the message) or could not be reached.",
-    ),
-    info(
-        ErrorKind::RateLimited,
-        "RATE_LIMITED",
-        "RateLimitedError",
-        None,
-        None,
-        "A REST request's rate-limit turn would come after its deadline, or the bot reached the invalid-request limit.",
     ),
     info(
         ErrorKind::Internal,
@@ -455,21 +441,13 @@ impl fmt::Display for ClientError {
             ),
             ClientErrorKind::Closed => f.write_str("the client is closed"),
             ClientErrorKind::Timeout { what } => write!(f, "timed out waiting for {what}"),
-            ClientErrorKind::RateLimited {
-                what,
-                retry_after_ms,
-            } => write!(
-                f,
-                "Discord rate-limited {what}: retry after {retry_after_ms} ms"
-            ),
+            ClientErrorKind::RateLimited { message, .. } => f.write_str(message),
             ClientErrorKind::Group { action } => write!(f, "consumer group error while {action}"),
             ClientErrorKind::InvalidArgument { message } => f.write_str(message),
             ClientErrorKind::Internal { message } => {
                 write!(f, "internal error (a bug, please report it): {message}")
             }
-            ClientErrorKind::Discord { message, .. } | ClientErrorKind::RateLimited { message } => {
-                f.write_str(message)
-            }
+            ClientErrorKind::Discord { message, .. } => f.write_str(message),
         }?;
         if let Some(source) = &self.source {
             // Keep the cause visible to callers that print only the top-level message
@@ -552,9 +530,14 @@ impl From<crate::rest::RestError> for ClientError {
             K::Redis { action } => ClientErrorKind::Redis {
                 action: action.clone(),
             },
-            K::RateLimited { .. } | K::InvalidRequestLimit { .. } => {
-                ClientErrorKind::RateLimited { message }
-            }
+            K::RateLimited { retry_after } => ClientErrorKind::RateLimited {
+                message,
+                retry_after_ms: Some(u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX)),
+            },
+            K::InvalidRequestLimit { .. } => ClientErrorKind::RateLimited {
+                message,
+                retry_after_ms: None,
+            },
         };
         // The message already carries the cause.
         Self::new(kind)
