@@ -4,8 +4,8 @@
 //! the test replaced: the `REPLACE_WITH_*` hosts by the test's servers, the credential
 //! placeholders by the test's credentials, the mounted CA by the test's CA. The servers require
 //! TLS and a login, as Memorystore (AUTH string, in-transit encryption) and Solace's MQTT service
-//! do. Both processes must come up ready: a variable the manifests set that the code does not
-//! read (or the other way round) fails here.
+//! do. Ingest, the state worker and the interactions endpoint must come up ready: a variable the
+//! manifests set that the code does not read (or the other way round) fails here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -20,7 +20,7 @@ use ddiscord_testkit::{Mosquitto, Pki, RedisServer, Secured};
 const AUTH_STRING: &str = "memorystore-auth-5e1f";
 const MESH_PASSWORD: &str = "solace-pass-93ab";
 
-fn containers() -> Option<(Container, Container)> {
+fn containers() -> Option<(Container, Container, Container)> {
     let docs = common::k8s::render_or_skip("k8s/overlays/gke")?;
     let all = common::k8s::containers(&docs).unwrap();
     let pick = |name: &str| {
@@ -29,7 +29,11 @@ fn containers() -> Option<(Container, Container)> {
             .cloned()
             .unwrap_or_else(|| panic!("no Deployment {name} in the gke overlay"))
     };
-    Some((pick("ddiscord-ingest"), pick("ddiscord-state-worker")))
+    Some((
+        pick("ddiscord-ingest"),
+        pick("ddiscord-state-worker"),
+        pick("ddiscord-interactions"),
+    ))
 }
 
 /// The container's environment with the placeholders replaced and its secret volumes written
@@ -78,7 +82,7 @@ fn rewrite(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gke_overlays_environment_comes_up_ready_against_tls_servers() {
-    let Some((ingest, worker)) = containers() else {
+    let Some((ingest, worker, interactions)) = containers() else {
         return;
     };
     for c in [&ingest, &worker] {
@@ -142,6 +146,8 @@ async fn the_gke_overlays_environment_comes_up_ready_against_tls_servers() {
         ("REPLACE_WITH_SOLACE_USERNAME", "solace-client".into()),
         ("REPLACE_WITH_SOLACE_PASSWORD", MESH_PASSWORD.into()),
         ("REPLACE_WITH_BOT_TOKEN", "sim-token".into()),
+        // Read by the interactions endpoint only; any 64 hex characters pass the shape check.
+        ("REPLACE_WITH_APPLICATION_PUBLIC_KEY", "0".repeat(64)),
     ];
     let ca_pem = std::fs::read_to_string(&pki.ca_file).unwrap();
     let root = h.dir().join("pods");
@@ -174,5 +180,15 @@ async fn the_gke_overlays_environment_comes_up_ready_against_tls_servers() {
     );
     h.wait_http_ok(i, "/readyz", Duration::from_secs(60)).await;
     h.wait_http_ok(w, "/readyz", Duration::from_secs(60)).await;
-    h.note("ingest and the state worker are ready with the gke overlay's environment");
+    // The interactions endpoint reaches the same mesh with the same variables.
+    let mut endpoint_env = spawn_env(&interactions, "interactions");
+    endpoint_env.insert("DDISCORD_INTERACTIONS_ADDR".into(), free_addr());
+    let ea = args(&interactions);
+    let e = h.spawn(
+        "interactions",
+        &ea.iter().map(String::as_str).collect::<Vec<_>>(),
+        &endpoint_env,
+    );
+    h.wait_http_ok(e, "/readyz", Duration::from_secs(60)).await;
+    h.note("ingest, the state worker and the interactions endpoint are ready with the gke overlay's environment");
 }

@@ -1,7 +1,7 @@
 //! Sending a twilight-http request over HTTP/1.1 (hyper, rustls with the webpki roots), with
 //! every answer returned whole: status, headers and body, 429s included. twilight-http's own
 //! client retries a 429 at once, with no wait, when its in-process limiter is off
-//! (`twilight-http` 0.18, `response/future.rs`), so the shared limiter sends through this
+//! (`twilight-http` 0.18, its `response::future` module), so the shared limiter sends through this
 //! instead and decides itself when to retry.
 
 use bytes::Bytes;
