@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::config::GroupConfig;
 use super::error::GroupError;
-use super::message::{Counted, GroupMessage, Retry};
+use super::message::{Counted, GroupMessage, PartitionCounts, Retry};
 use super::transport::{Delivery, DurableSource};
 use crate::{Lease, LeaseConfig, LeaseEvent, Leases};
 use ddiscord_model::envelope::Envelope;
@@ -239,6 +239,10 @@ async fn run_partition<S: DurableSource>(
     let (retry_tx, mut retry_rx) = mpsc::unbounded_channel::<Retry>();
     let name = config.session_name(lease.partition);
     let labels = [("group", config.name.clone())];
+    let counts = Arc::new(PartitionCounts {
+        redis: redis.clone(),
+        key: crate::keys::deliveries_key(&config.key_prefix, &config.name, lease.partition),
+    });
     let mut backoff = Duration::from_millis(100);
     loop {
         let pattern = match config.partition_pattern(lease.partition) {
@@ -266,7 +270,7 @@ async fn run_partition<S: DurableSource>(
             tokio::select! {
                 delivery = stream.next() => {
                     let Some(delivery) = delivery else { break };
-                    let Some(message) = into_message(&source, &redis, &config, lease, delivery, &retry_tx).await else {
+                    let Some(message) = into_message(&source, &redis, &config, &counts, lease, delivery, &retry_tx).await else {
                         continue;
                     };
                     if tx.send(message).await.is_err() {
@@ -274,7 +278,7 @@ async fn run_partition<S: DurableSource>(
                     }
                 }
                 Some(retry) = retry_rx.recv() => {
-                    if let Some(message) = redeliver(&source, &redis, &config, lease, retry, &retry_tx).await
+                    if let Some(message) = redeliver(&source, &redis, &config, &counts, lease, retry, &retry_tx).await
                         && tx.send(message).await.is_err()
                     {
                         return;
@@ -291,23 +295,6 @@ async fn run_partition<S: DurableSource>(
 /// How long a partition's delivery counts are kept without any change (the broker's session
 /// expiry): 7 days, in seconds.
 const COUNTS_TTL_SECS: u64 = 7 * 24 * 3600;
-
-/// Where `envelope`'s deliveries are counted; `None` without a session and sequence.
-fn tally(
-    redis: &ConnectionManager,
-    config: &GroupConfig,
-    partition: u32,
-    envelope: &Envelope,
-) -> Option<Counted> {
-    let (Some(session), Some(seq)) = (envelope.session(), envelope.sequence()) else {
-        return None;
-    };
-    Some(Counted {
-        redis: redis.clone(),
-        key: crate::keys::deliveries_key(&config.key_prefix, &config.name, partition),
-        field: format!("{session}:{seq}"),
-    })
-}
 
 /// Counts one failed delivery of `envelope` in Redis; returns the failed deliveries so far and
 /// where they are counted. `None` for a message without session and sequence, or when Redis
@@ -352,6 +339,7 @@ async fn into_message<S: DurableSource>(
     source: &S,
     redis: &ConnectionManager,
     config: &GroupConfig,
+    counts: &Arc<PartitionCounts>,
     lease: Lease,
     delivery: Delivery,
     retry: &mpsc::UnboundedSender<Retry>,
@@ -388,7 +376,6 @@ async fn into_message<S: DurableSource>(
                 }
                 return None;
             }
-            let tally = tally(redis, config, lease.partition, &envelope);
             Some(GroupMessage {
                 envelope,
                 topic: delivery.topic.clone(),
@@ -399,7 +386,7 @@ async fn into_message<S: DurableSource>(
                 delivery: Some(delivery),
                 retry: retry.clone(),
                 counted,
-                tally,
+                counts: counts.clone(),
             })
         }
         Err(e) => {
@@ -426,6 +413,7 @@ async fn redeliver<S: DurableSource>(
     source: &S,
     redis: &ConnectionManager,
     config: &GroupConfig,
+    counts: &Arc<PartitionCounts>,
     lease: Lease,
     retry: Retry,
     retry_tx: &mpsc::UnboundedSender<Retry>,
@@ -459,7 +447,6 @@ async fn redeliver<S: DurableSource>(
     }
     metrics::counter!("ddiscord_group_retries_total", &labels).increment(1);
     tokio::time::sleep(config.retry_delay).await;
-    let tally = tally(redis, config, lease.partition, &retry.envelope);
     Some(GroupMessage {
         envelope: retry.envelope,
         topic: retry.delivery.topic.clone(),
@@ -470,7 +457,7 @@ async fn redeliver<S: DurableSource>(
         delivery: Some(retry.delivery),
         retry: retry_tx.clone(),
         counted,
-        tally,
+        counts: counts.clone(),
     })
 }
 

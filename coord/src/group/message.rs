@@ -1,5 +1,7 @@
 //! A message handed to a group member.
 
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
 
 use super::error::{GroupError, GroupErrorKind};
@@ -100,9 +102,15 @@ pub struct GroupMessage {
     pub(crate) retry: mpsc::UnboundedSender<Retry>,
     /// Set when a failed delivery of this message is counted in Redis.
     pub(crate) counted: Option<Counted>,
-    /// Where this message's deliveries are counted (messages with a session and sequence),
-    /// for [`GroupMessage::abandon`].
-    pub(crate) tally: Option<Counted>,
+    /// The hash of its partition's delivery counts, shared by every message of the partition
+    /// (the field is derived from the envelope only when [`GroupMessage::abandon`] needs it).
+    pub(crate) counts: Arc<PartitionCounts>,
+}
+
+/// The Redis hash holding one partition's delivery counts, `{prefix}deliveries:{group}:{shard}`.
+pub(crate) struct PartitionCounts {
+    pub(crate) redis: redis::aio::ConnectionManager,
+    pub(crate) key: String,
 }
 
 impl std::fmt::Debug for GroupMessage {
@@ -147,7 +155,17 @@ impl GroupMessage {
 
     /// [`GroupMessage::abandon`] for many messages, in one Redis round trip.
     pub async fn abandon_all(messages: Vec<GroupMessage>) {
-        let tallies: Vec<Counted> = messages.into_iter().filter_map(|m| m.tally).collect();
+        let tallies: Vec<Counted> = messages
+            .into_iter()
+            .filter_map(|m| {
+                let (session, seq) = (m.envelope.session()?, m.envelope.sequence()?);
+                Some(Counted {
+                    redis: m.counts.redis.clone(),
+                    key: m.counts.key.clone(),
+                    field: format!("{session}:{seq}"),
+                })
+            })
+            .collect();
         uncount(tallies).await;
     }
 
