@@ -55,13 +55,16 @@ test('subscribe and read the cache over TLS with credentials', async () => {
     const sub = client.subscribe('discord/*/*/MESSAGE_CREATE')
     const frame = { op: 0, t: 'MESSAGE_CREATE', s: 7, d: { id: '1', content: 'over TLS' } }
     const it = sub[Symbol.asyncIterator]()
-    let event
+    // One read, awaited across the publishes: a read abandoned on a timeout would take the
+    // event with it.
+    const first = it.next()
+    let next = null
     // Published until it arrives: the subscription may still be on its way to the broker.
-    for (let i = 0; i < 50 && !event; i++) {
+    for (let i = 0; i < 50 && !next; i++) {
       await pub.publishAsync('discord/0/-/MESSAGE_CREATE', envelope(frame), { qos: 1 })
-      const next = await Promise.race([it.next(), new Promise((r) => setTimeout(() => r(null), 500))])
-      if (next && !next.done) event = next.value
+      next = await Promise.race([first, new Promise((r) => setTimeout(() => r(null), 500))])
     }
+    const event = next && !next.done ? next.value : undefined
     assert.ok(event, 'nothing arrived over TLS')
     assert.equal(event.data.content, 'over TLS')
     assert.deepEqual(await client.cache.user(USER.id), USER)
