@@ -12,14 +12,16 @@ pub const MESH_URL_ENV: &str = "DDISCORD_MESH_URL";
 pub const DEFAULT_MESH_URL: &str = ddiscord_model::defaults::MESH_URL;
 /// Default [`MeshConfig::subscription_capacity`]: messages.
 pub const DEFAULT_SUBSCRIPTION_CAPACITY: usize = 65_536;
+/// Default [`MeshConfig::durable_capacity`]: messages.
+pub const DEFAULT_DURABLE_CAPACITY: usize = 1024;
 /// Default [`MeshConfig::max_payload_bytes`]: 32 MiB, Mosquitto's `max_packet_size` in the
 /// shipped `k8s/overlays/self-contained/mosquitto/mosquitto.conf` (a large guild's
 /// GUILD_CREATE is several MB).
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 32 * 1024 * 1024;
 
 /// Default [`MeshConfig::max_inflight`]: 500 unacknowledged guaranteed publishes per
-/// connection, below Mosquitto's `max_inflight_messages` (1000 in the shipped config), which
-/// MQTT 5 clients see as the receive maximum.
+/// connection, below the receive maximum of common brokers (Mosquitto's is 65,535 with the
+/// shipped config, which sets no `max_inflight_messages`).
 pub const DEFAULT_MAX_INFLIGHT: u16 = 500;
 
 /// The environment variable [`MeshConfig::with_security_from_env`] reads the broker user name
@@ -52,8 +54,13 @@ pub struct MeshConfig {
     pub client_id: Option<String>,
     /// Messages buffered per [`crate::Subscription`] before it counts as a slow consumer
     /// and further messages for it are dropped (with a [`crate::MeshEvent::SlowConsumer`],
-    /// a metric and a log line). Also the buffer of a durable subscription, which never drops.
+    /// a metric and a log line).
     pub subscription_capacity: usize,
+    /// Messages buffered per [`crate::DurableSubscription`] (which never drops) before its
+    /// connection stops reading: the broker keeps the rest, so a consumer slower than the
+    /// publishers holds at most this many messages in memory (plus what one socket read
+    /// brings).
+    pub durable_capacity: usize,
     /// Largest payload in bytes accepted by [`crate::Mesh::publish`] (and received).
     pub max_payload_bytes: usize,
     /// Guaranteed publishes of the main connection that may be unacknowledged at once (at
@@ -74,6 +81,7 @@ impl std::fmt::Debug for MeshConfig {
             .field("url", &redact_url(&self.url))
             .field("client_id", &self.client_id)
             .field("subscription_capacity", &self.subscription_capacity)
+            .field("durable_capacity", &self.durable_capacity)
             .field("max_payload_bytes", &self.max_payload_bytes)
             .field("max_inflight", &self.max_inflight)
             .field("username", &self.username)
@@ -90,6 +98,7 @@ impl MeshConfig {
             url: url.into(),
             client_id: None,
             subscription_capacity: DEFAULT_SUBSCRIPTION_CAPACITY,
+            durable_capacity: DEFAULT_DURABLE_CAPACITY,
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             max_inflight: DEFAULT_MAX_INFLIGHT,
             username: None,
@@ -169,6 +178,13 @@ impl MeshConfig {
     #[must_use]
     pub fn with_subscription_capacity(mut self, capacity: usize) -> Self {
         self.subscription_capacity = capacity.max(1);
+        self
+    }
+
+    /// Sets [`MeshConfig::durable_capacity`] (at least 1).
+    #[must_use]
+    pub fn with_durable_capacity(mut self, capacity: usize) -> Self {
+        self.durable_capacity = capacity.max(1);
         self
     }
 

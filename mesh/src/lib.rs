@@ -75,7 +75,7 @@ use bytes::Bytes;
 use tokio::sync::{broadcast, oneshot};
 
 pub use self::config::{
-    DEFAULT_MAX_INFLIGHT, DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MESH_URL,
+    DEFAULT_DURABLE_CAPACITY, DEFAULT_MAX_INFLIGHT, DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MESH_URL,
     DEFAULT_SUBSCRIPTION_CAPACITY, MESH_PASSWORD_ENV, MESH_TLS_ENV_PREFIX, MESH_URL_ENV,
     MESH_USERNAME_ENV, MeshConfig, MqttVersion,
 };
@@ -511,7 +511,7 @@ impl Mesh {
                     target,
                     name,
                     patterns,
-                    self.inner.config.subscription_capacity,
+                    self.inner.config.durable_capacity,
                     self.inner.config.max_payload_bytes,
                     self.inner.events.clone(),
                 )

@@ -101,9 +101,11 @@ pub(crate) trait Acker: Send + Sync {
 /// the work it asks for is done.
 ///
 /// Not acknowledging it (dropping it, or a crash) makes the broker deliver it again when the
-/// durable session reconnects, with `redelivered` set. Unacknowledged messages also count
-/// against the broker's in-flight window (Mosquitto `max_inflight_messages`, 1000 in the
-/// shipped config; MQTT 5 receive maximum): once it is full the broker sends no more.
+/// durable session reconnects, with `redelivered` set. What the subscription holds is bounded
+/// by [`crate::MeshConfig::durable_capacity`]: beyond it the connection stops reading and the
+/// broker keeps the messages (a broker in-flight window, Mosquitto `max_inflight_messages` or
+/// the MQTT 5 receive maximum, may bound unacknowledged messages further; the shipped
+/// Mosquitto configuration sets none).
 pub struct Delivered {
     /// The message.
     pub message: Message,

@@ -255,7 +255,7 @@ struct Loop<S> {
 }
 
 /// Most events held behind gaps per partition; past it the gap is given up on.
-const MAX_HELD: usize = 512;
+const MAX_HELD: usize = 8192;
 
 /// Events of one partition held behind a gap, in the order to offer them again.
 #[derive(Default)]

@@ -6,8 +6,8 @@
 //! acknowledged when it reconnects. Acknowledgements are sent only from [`Delivered::ack`].
 //! MQTT 3.1.1 §3.1.2.4, MQTT 5 §3.1.2.4 and §4.4 (message delivery retry).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -31,24 +31,79 @@ struct WireAck<W: Wire> {
     incoming: W::Incoming,
     generation: u64,
     current: Arc<AtomicU64>,
+    overflow: Arc<Overflow<W::Incoming>>,
+}
+
+/// Acknowledgements that found rumqttc's request channel full, for the session task to send.
+///
+/// An ack never waits on the request channel: the session task that drains it may itself be
+/// waiting for the consumer to take a message, and a consumer waiting to ack would never take
+/// it (a deadlock under load). Bounded by the messages delivered and not yet acknowledged.
+struct Overflow<I> {
+    /// `(generation, message)`; `None` once the session task has ended.
+    queue: Mutex<Option<Vec<(u64, I)>>>,
+}
+
+impl<I> Overflow<I> {
+    fn new() -> Self {
+        Self {
+            queue: Mutex::new(Some(Vec::new())),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Vec<(u64, I)>>> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes what is queued for `generation`; older connections' acks are dropped (the broker
+    /// delivers those messages again, and that copy is acknowledged).
+    fn take(&self, generation: u64) -> Vec<I> {
+        let mut queue = self.lock();
+        queue
+            .as_mut()
+            .map(|q| {
+                q.drain(..)
+                    .filter(|(g, _)| *g == generation)
+                    .map(|(_, i)| i)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn close(&self) {
+        *self.lock() = None;
+    }
+}
+
+/// Closes the overflow when the session task ends.
+struct OverflowClose<I>(Arc<Overflow<I>>);
+
+impl<I> Drop for OverflowClose<I> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 impl<W: Wire> Acker for WireAck<W> {
     fn ack(self: Box<Self>) -> AckFuture {
         Box::pin(async move {
             if self.current.load(Ordering::Acquire) != self.generation {
-                // Delivered on an earlier connection: the broker has sent it again.
                 return Ok(());
             }
-            W::ack(&self.client, &self.incoming)
-                .await
-                .map_err(|e| MeshError::with_source(MeshErrorKind::Closed, e))
+            if W::try_ack(&self.client, &self.incoming) {
+                return Ok(());
+            }
+            match self.overflow.lock().as_mut() {
+                Some(queue) => {
+                    queue.push((self.generation, self.incoming));
+                    Ok(())
+                }
+                None => Err(MeshError::new(MeshErrorKind::Closed)),
+            }
         })
     }
 }
 
-/// Opens the durable session `name` on `patterns`; returns once the broker has acknowledged
-/// the subscription (retrying with backoff while the broker is down).
 pub(crate) async fn open<W: Wire>(
     options: WireOptions,
     url: String,
@@ -106,9 +161,15 @@ async fn drive<W: Wire>(
     let mut first = FirstConnect::default();
     let mut backoff = Backoff::new();
     let generation = Arc::new(AtomicU64::new(0));
+    let overflow = Arc::new(Overflow::new());
+    // Also when the task is aborted (the subscription dropped): later acks then fail.
+    let _closed_on_exit = OverflowClose(overflow.clone());
     let mut connected = false;
     let mut connected_at: Option<Instant> = None;
     loop {
+        for incoming in overflow.take(generation.load(Ordering::Acquire)) {
+            W::push_pending(&mut el, W::ack_request(&incoming));
+        }
         match W::poll(&mut el).await {
             Ok(WireEvent::ConnAck { session_present }) => {
                 connected = true;
@@ -174,6 +235,7 @@ async fn drive<W: Wire>(
                         incoming: raw,
                         generation: generation.load(Ordering::Acquire),
                         current: generation.clone(),
+                        overflow: overflow.clone(),
                     }),
                 };
                 // Never drop: wait for room. The broker keeps what we do not read.

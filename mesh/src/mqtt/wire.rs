@@ -194,10 +194,9 @@ pub(crate) trait Wire: Send + Sync + 'static {
         client: &Self::Client,
         filter: String,
     ) -> impl Future<Output = Result<(), Source>> + Send;
-    fn ack(
-        client: &Self::Client,
-        incoming: &Self::Incoming,
-    ) -> impl Future<Output = Result<(), Source>> + Send;
+    /// Queues a PUBACK for `incoming` without waiting; `false` when the request channel is
+    /// full (or the event loop is gone).
+    fn try_ack(client: &Self::Client, incoming: &Self::Incoming) -> bool;
     fn disconnect(client: &Self::Client) -> impl Future<Output = Result<(), Source>> + Send;
 }
 
@@ -382,11 +381,8 @@ mod v4 {
                 .map_err(|e| Box::new(e) as Source)
         }
 
-        async fn ack(client: &AsyncClient, incoming: &Publish) -> Result<(), Source> {
-            client
-                .ack(incoming)
-                .await
-                .map_err(|e| Box::new(e) as Source)
+        fn try_ack(client: &AsyncClient, incoming: &Publish) -> bool {
+            client.try_ack(incoming).is_ok()
         }
 
         async fn disconnect(client: &AsyncClient) -> Result<(), Source> {
@@ -579,11 +575,8 @@ mod v5 {
                 .map_err(|e| Box::new(e) as Source)
         }
 
-        async fn ack(client: &AsyncClient, incoming: &Publish) -> Result<(), Source> {
-            client
-                .ack(incoming)
-                .await
-                .map_err(|e| Box::new(e) as Source)
+        fn try_ack(client: &AsyncClient, incoming: &Publish) -> bool {
+            client.try_ack(incoming).is_ok()
         }
 
         async fn disconnect(client: &AsyncClient) -> Result<(), Source> {
