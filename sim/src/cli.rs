@@ -65,6 +65,15 @@ pub struct SimArgs {
     /// Stop generating after this many seconds (default: until Ctrl-C).
     #[arg(long, env = "DDISCORD_SIM_DURATION_SECS")]
     pub duration_secs: Option<u64>,
+    /// Generate this many dispatches before serving and send them in a loop (0: generate live).
+    /// For benchmarks: the simulator then costs little CPU per dispatch; the world seen by
+    /// IDENTIFY and REST does not advance with them.
+    #[arg(long, env = "DDISCORD_SIM_PREGENERATE", default_value_t = 0)]
+    pub pregenerate: usize,
+    /// Generate nothing for a shard whose connection is a whole resume buffer behind, instead
+    /// of closing it as Discord would (for benchmarks past capacity; counted as shed).
+    #[arg(long, env = "DDISCORD_SIM_SHED_WHEN_BEHIND")]
+    pub shed_when_behind: bool,
     /// heartbeat_interval sent in HELLO, in ms.
     #[arg(
         long,
@@ -151,6 +160,8 @@ impl SimArgs {
             seed: self.seed,
             events_per_sec: self.events_per_sec,
             duration_ms: self.duration_secs.map(|s| s.saturating_mul(1000)),
+            pregenerated: self.pregenerate,
+            shed_when_behind: self.shed_when_behind,
             heartbeat_interval_ms: self.heartbeat_interval_ms,
             max_concurrency: self.max_concurrency,
             session_start_total: self.session_start_total,
@@ -229,10 +240,11 @@ pub async fn run(args: SimArgs) -> Result<(), SimError> {
                 #[allow(clippy::cast_precision_loss)]
                 let mb = (now.bytes_sent - last.bytes_sent) as f64 / 1e6;
                 println!(
-                    "sent {} dispatches ({}/s, {mb:.2} MB/s), generated {}, IDENTIFY {identifies}, RESUME {resumes}, sim clock {} ms",
+                    "sent {} dispatches ({}/s, {mb:.2} MB/s), generated {}, shed {}, IDENTIFY {identifies}, RESUME {resumes}, sim clock {} ms",
                     now.events_sent,
                     now.events_sent - last.events_sent,
                     handle.generated(),
+                    handle.shed(),
                     handle.clock().now_ms(),
                 );
                 last = now;

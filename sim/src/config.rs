@@ -49,6 +49,18 @@ pub struct SimConfig {
     pub events_per_sec: f64,
     /// Stop generating after this many ms; `None` runs until shutdown.
     pub duration_ms: Option<u64>,
+    /// Dispatches generated before serving and then sent in a loop at `events_per_sec`
+    /// (0: generated live, one by one). A benchmark's load generator: sending a pre-generated
+    /// dispatch costs a buffer push, not the generator's work, so the simulator does not compete
+    /// for CPU with what is measured. The world that IDENTIFY and REST see does not advance
+    /// with these dispatches, and a loop repeats the same payloads under new sequences.
+    pub pregenerated: usize,
+    /// What the traffic does for a shard whose connection has fallen `resume_buffer`
+    /// dispatches behind: `false` keeps generating, and the connection is closed once its next
+    /// dispatch has left the buffer (as Discord closes a client that does not read); `true`
+    /// generates nothing for that shard until it catches up (counted as shed), so a benchmark
+    /// can hold the pipeline past its capacity for as long as it likes.
+    pub shed_when_behind: bool,
     /// `heartbeat_interval` sent in HELLO, in ms (Discord sends 41250).
     pub heartbeat_interval_ms: u64,
     /// `session_start_limit.total` (IDENTIFYs per reset period).
@@ -98,6 +110,8 @@ impl Default for SimConfig {
             seed: 1,
             events_per_sec: 0.0,
             duration_ms: None,
+            pregenerated: 0,
+            shed_when_behind: false,
             heartbeat_interval_ms: 41_250,
             session_start_total: 1000,
             session_start_reset_ms: 86_400_000,

@@ -74,6 +74,8 @@ pub(crate) fn snapshot(shared: &Shared, with_dispatches: bool) -> RecordSnapshot
             .collect(),
         events_sent: shared.events_sent.load(Ordering::Relaxed),
         bytes_sent: shared.bytes_sent.load(Ordering::Relaxed),
+        generated: shared.generated.load(Ordering::Relaxed),
+        shed: shared.shed.load(Ordering::Relaxed),
     }
 }
 

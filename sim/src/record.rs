@@ -75,6 +75,11 @@ pub struct RecordSnapshot {
     pub events_sent: u64,
     /// Bytes written to websockets in total (after compression), all opcodes.
     pub bytes_sent: u64,
+    /// Dispatches the traffic generated (or replayed) so far.
+    pub generated: u64,
+    /// Dispatches the traffic did not generate because their shard's connection was a whole
+    /// resume buffer behind (`--shed-when-behind`).
+    pub shed: u64,
 }
 
 impl RecordSnapshot {

@@ -58,6 +58,16 @@ impl Simulator {
             .local_addr()
             .map_err(|e| SimError::with_source(SimErrorKind::Bind { addr: config.bind }, e))?;
         let seed = config.seed;
+        let source = if config.pregenerated > 0 && replay_events.is_none() {
+            let (count, shards, world) = (config.pregenerated, config.shards, world.clone());
+            let pool = tokio::task::spawn_blocking(move || pregenerate(world, seed, shards, count))
+                .await
+                .map_err(|e| SimError::with_source(SimErrorKind::WorldTask, e))?;
+            tracing::info!(dispatches = pool.len(), "pre-generated the traffic");
+            Source::Pool { pool, next: 0 }
+        } else {
+            Source::Live(Traffic::new(seed))
+        };
         let shared = Arc::new(Shared::new(config, world, format!("ws://{addr}")));
         let (stop_tx, stop_rx) = watch::channel(false);
         let app = crate::control::router(Arc::clone(&shared));
@@ -79,7 +89,7 @@ impl Simulator {
             ))),
             None => tasks.push(tokio::spawn(traffic_task(
                 Arc::clone(&shared),
-                Traffic::new(seed),
+                source,
                 stop_rx.clone(),
             ))),
         }
@@ -94,7 +104,80 @@ impl Simulator {
     }
 }
 
-async fn traffic_task(shared: Arc<Shared>, mut traffic: Traffic, mut stop: watch::Receiver<bool>) {
+/// A dispatch generated ahead of time ([`SimConfig::pregenerated`]).
+struct Pregenerated {
+    shard: u32,
+    name: &'static str,
+    guild_id: u64,
+    data: String,
+}
+
+/// Where the traffic task takes its dispatches from.
+enum Source {
+    /// Generated one by one against the live world.
+    Live(Traffic),
+    /// Generated before serving, sent in a loop.
+    Pool {
+        pool: Vec<Pregenerated>,
+        next: usize,
+    },
+}
+
+/// Generates `count` dispatches against a copy of the world.
+fn pregenerate(mut world: World, seed: u64, shards: u32, count: usize) -> Vec<Pregenerated> {
+    let mut traffic = Traffic::new(seed);
+    let mut pool = Vec::with_capacity(count);
+    while pool.len() < count {
+        let Some(ev) = traffic.next_event(&mut world) else {
+            break;
+        };
+        pool.push(Pregenerated {
+            shard: crate::world::shard_of(ev.guild_id, shards),
+            name: ev.name,
+            guild_id: ev.guild_id,
+            data: ev.data.to_string(),
+        });
+    }
+    pool
+}
+
+/// Sends up to `n` dispatches from `source`.
+fn emit(shared: &Shared, source: &mut Source, n: u64) {
+    match source {
+        Source::Live(traffic) => {
+            let count = shared.cfg.shards;
+            let mut world = lock(&shared.world);
+            for _ in 0..n {
+                let Some(ev) = traffic.next_event(&mut world) else {
+                    break;
+                };
+                let shard = crate::world::shard_of(ev.guild_id, count);
+                if !shared.has_room(shard) {
+                    shared.shed.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                shared.push_to_shard(shard, ev.name, Some(ev.guild_id), &ev.data.to_string());
+                shared.generated.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Source::Pool { pool, next } => {
+            for _ in 0..n {
+                let Some(ev) = pool.get(*next) else {
+                    break;
+                };
+                *next = (*next + 1) % pool.len();
+                if !shared.has_room(ev.shard) {
+                    shared.shed.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                shared.push_to_shard(ev.shard, ev.name, Some(ev.guild_id), &ev.data);
+                shared.generated.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+async fn traffic_task(shared: Arc<Shared>, mut source: Source, mut stop: watch::Receiver<bool>) {
     let started = Instant::now();
     let duration = shared.cfg.duration_ms.map(Duration::from_millis);
     let mut tick = tokio::time::interval(Duration::from_millis(10));
@@ -126,16 +209,7 @@ async fn traffic_task(shared: Arc<Shared>, mut traffic: Traffic, mut stop: watch
         if n == 0 {
             continue;
         }
-        let count = shared.cfg.shards;
-        let mut world = lock(&shared.world);
-        for _ in 0..n {
-            let Some(ev) = traffic.next_event(&mut world) else {
-                break;
-            };
-            let shard = crate::world::shard_of(ev.guild_id, count);
-            shared.push_to_shard(shard, ev.name, Some(ev.guild_id), &ev.data.to_string());
-            shared.generated.fetch_add(1, Ordering::Relaxed);
-        }
+        emit(&shared, &mut source, n);
     }
 }
 
@@ -357,6 +431,12 @@ impl SimHandle {
     /// Dispatches generated so far (before intent filtering).
     pub fn generated(&self) -> u64 {
         self.shared.generated.load(Ordering::Relaxed)
+    }
+
+    /// Dispatches not generated because their shard's connection was a whole resume buffer
+    /// behind ([`SimConfig::shed_when_behind`]).
+    pub fn shed(&self) -> u64 {
+        self.shared.shed.load(Ordering::Relaxed)
     }
 
     /// Stops serving, drops every connection and waits for the server to finish.

@@ -156,6 +156,9 @@ pub(crate) struct Shared {
     pub events_sent: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub generated: AtomicU64,
+    /// Dispatches not generated because their shard's connection was a buffer behind
+    /// ([`SimConfig::shed_when_behind`]).
+    pub shed: AtomicU64,
 }
 
 impl Shared {
@@ -183,6 +186,7 @@ impl Shared {
             events_sent: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
             generated: AtomicU64::new(0),
+            shed: AtomicU64::new(0),
             cfg,
         }
     }
@@ -201,6 +205,17 @@ impl Shared {
 
     /// Pushes a dispatch to the current session of `shard`; returns its sequence if a session
     /// took it (sessions without the needed intent skip it).
+    /// Whether the traffic may add a dispatch for `shard` now: always, unless
+    /// [`SimConfig::shed_when_behind`] is set and its session is a whole buffer behind.
+    pub(crate) fn has_room(&self, shard: u32) -> bool {
+        if !self.cfg.shed_when_behind {
+            return true;
+        }
+        self.slot(shard)
+            .and_then(|s| lock(&s.current).clone())
+            .is_none_or(|session| !session.is_full())
+    }
+
     pub(crate) fn push_to_shard(
         &self,
         shard: u32,

@@ -271,6 +271,7 @@ impl Connection {
         if self.sink.flush().await.is_err() {
             return Some(End::Gone);
         }
+        session.sent(self.cursor);
         if more {
             session.notify.notify_one();
         }

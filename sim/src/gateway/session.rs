@@ -24,6 +24,8 @@ struct Inner {
     buffer: VecDeque<Frame>,
     /// Highest sequence dropped from the buffer (0: none).
     evicted_upto: u64,
+    /// The newest sequence written to a connection.
+    sent_upto: u64,
     valid: bool,
     attached: Option<u64>,
     detached_at_ms: Option<u64>,
@@ -68,6 +70,7 @@ impl Session {
                 last_seq: 0,
                 buffer: VecDeque::new(),
                 evicted_upto: 0,
+                sent_upto: 0,
                 valid: true,
                 attached: None,
                 detached_at_ms: None,
@@ -119,6 +122,18 @@ impl Session {
         let first = g.buffer.front().map_or(0, |f| f.seq);
         let skip = usize::try_from((after + 1).saturating_sub(first)).unwrap_or(usize::MAX);
         Ok(g.buffer.iter().skip(skip).take(max).cloned().collect())
+    }
+
+    /// Records that a connection has written every dispatch up to `seq`.
+    pub(crate) fn sent(&self, seq: u64) {
+        let mut g = self.lock();
+        g.sent_upto = g.sent_upto.max(seq);
+    }
+
+    /// Whether a whole buffer of dispatches is waiting to be written.
+    pub(crate) fn is_full(&self) -> bool {
+        let g = self.lock();
+        g.last_seq.saturating_sub(g.sent_upto) >= self.cap as u64
     }
 
     pub(crate) fn last_seq(&self) -> u64 {
