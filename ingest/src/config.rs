@@ -80,6 +80,12 @@ pub struct IngestArgs {
     /// full, the shard stops reading.
     #[arg(long, env = "DDISCORD_PUBLISH_WINDOW", default_value_t = 1024)]
     pub publish_window: usize,
+    /// Dispatches a shard may read ahead of the cache (the state worker's applied sequence
+    /// in Redis) before it stops reading until the cache catches up; 0 turns this off. Keeps
+    /// the broker's queues bounded when the state worker is slower than the gateway; set it
+    /// only where a state worker runs (`ddiscord up` does). A pause lasts at most 15 s.
+    #[arg(long, env = "DDISCORD_MAX_CACHE_LAG", default_value_t = 0)]
+    pub max_cache_lag: u64,
     /// How often each shard persists its session (ms).
     #[arg(long, env = "DDISCORD_SESSION_PERSIST_MS", default_value_t = 1000)]
     pub session_persist_ms: u64,
@@ -157,6 +163,9 @@ pub struct IngestConfig {
     pub publish_window: usize,
     /// Session persistence interval.
     pub session_persist: Duration,
+    /// Dispatches a shard may read ahead of the cache's applied sequence before it stops
+    /// reading (`None`: no limit); see [`IngestArgs::max_cache_lag`].
+    pub max_cache_lag: Option<u64>,
     /// Consumer groups registered at startup with the pattern `<root>/>` (default
     /// `["state"]`); see [`IngestArgs::groups`].
     pub groups: Vec<String>,
@@ -206,6 +215,7 @@ impl IngestConfig {
             lease_ttl: Duration::from_secs(10),
             publish_window: 1024,
             session_persist: Duration::from_secs(1),
+            max_cache_lag: None,
             groups: vec![DEFAULT_GROUP.to_owned()],
             groups_refresh: Duration::from_secs(5),
         }
@@ -259,6 +269,7 @@ impl From<IngestArgs> for IngestConfig {
         c.lease_ttl = Duration::from_millis(a.lease_ttl_ms);
         c.publish_window = a.publish_window;
         c.session_persist = Duration::from_millis(a.session_persist_ms);
+        c.max_cache_lag = (a.max_cache_lag > 0).then_some(a.max_cache_lag);
         c.mesh.max_payload_bytes = a.max_payload_bytes;
         c.groups = a
             .groups

@@ -8,6 +8,8 @@
 //! | `ddiscord_ingest_publish_seconds` | histogram | `shard`: read → broker acknowledgement |
 //! | `ddiscord_ingest_buffer_fill` | gauge | `shard`: dispatches read but not yet acknowledged |
 //! | `ddiscord_ingest_buffer_full_total` | counter | `shard`: times the shard stopped reading because the buffer was full |
+//! | `ddiscord_ingest_cache_lag` | gauge | `shard`: dispatches read that the cache has not applied yet (with `DDISCORD_MAX_CACHE_LAG`) |
+//! | `ddiscord_ingest_cache_paused_total` | counter | `shard`: times the shard stopped reading because the cache was too far behind |
 //! | `ddiscord_ingest_publish_retries_total` | counter | `shard` |
 //! | `ddiscord_ingest_malformed_frames_total` | counter | `shard`: frames skipped because they are not gateway JSON |
 //! | `ddiscord_ingest_reconnects_total` | counter | `shard` |
@@ -33,6 +35,8 @@ pub(crate) struct ShardMetrics {
     pub publish_seconds: Histogram,
     pub buffer_fill: Gauge,
     pub buffer_full: Counter,
+    pub cache_lag: Gauge,
+    pub cache_paused: Counter,
     pub publish_retries: Counter,
     pub malformed: Counter,
     pub reconnects: Counter,
@@ -52,6 +56,8 @@ impl ShardMetrics {
             publish_seconds: histogram!("ddiscord_ingest_publish_seconds", "shard" => s.clone()),
             buffer_fill: gauge!("ddiscord_ingest_buffer_fill", "shard" => s.clone()),
             buffer_full: counter!("ddiscord_ingest_buffer_full_total", "shard" => s.clone()),
+            cache_lag: gauge!("ddiscord_ingest_cache_lag", "shard" => s.clone()),
+            cache_paused: counter!("ddiscord_ingest_cache_paused_total", "shard" => s.clone()),
             publish_retries: counter!("ddiscord_ingest_publish_retries_total", "shard" => s.clone()),
             malformed: counter!("ddiscord_ingest_malformed_frames_total", "shard" => s.clone()),
             reconnects: counter!("ddiscord_ingest_reconnects_total", "shard" => s.clone()),

@@ -36,6 +36,10 @@ pub use local_redis::{LocalRedis, kill_private_redis};
 use crate::cmd::error::CliError;
 use crate::logging::LogTarget;
 
+/// Dispatches a shard of `ddiscord up` reads ahead of the cache before it waits for the state
+/// worker ([`IngestConfig::max_cache_lag`]).
+const UP_MAX_CACHE_LAG: u64 = 10_000;
+
 /// Bound on stopping the simulator, and on stopping the HTTP listener.
 const STEP_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -183,6 +187,9 @@ pub async fn run(args: UpArgs, log_file: Option<&Path>) -> Result<(), CliError> 
     ingest_config.key_prefix.clone_from(&args.key_prefix);
     ingest_config.large_threshold = args.large_threshold;
     ingest_config.request_members = args.request_members;
+    // One machine: when the state worker falls behind, the backlog waits at the gateway
+    // instead of growing in the embedded broker's memory.
+    ingest_config.max_cache_lag = Some(UP_MAX_CACHE_LAG);
     if sim.is_some() {
         // The simulator's budget is its own; keep nothing in reserve.
         ingest_config.identify_reserve = 0;

@@ -5,6 +5,7 @@
 //! - [`runner`]: the shard's loop (read, publish, persist the session, gateway commands, stop).
 
 pub(crate) mod ctx;
+pub(crate) mod lag;
 pub(crate) mod publish;
 pub(crate) mod runner;
 

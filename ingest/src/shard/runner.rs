@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ddiscord::FrameHead;
+use ddiscord::cache::Keys;
 use ddiscord::coord::LeaseGuard;
 use ddiscord::envelope::{EnvelopeMeta, wrap};
 use ddiscord::mesh::Message as MeshMessage;
@@ -15,6 +16,7 @@ use tokio::sync::watch;
 use twilight_gateway::{CloseFrame, ConfigBuilder, Intents, Message, Session, Shard, ShardId};
 
 use super::ctx::ShardCtx;
+use super::lag::{self, CacheGate};
 use super::publish::{Done, Outgoing, PublishFailure, PublishFuture, queue};
 use crate::command;
 use crate::identify::RedisQueue;
@@ -152,9 +154,17 @@ pub(crate) async fn run_shard(
     let mut persist = tokio::time::interval(ctx.config.session_persist);
     let mut check = tokio::time::interval(Duration::from_millis(100));
     let mut full = false;
+    let mut gate = ctx
+        .config
+        .max_cache_lag
+        .map(|max| CacheGate::new(Keys::new(ctx.config.key_prefix.clone()).shard(id), max));
+    // The sequence of the last dispatch read (of `session`), for the cache-lag gate.
+    let mut read_seq = 0u64;
 
     let exit = loop {
-        let can_read = queuing.is_none() && inflight.len() < window;
+        let can_read = queuing.is_none()
+            && inflight.len() < window
+            && gate.as_ref().is_none_or(CacheGate::open);
         if inflight.len() >= window && !full {
             full = true;
             m.buffer_full.increment(1);
@@ -177,6 +187,25 @@ pub(crate) async fn run_shard(
             _ = check.tick() => {
                 if !guard.is_valid() {
                     break Some(ShardExit::Fenced);
+                }
+                if let Some(gate) = gate.as_mut() {
+                    let mut redis = ctx.redis.clone();
+                    let changed = gate.refresh(&mut redis, session.as_deref(), read_seq).await;
+                    #[allow(clippy::cast_precision_loss)]
+                    m.cache_lag.set(gate.lag() as f64);
+                    match changed {
+                        Some(true) => {
+                            m.cache_paused.increment(1);
+                            tracing::info!(shard = id, lag = gate.lag(), "the cache is behind; the shard stops reading until it catches up");
+                        }
+                        Some(false) if gate.overridden() => tracing::warn!(
+                            shard = id,
+                            lag = gate.lag(),
+                            paused_ms = lag::MAX_PAUSE.as_millis() as u64,
+                            "the cache stayed behind (state worker stopped or slow); the shard reads on so that the connection lives"
+                        ),
+                        _ => {}
+                    }
                 }
             }
             Some(done) = inflight.next(), if !inflight.is_empty() => {
@@ -265,6 +294,16 @@ pub(crate) async fn run_shard(
                                 SaveOutcome::Fenced => break Some(ShardExit::Fenced),
                                 SaveOutcome::Failed => {}
                             }
+                        }
+                        if session != before {
+                            read_seq = 0;
+                        }
+                        if let Some(seq) = match &frame {
+                            Some(Frame::Skip(done)) => done.seq,
+                            Some(Frame::Publish(out)) => out.done.seq,
+                            None => None,
+                        } {
+                            read_seq = seq;
                         }
                         match frame {
                             None => {}
