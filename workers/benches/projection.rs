@@ -99,6 +99,29 @@ fn redis_benchmark(port: u16) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// Clears Redis's per-command statistics.
+async fn reset_stats(conn: &mut redis::aio::ConnectionManager) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(conn)
+        .await
+        .unwrap();
+}
+
+/// Seconds Redis spent running `EVALSHA` since [`reset_stats`] (`INFO commandstats`).
+async fn evalsha_secs(conn: &mut redis::aio::ConnectionManager) -> f64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_evalsha:"))
+        .and_then(|l| l.split(',').find_map(|f| f.strip_prefix("usec=")))
+        .and_then(|u| u.parse::<f64>().ok())
+        .map_or(0.0, |u| u / 1e6)
+}
+
 async fn memory_usage(conn: &mut redis::aio::ConnectionManager, key: &str) -> u64 {
     redis::cmd("MEMORY")
         .arg("USAGE")
@@ -130,6 +153,7 @@ async fn main() {
     let large: Value = serde_json::from_str(&fixture("guild_create_large.json")).unwrap();
     let rounds = 10u64;
     let envs: Vec<Envelope> = (1..=rounds).map(|s| envelope(&large, s)).collect();
+    reset_stats(&mut conn).await;
     let started = Instant::now();
     let mut writes = 0;
     for env in &envs {
@@ -139,6 +163,7 @@ async fn main() {
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let script_secs = evalsha_secs(&mut conn).await;
     let planner = projector.planner().clone();
     let t = Instant::now();
     for env in &envs {
@@ -147,11 +172,12 @@ async fn main() {
     let plan_secs = t.elapsed().as_secs_f64();
     let rate = writes as f64 / secs;
     println!(
-        "GUILD_CREATE 9,593 members: {rounds} applies in {secs:.2} s = {:.1} ms each, {:.1} events/s, {rate:.0} writes/s = {:.2}x redis-benchmark -P 16 commands/s (best of SET/HSET); of which planning (split + ops) {:.1} ms each",
+        "GUILD_CREATE 9,593 members: {rounds} applies in {secs:.2} s = {:.1} ms each, {:.1} events/s, {rate:.0} writes/s = {:.2}x redis-benchmark -P 16 commands/s (best of SET/HSET); of which planning (split + ops) {:.1} ms each, Redis running the script {:.1} ms each",
         secs * 1000.0 / rounds as f64,
         rounds as f64 / secs,
         rate / base_rps,
-        plan_secs * 1000.0 / rounds as f64
+        plan_secs * 1000.0 / rounds as f64,
+        script_secs * 1000.0 / rounds as f64
     );
 
     // 2. A dispatch mix: every fixture dispatch except READY/GUILD_CREATE, in batches of 256.
@@ -172,6 +198,7 @@ async fn main() {
             envelope(f, seq)
         })
         .collect();
+    reset_stats(&mut conn).await;
     let started = Instant::now();
     let mut writes = 0;
     let mut applied = 0;
@@ -184,19 +211,21 @@ async fn main() {
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let mix_script_secs = evalsha_secs(&mut conn).await;
     let t = Instant::now();
     for env in &mix {
         let _ = planner.plan(env).unwrap();
     }
     let plan_secs = t.elapsed().as_secs_f64();
     println!(
-        "dispatch mix ({} kinds, {} events, {applied} applied): {:.0} events/s, {:.0} writes/s = {:.2}x redis-benchmark -P 16 commands/s (best of SET/HSET); of which planning (split + ops) {:.1} us/event",
+        "dispatch mix ({} kinds, {} events, {applied} applied): {:.0} events/s, {:.0} writes/s = {:.2}x redis-benchmark -P 16 commands/s (best of SET/HSET); of which planning (split + ops) {:.1} us/event, Redis running the script {:.1} us/event",
         frames.len(),
         mix.len(),
         mix.len() as f64 / secs,
         writes as f64 / secs,
         writes as f64 / secs / base_rps,
-        plan_secs * 1e6 / mix.len() as f64
+        plan_secs * 1e6 / mix.len() as f64,
+        mix_script_secs * 1e6 / mix.len() as f64
     );
 
     // 3. Memory per member, Redis beside twilight-cache-inmemory, same guild.

@@ -16,10 +16,11 @@
 -- (https://discord.com/developers/docs/events/gateway#sending-heartbeats), so an event whose
 -- sequence is not the next one means an earlier one has not arrived yet.
 --
--- The sequence is written per event, before the event's ops: if the script fails part-way
--- (Redis keeps the writes made before the failure), a retry of the batch skips the events
--- already applied, so no non-idempotent write (user references, member counts, READY's
--- generation) is ever applied twice.
+-- The sequence is written before the ops of each event that has any (and at the end): if the
+-- script fails part-way (Redis keeps the writes made before the failure), a retry of the batch
+-- skips every event whose writes began, so no non-idempotent write (user references, member
+-- counts, READY's generation) is ever applied twice. Events without ops (skipped, not cached)
+-- do not write their sequence each: a retry admits them again, and they write nothing.
 local shard_key, sessions_key = KEYS[1], KEYS[2]
 local P, shard = ARGV[1], ARGV[2]
 local events = tonumber(ARGV[4])
@@ -32,6 +33,10 @@ end
 -- The shard's guard, read once and kept here across the batch (the script is atomic).
 local guard = redis.call('HMGET', shard_key, 'session', 'seq')
 local cur, curseq = guard[1], tonumber(guard[2] or '0')
+-- Whether curseq is in Redis: it is written before the ops of an event that has any, and at
+-- the end of the script; an event without ops that a failed call admitted is admitted again
+-- by the retry, which writes nothing either.
+local seq_written = true
 local gen = nil
 
 -- Passes the (session, sequence) guard: 1 apply, 0 duplicate or replaced session, 2 gap.
@@ -55,16 +60,24 @@ local function admit(session, seq_text, kind)
       redis.call('LPUSH', sessions_key, cur)
       redis.call('LTRIM', sessions_key, 0, SESSIONS_KEPT - 1)
     end
-    redis.call('HSET', shard_key, 'session', session)
-    cur = session
+    redis.call('HSET', shard_key, 'session', session, 'seq', seq)
+    cur, curseq, seq_written = session, seq, true
     if kind == 'R' then
       redis.call('HINCRBY', shard_key, 'gen', 1)
       gen = nil
     end
+    return 1
   end
-  redis.call('HSET', shard_key, 'seq', seq)
-  curseq = seq
+  curseq, seq_written = seq, false
   return 1
+end
+
+-- Writes the sequence admitted last, if it is not written yet.
+local function write_seq()
+  if not seq_written then
+    redis.call('HSET', shard_key, 'seq', curseq)
+    seq_written = true
+  end
 end
 
 local function guild_key(g) return P .. 'guild:' .. g end
@@ -79,22 +92,29 @@ local CHUNK = 500
 -- JSON objects, split into their top-level fields without decoding the values, so the text of
 -- every value stays exactly as Discord sent it. Objects are the projection's own compact
 -- writes ({"key":value,...}); anything else splits to nil and is left untouched.
+local find, byte = string.find, string.byte
+
+-- The index of the '"' that ends the string whose opening '"' is at q (plain finds: a quote
+-- preceded by an odd number of backslashes is escaped).
 local function string_end(s, q)
   local pos = q + 1
   while true do
-    local j = string.find(s, '["\\]', pos)
+    local j = find(s, '"', pos, true)
     if not j then return nil end
-    if string.byte(s, j) == 92 then pos = j + 2 else return j end
+    local k = j - 1
+    while byte(s, k) == 92 do k = k - 1 end
+    if (j - k) % 2 == 1 then return j end
+    pos = j + 1
   end
 end
 
--- The index of the ',' '}' or ']' that ends the value starting at i.
-local function value_end(s, i)
+-- The index of the ',' '}' or ']' that ends the nested value starting at i.
+local function nested_end(s, i)
   local depth, pos = 0, i
   while true do
-    local j = string.find(s, '[",{}%[%]]', pos)
+    local j = find(s, '[",{}%[%]]', pos)
     if not j then return nil end
-    local c = string.byte(s, j)
+    local c = byte(s, j)
     if c == 34 then
       local e = string_end(s, j)
       if not e then return nil end
@@ -109,6 +129,22 @@ local function value_end(s, i)
       depth = depth - 1; pos = j + 1
     end
   end
+end
+
+-- The index of the ',' '}' or ']' that ends the value starting at i: a string or a literal
+-- (number, true, false, null) is found without scanning it character by character.
+local function value_end(s, i)
+  local c = byte(s, i)
+  if c == 34 then
+    local e = string_end(s, i)
+    if not e then return nil end
+    local d = byte(s, e + 1)
+    if d == 44 or d == 125 or d == 93 then return e + 1 end
+    return nested_end(s, e + 1)
+  elseif c == 123 or c == 91 then
+    return nested_end(s, i)
+  end
+  return (find(s, '[,}%]]', i))
 end
 
 -- keys (JSON text, quotes included) in order, and key -> value text; nil when not an object
@@ -204,6 +240,7 @@ local function replaced_members(g) return guild_key(g) .. ':members-replaced' en
 local replacing = {}
 
 local function finish_replacing()
+  if next(replacing) == nil then return end
   for g, _ in pairs(replacing) do
     local rk = replaced_members(g)
     unref_all(redis.call('HKEYS', rk))
@@ -280,7 +317,8 @@ for e = 1, events do
   i = i + 4
   local code = admit(session, seq_text, kind)
   codes[e] = code
-  if code == 1 then
+  if code == 1 and i < stop then
+    write_seq()
     while i < stop do
       local op = arg()
       if op == 'S' then
@@ -445,4 +483,5 @@ for e = 1, events do
   end
   i = stop
 end
+write_seq()
 return codes
