@@ -175,13 +175,15 @@ local function join(keys, vals)
   return '{' .. table.concat(parts, ',') .. '}'
 end
 
--- the old object with the fields (a list of {key, value}) set; nil when old is not an object
+-- the old object with the fields set (`count` key, value pairs of ARGV from `from`); nil when
+-- old is not an object
 local function merged(old, fields)
   local keys, vals = split(old)
   if not keys then return nil end
-  for _, f in ipairs(fields) do
-    if vals[f[1]] == nil then keys[#keys + 1] = f[1] end
-    vals[f[1]] = f[2]
+  for j = fields.from, fields.from + 2 * fields.count - 1, 2 do
+    local k = ARGV[j]
+    if vals[k] == nil then keys[#keys + 1] = k end
+    vals[k] = ARGV[j + 1]
   end
   return join(keys, vals)
 end
@@ -279,6 +281,11 @@ end
 local i = 5
 local function arg() local v = ARGV[i]; i = i + 1; return v end
 local function pairs_call(cmd, key, count)
+  if count == 1 and key then
+    redis.call(cmd, key, ARGV[i], ARGV[i + 1])
+    i = i + 2
+    return
+  end
   local done = 0
   while done < count do
     local take = math.min(CHUNK, count - done)
@@ -290,13 +297,12 @@ local function pairs_call(cmd, key, count)
   end
 end
 
+-- the fields of a merge: where their key, value pairs start in ARGV, and how many
 local function fields()
   local count = tonumber(arg())
-  local out = {}
-  for j = 1, count do
-    local k = arg(); out[j] = {k, arg()}
-  end
-  return out
+  local fs = {from = i, count = count}
+  i = i + 2 * count
+  return fs
 end
 
 local function merge_into(k, f, fs)
