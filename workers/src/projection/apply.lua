@@ -177,7 +177,7 @@ end
 
 -- the old object with the fields set (`count` key, value pairs of ARGV from `from`); nil when
 -- old is not an object
-local function merged(old, fields)
+local function merged_by_split(old, fields)
   local keys, vals = split(old)
   if not keys then return nil end
   for j = fields.from, fields.from + 2 * fields.count - 1, 2 do
@@ -186,6 +186,53 @@ local function merged(old, fields)
     vals[k] = ARGV[j + 1]
   end
   return join(keys, vals)
+end
+
+-- As merged_by_split, copying the text between replaced values in slices instead of splitting
+-- every field out (an object with a repeated key goes to merged_by_split, which keeps one).
+local function merged(old, fields)
+  if type(old) ~= 'string' or byte(old, 1) ~= 123 then return nil end
+  local want = {}
+  local last_field = fields.from + 2 * fields.count - 1
+  for j = fields.from, last_field, 2 do want[ARGV[j]] = j + 1 end
+  local parts, n, from = {}, 0, 1
+  local seen = {}
+  local close = 2
+  if byte(old, 2) ~= 125 then
+    local pos = 2
+    while true do
+      if byte(old, pos) ~= 34 then return nil end
+      local ke = string_end(old, pos)
+      if not ke or byte(old, ke + 1) ~= 58 then return nil end
+      local key = string.sub(old, pos, ke)
+      local ve = value_end(old, ke + 2)
+      if not ve then return nil end
+      if seen[key] then return merged_by_split(old, fields) end
+      seen[key] = true
+      local at = want[key]
+      if at then
+        parts[n + 1] = string.sub(old, from, ke + 1); parts[n + 2] = ARGV[at]
+        n = n + 2
+        from = ve
+      end
+      local c = byte(old, ve)
+      if c == 125 then close = ve; break end
+      if c ~= 44 then return nil end
+      pos = ve + 1
+    end
+  end
+  n = n + 1; parts[n] = string.sub(old, from, close - 1)
+  local any = close > 2
+  for j = fields.from, last_field, 2 do
+    local k = ARGV[j]
+    if not seen[k] then
+      seen[k] = true
+      n = n + 1; parts[n] = (any and ',' or '') .. k .. ':' .. ARGV[want[k]]
+      any = true
+    end
+  end
+  n = n + 1; parts[n] = '}'
+  return table.concat(parts)
 end
 
 local function object_of(fields) return merged('{}', fields) end
