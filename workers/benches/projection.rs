@@ -2,9 +2,20 @@
 //!
 //! `cargo bench -p ddiscord-workers --bench projection`
 //!
-//! - Throughput: single-key Redis writes (hash fields and string keys) per second while
-//!   projecting the 9,593-member GUILD_CREATE and a dispatch mix from the fixtures, beside
-//!   `redis-benchmark -P 16` (SET and HSET) against the same private Redis.
+//! - Throughput. Projection side: the clock starts with the dispatches already parsed as
+//!   envelopes (`Envelope::parse`, done before for both workloads) and stops when Redis has
+//!   answered the last script call; it times planning (splitting `d`, building and encoding
+//!   the ops), the script calls (one per batch of a shard's events) and the round trips.
+//!   Figures: single-key Redis writes (hash fields and string keys, `Outcome::Applied`'s
+//!   `writes`) per second, and events per second. Baseline side: `redis-benchmark -P 16 -n
+//!   300000 -t set,hset` against the same private Redis in the same run, timed by
+//!   redis-benchmark itself: commands per second, each one single-key write, the better of
+//!   SET and HSET. Ratios are projection writes/s over baseline commands/s. The planning time
+//!   is measured again alone over the same envelopes (same parsing, no Redis) and printed as
+//!   the share of it in the Rust process.
+//!   Workloads: the 9,593-member GUILD_CREATE (`guild_create_large.json`) replacing itself 10
+//!   times, one `apply` each; a dispatch mix of every fixture dispatch except READY and
+//!   GUILD_CREATE, 400 times over, in `apply_batch` calls of 256.
 //! - Memory: Redis `MEMORY USAGE` per cached member (member hash field + its user key) beside
 //!   twilight-cache-inmemory's heap per member for the same guild (counting allocator).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -88,6 +99,29 @@ fn redis_benchmark(port: u16) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// Clears Redis's per-command statistics.
+async fn reset_stats(conn: &mut redis::aio::ConnectionManager) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(conn)
+        .await
+        .unwrap();
+}
+
+/// Seconds Redis spent running `EVALSHA` since [`reset_stats`] (`INFO commandstats`).
+async fn evalsha_secs(conn: &mut redis::aio::ConnectionManager) -> f64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_evalsha:"))
+        .and_then(|l| l.split(',').find_map(|f| f.strip_prefix("usec=")))
+        .and_then(|u| u.parse::<f64>().ok())
+        .map_or(0.0, |u| u / 1e6)
+}
+
 async fn memory_usage(conn: &mut redis::aio::ConnectionManager, key: &str) -> u64 {
     redis::cmd("MEMORY")
         .arg("USAGE")
@@ -119,6 +153,7 @@ async fn main() {
     let large: Value = serde_json::from_str(&fixture("guild_create_large.json")).unwrap();
     let rounds = 10u64;
     let envs: Vec<Envelope> = (1..=rounds).map(|s| envelope(&large, s)).collect();
+    reset_stats(&mut conn).await;
     let started = Instant::now();
     let mut writes = 0;
     for env in &envs {
@@ -128,6 +163,7 @@ async fn main() {
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let script_secs = evalsha_secs(&mut conn).await;
     let planner = projector.planner().clone();
     let t = Instant::now();
     for env in &envs {
@@ -136,10 +172,12 @@ async fn main() {
     let plan_secs = t.elapsed().as_secs_f64();
     let rate = writes as f64 / secs;
     println!(
-        "GUILD_CREATE 9,593 members: {rounds} applies in {secs:.2} s = {:.1} ms each, {rate:.0} writes/s = {:.2}x redis-benchmark best; of which planning (parse + encode) {:.1} ms each",
+        "GUILD_CREATE 9,593 members: {rounds} applies in {secs:.2} s = {:.1} ms each, {:.1} events/s, {rate:.0} writes/s = {:.2}x redis-benchmark -P 16 commands/s (best of SET/HSET); of which planning (split + ops) {:.1} ms each, Redis running the script {:.1} ms each",
         secs * 1000.0 / rounds as f64,
+        rounds as f64 / secs,
         rate / base_rps,
-        plan_secs * 1000.0 / rounds as f64
+        plan_secs * 1000.0 / rounds as f64,
+        script_secs * 1000.0 / rounds as f64
     );
 
     // 2. A dispatch mix: every fixture dispatch except READY/GUILD_CREATE, in batches of 256.
@@ -160,6 +198,7 @@ async fn main() {
             envelope(f, seq)
         })
         .collect();
+    reset_stats(&mut conn).await;
     let started = Instant::now();
     let mut writes = 0;
     let mut applied = 0;
@@ -172,13 +211,21 @@ async fn main() {
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let mix_script_secs = evalsha_secs(&mut conn).await;
+    let t = Instant::now();
+    for env in &mix {
+        let _ = planner.plan(env).unwrap();
+    }
+    let plan_secs = t.elapsed().as_secs_f64();
     println!(
-        "dispatch mix ({} kinds, {} events, {applied} applied): {:.0} events/s, {:.0} writes/s = {:.2}x redis-benchmark best",
+        "dispatch mix ({} kinds, {} events, {applied} applied): {:.0} events/s, {:.0} writes/s = {:.2}x redis-benchmark -P 16 commands/s (best of SET/HSET); of which planning (split + ops) {:.1} us/event, Redis running the script {:.1} us/event",
         frames.len(),
         mix.len(),
         mix.len() as f64 / secs,
         writes as f64 / secs,
-        writes as f64 / secs / base_rps
+        writes as f64 / secs / base_rps,
+        plan_secs * 1e6 / mix.len() as f64,
+        mix_script_secs * 1e6 / mix.len() as f64
     );
 
     // 3. Memory per member, Redis beside twilight-cache-inmemory, same guild.

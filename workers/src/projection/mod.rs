@@ -1,20 +1,30 @@
 //! The projection of dispatches into Redis: [`Planner`] turns a dispatch into writes, and
-//! [`Projector`] applies them atomically, pipelined, behind the (shard, session, sequence)
-//! guard of `apply.lua`.
+//! [`Projector`] applies them atomically behind the (shard, session, sequence) guard of
+//! `apply.lua`.
 //!
 //! Consistency:
-//! - each dispatch is one `EVALSHA` of `apply.lua`: Redis runs it atomically, so a reader sees
-//!   an event entirely or not at all;
-//! - the script first compares the dispatch with the shard's `session` and `seq`
-//!   (`shard:<s>`): a sequence at or below the last applied one of the same session, or an event
-//!   of a replaced session, is skipped, so duplicates and redeliveries never regress state;
+//! - a batch of a shard's dispatches is one `EVALSHA` of `apply.lua` (at most
+//!   [`MAX_BATCH_EVENTS`] events and [`MAX_BATCH_BYTES`] of arguments per call, calls of
+//!   several shards pipelined): Redis runs it atomically, so a reader sees an event entirely or
+//!   not at all, and the script's outcome per event is that of running it once per event in
+//!   order;
+//! - the script first compares each dispatch with the shard's `session` and `seq`
+//!   (`shard:<s>`, read once per call and kept in the script's locals): a sequence at or below
+//!   the last applied one of the same session, or an event of a replaced session, is skipped,
+//!   so duplicates and redeliveries never regress state; an event after a gap (and the rest of
+//!   its session in the batch) is held or applied as [`Gaps`] says;
 //! - READY of a new session bumps the shard's generation, removes the guilds the shard had that
 //!   READY no longer lists (READY lists every guild of the shard), and marks the listed ones
 //!   `complete=0` while keeping their data readable until their GUILD_CREATE replaces them in one
 //!   step. There is no moment at which a live guild is missing.
 //!
-//! If a script fails half-way (Redis out of memory), Redis keeps the writes made before the
-//! failure; the batch is retried whole, which is safe because every write is idempotent.
+//! If a script fails part-way (Redis out of memory, a key of another type), Redis keeps the
+//! writes made before the failure. The guard writes each event's sequence before its ops, so a
+//! retry of the batch skips every event the failed call reached, and no non-idempotent write
+//! (a user reference, a member count) is applied twice; the event that failed keeps the writes
+//! made before its failure.
+//! Reactions, while messages are cached, read the message first: the batch before them is
+//! applied first.
 
 mod ops;
 mod plan;
@@ -153,12 +163,24 @@ pub struct Projector<C> {
     script: redis::Script,
 }
 
+/// Most events in one script call: a batch holds Redis for its whole run.
+pub const MAX_BATCH_EVENTS: usize = 512;
+
+/// Most argument bytes in one script call (an event larger than this goes alone).
+pub const MAX_BATCH_BYTES: usize = 2 << 20;
+
+/// A planned dispatch waiting for its script call.
 struct Prepared {
     index: usize,
     /// The outcome when the script applies it.
     applied: Outcome,
-    args: Vec<String>,
-    keys: Vec<String>,
+    shard: u32,
+    /// Session, sequence and guard kind, as `apply.lua` reads them.
+    guard: [String; 3],
+    /// The encoded ops.
+    ops: Vec<String>,
+    /// Argument bytes (guard and ops).
+    bytes: usize,
 }
 
 /// The lease a batch is written under: the writes apply only while it is current
@@ -237,7 +259,7 @@ impl<C: ConnectionLike + Send> Projector<C> {
             // Events that write nothing still pass the sequence guard.
             let guard_only = |outcome: Outcome, pending: &mut Vec<Prepared>, this: &Self| {
                 if envelope.sequence().is_some() {
-                    let mut p = this.prepare(index, envelope, &[], fence, gaps);
+                    let mut p = this.prepare(index, envelope, Vec::new(), gaps);
                     p.applied = outcome;
                     pending.push(p);
                     None
@@ -248,7 +270,7 @@ impl<C: ConnectionLike + Send> Projector<C> {
             let ops = match self.planner.plan(envelope) {
                 Ok(Plan::Ops(ops)) => ops,
                 Ok(Plan::Reaction { mut ops, reaction }) => {
-                    self.flush(&mut pending, &mut outcomes).await?;
+                    self.flush(&mut pending, &mut outcomes, fence).await?;
                     let keys = self.planner.keys();
                     let (message, me): (Option<String>, Option<String>) = redis::pipe()
                         .get(keys.message(reaction.channel, reaction.message))
@@ -294,21 +316,13 @@ impl<C: ConnectionLike + Send> Projector<C> {
                     continue;
                 }
             };
-            pending.push(self.prepare(index, envelope, &ops, fence, gaps));
+            pending.push(self.prepare(index, envelope, ops, gaps));
         }
-        self.flush(&mut pending, &mut outcomes).await?;
+        self.flush(&mut pending, &mut outcomes, fence).await?;
         Ok(outcomes)
     }
 
-    fn prepare(
-        &self,
-        index: usize,
-        envelope: &Envelope,
-        ops: &[Op],
-        fence: Option<&Fencing>,
-        gaps: Gaps,
-    ) -> Prepared {
-        let keys = self.planner.keys();
+    fn prepare(&self, index: usize, envelope: &Envelope, ops: Vec<Op>, gaps: Gaps) -> Prepared {
         let ready = envelope.event() == Some("READY");
         let session = if ready {
             envelope
@@ -325,51 +339,60 @@ impl<C: ConnectionLike + Send> Projector<C> {
             Some(s) => (if accept { "E!" } else { "E" }, s),
             None => ("N", 0),
         };
-        let mut args = vec![
+        let guard = [
             session.unwrap_or_default(),
             seq.to_string(),
             kind.to_owned(),
-            keys.prefix().to_owned(),
-            envelope.shard().to_string(),
-            fence.map(|f| f.token.to_string()).unwrap_or_default(),
         ];
         let mut writes = 0;
+        let mut args = Vec::new();
         for op in ops {
-            op.encode(&mut args);
             writes += op.writes();
+            op.encode(&mut args);
         }
+        let bytes = guard.iter().chain(&args).map(String::len).sum();
         Prepared {
             index,
             applied: Outcome::Applied { writes },
-            args,
-            keys: [
-                Some(keys.shard(envelope.shard())),
-                Some(keys.shard_sessions(envelope.shard())),
-                fence.map(|f| f.key.clone()),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
+            shard: envelope.shard(),
+            guard,
+            ops: args,
+            bytes,
         }
     }
 
+    /// Applies `pending` with one script call per run of events of one shard, at most
+    /// [`MAX_BATCH_EVENTS`] events and [`MAX_BATCH_BYTES`] argument bytes each, pipelined.
     async fn flush(
         &mut self,
         pending: &mut Vec<Prepared>,
         outcomes: &mut [Outcome],
+        fence: Option<&Fencing>,
     ) -> Result<(), ProjectionError> {
         if pending.is_empty() {
             return Ok(());
         }
+        let runs = runs(pending);
+        let keys = self.planner.keys();
+        let token = fence.map(|f| f.token.to_string()).unwrap_or_default();
         let mut pipe = redis::pipe();
-        for p in pending.iter() {
-            pipe.cmd("EVALSHA")
+        for run in &runs {
+            let shard = pending[run.start].shard;
+            let cmd = pipe
+                .cmd("EVALSHA")
                 .arg(self.script.get_hash())
-                .arg(p.keys.len())
-                .arg(&p.keys)
-                .arg(&p.args);
+                .arg(if fence.is_some() { 3 } else { 2 })
+                .arg(keys.shard(shard))
+                .arg(keys.shard_sessions(shard));
+            if let Some(f) = fence {
+                cmd.arg(&f.key);
+            }
+            cmd.arg(keys.prefix()).arg(shard).arg(&token).arg(run.len());
+            for p in &pending[run.clone()] {
+                cmd.arg(&p.guard[..]).arg(p.ops.len()).arg(&p.ops);
+            }
         }
-        let mut result = pipe.query_async::<Vec<i64>>(&mut self.conn).await;
+        let mut result = pipe.query_async::<Vec<Vec<i64>>>(&mut self.conn).await;
         if let Err(e) = &result
             && e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
         {
@@ -381,17 +404,25 @@ impl<C: ConnectionLike + Send> Projector<C> {
         let results = match result {
             Ok(r) => r,
             Err(e) if ddiscord::coord::Fence::is_fenced_error(&e) => {
-                let shard = pending
-                    .first()
-                    .and_then(|p| p.args.get(4))
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or_default();
+                let shard = pending.first().map(|p| p.shard).unwrap_or_default();
                 pending.clear();
                 return Err(ProjectionError::new(ProjectionErrorKind::Fenced { shard }));
             }
             Err(e) => return Err(e.into()),
         };
-        for (p, code) in pending.drain(..).zip(results) {
+        if results.len() != runs.len()
+            || runs
+                .iter()
+                .zip(&results)
+                .any(|(run, codes)| run.len() != codes.len())
+        {
+            return Err(ProjectionError::with_source(
+                ProjectionErrorKind::Redis,
+                "the projection script returned a code count unlike the batch's event count",
+            ));
+        }
+        let codes = results.into_iter().flatten();
+        for (p, code) in pending.drain(..).zip(codes) {
             outcomes[p.index] = match code {
                 1 => p.applied,
                 2 => Outcome::Gap,
@@ -402,7 +433,69 @@ impl<C: ConnectionLike + Send> Projector<C> {
     }
 }
 
+/// `pending` split into the script calls that apply it: consecutive events of one shard, at
+/// most [`MAX_BATCH_EVENTS`] and [`MAX_BATCH_BYTES`] (an event larger than that alone).
+fn runs(pending: &[Prepared]) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, p) in pending.iter().enumerate() {
+        let full = i - start >= MAX_BATCH_EVENTS || bytes + p.bytes > MAX_BATCH_BYTES;
+        if i > start && (pending[start].shard != p.shard || full) {
+            runs.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += p.bytes;
+    }
+    runs.push(start..pending.len());
+    runs
+}
+
 #[derive(serde::Deserialize)]
 struct ReadySession {
     session_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prepared(shard: u32, bytes: usize) -> Prepared {
+        Prepared {
+            index: 0,
+            applied: Outcome::Duplicate,
+            shard,
+            guard: Default::default(),
+            ops: Vec::new(),
+            bytes,
+        }
+    }
+
+    #[test]
+    fn runs_split_on_shard_count_and_bytes() {
+        let mut pending: Vec<Prepared> =
+            (0..MAX_BATCH_EVENTS + 3).map(|_| prepared(0, 10)).collect();
+        pending.push(prepared(1, 10));
+        pending.push(prepared(0, 10));
+        assert_eq!(
+            runs(&pending),
+            vec![
+                0..MAX_BATCH_EVENTS,
+                MAX_BATCH_EVENTS..MAX_BATCH_EVENTS + 3,
+                MAX_BATCH_EVENTS + 3..MAX_BATCH_EVENTS + 4,
+                MAX_BATCH_EVENTS + 4..MAX_BATCH_EVENTS + 5,
+            ]
+        );
+        // An event larger than the bound goes alone; smaller ones fill up to it.
+        let half = MAX_BATCH_BYTES / 2;
+        let pending = vec![
+            prepared(0, half),
+            prepared(0, half),
+            prepared(0, 1),
+            prepared(0, MAX_BATCH_BYTES * 3),
+            prepared(0, 1),
+        ];
+        assert_eq!(runs(&pending), vec![0..2, 2..3, 3..4, 4..5]);
+    }
 }

@@ -154,40 +154,40 @@ pub enum Op {
     },
 }
 
-fn push_fields(out: &mut Vec<String>, fields: &[Field]) {
+fn push_fields(out: &mut Vec<String>, fields: Vec<Field>) {
     out.push(fields.len().to_string());
     for (k, v) in fields {
-        out.push(k.clone());
-        out.push(v.clone());
+        out.push(k);
+        out.push(v);
     }
 }
 
 impl Op {
-    /// Appends the op's script arguments to `out`.
-    pub fn encode(&self, out: &mut Vec<String>) {
+    /// Appends the op's script arguments to `out`, moving its strings there.
+    pub fn encode(self, out: &mut Vec<String>) {
         match self {
-            Op::Set(k, v) => out.extend(["S".into(), k.clone(), v.clone()]),
-            Op::Del(k) => out.extend(["D".into(), k.clone()]),
+            Op::Set(k, v) => out.extend(["S".into(), k, v]),
+            Op::Del(k) => out.extend(["D".into(), k]),
             Op::HSet(k, pairs) => {
-                out.extend(["H".into(), k.clone()]);
+                out.extend(["H".into(), k]);
                 push_fields(out, pairs);
             }
             Op::HDel(k, fields) => {
-                out.extend(["HD".into(), k.clone(), fields.len().to_string()]);
-                out.extend(fields.iter().cloned());
+                out.extend(["HD".into(), k, fields.len().to_string()]);
+                out.extend(fields);
             }
             Op::HIncrIfExists(k, f, by) => {
-                out.extend(["HIX".into(), k.clone(), f.clone(), by.to_string()]);
+                out.extend(["HIX".into(), k, f, by.to_string()]);
             }
             Op::Merge {
                 target,
                 fields,
                 create,
             } => {
-                let op = if *create { "JC" } else { "J" };
+                let op = if create { "JC" } else { "J" };
                 match target {
-                    Target::Key(k) => out.extend([op.into(), k.clone(), String::new()]),
-                    Target::HashField(k, f) => out.extend([op.into(), k.clone(), f.clone()]),
+                    Target::Key(k) => out.extend([op.into(), k, String::new()]),
+                    Target::HashField(k, f) => out.extend([op.into(), k, f]),
                 }
                 push_fields(out, fields);
             }
@@ -204,12 +204,12 @@ impl Op {
                 push_fields(out, fields);
             }
             Op::JsonIncr { key, field, by } => {
-                out.extend(["JI".into(), key.clone(), field.clone(), by.to_string()]);
+                out.extend(["JI".into(), key, field, by.to_string()]);
             }
             Op::MemberSet { guild, members } => {
                 out.extend(["MS".into(), guild.to_string(), members.len().to_string()]);
                 for m in members {
-                    out.extend([m.user.clone(), m.member.clone(), m.user_json.clone()]);
+                    out.extend([m.user, m.member, m.user_json]);
                 }
             }
             Op::MembersChunkedIfAll(g) => out.extend(["MC".into(), g.to_string()]),
@@ -223,17 +223,17 @@ impl Op {
                 out.extend([
                     "MJ".into(),
                     guild.to_string(),
-                    user.clone(),
-                    if *create { "1" } else { "0" }.into(),
-                    user_json.clone().unwrap_or_default(),
+                    user,
+                    if create { "1" } else { "0" }.into(),
+                    user_json.unwrap_or_default(),
                 ]);
                 push_fields(out, fields);
             }
             Op::MemberRemove { guild, user } => {
-                out.extend(["MR".into(), guild.to_string(), user.clone()]);
+                out.extend(["MR".into(), guild.to_string(), user]);
             }
             Op::UserIfHeld { user, json } => {
-                out.extend(["US".into(), user.clone(), json.clone()]);
+                out.extend(["US".into(), user, json]);
             }
             Op::DelGuild {
                 guild,
@@ -241,7 +241,7 @@ impl Op {
             } => out.extend([
                 "DG".into(),
                 guild.to_string(),
-                if *keep_messages { "1" } else { "0" }.into(),
+                if keep_messages { "1" } else { "0" }.into(),
             ]),
             Op::DelChannel { guild, channel } => {
                 out.extend(["DC".into(), guild.to_string(), channel.to_string()]);
@@ -261,7 +261,7 @@ impl Op {
                 "MA".into(),
                 channel.to_string(),
                 message.to_string(),
-                json.clone(),
+                json,
                 limit.to_string(),
             ]),
             Op::MessageDel { channel, messages } => {

@@ -105,7 +105,12 @@ impl Planner {
         let channels = objects(&guild, "channels")?;
         let threads = objects(&guild, "threads")?;
         let members = objects(&guild, "members")?;
-        let presences = objects(&guild, "presences")?;
+        // Presences are split only when cached: they are most of a large guild's payload.
+        let presences = if self.config.cache_presences {
+            objects(&guild, "presences")?
+        } else {
+            Vec::new()
+        };
         let roles = objects(&guild, "roles")?;
         let emojis = objects(&guild, "emojis")?;
         let stickers = objects(&guild, "stickers")?;
