@@ -2,7 +2,8 @@
 
     python scripts/bench-plot.py docs/bench
 
-- ingest_shards.csv       -> ingest_shards.png       (CPU ms per 1,000 dispatches, RSS per shard)
+- ingest_shards.csv       -> ingest_shards.png       (CPU ms per 1,000 dispatches; RSS each added
+  shard costs, idle and after the dispatches, and the whole node's)
 - projection_members.csv  -> projection_members.png  (events/s and writes/s, Redis bytes)
 - pipeline_load.csv       -> pipeline_load.png       (end-to-end p50/p99 and delivered rate vs
   offered rate; written by another script, columns offered_per_s,delivered_per_s,p50_ms,p99_ms)
@@ -50,21 +51,34 @@ def save(fig, path, title, folder):
 def ingest(folder):
     data = rows(folder / "ingest_shards.csv")
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    bt = b.twinx()
     for run, rs in by_run(data).items():
         x = [r["shards"] for r in rs]
         a.plot(x, [r["cpu_ms_per_1k_events"] for r in rs], "o-", label=f"pass {run}")
-        b.plot(x, [r["rss_per_shard_bytes"] / 1024 for r in rs], "o-", label=f"per shard, pass {run}")
-        b.plot(x, [r["rss_bytes"] / 2**20 for r in rs], "s--", alpha=0.6,
-               label=f"whole node (MiB), pass {run}")
+        # What each shard adds: RSS above the smallest shard count of the pass, per extra shard.
+        first = min(rs, key=lambda r: r["shards"])
+        more = [r for r in rs if r["shards"] > first["shards"]]
+        xm = [r["shards"] for r in more]
+        for key, style, what in [("rss_bytes", "o-", "after the dispatches"),
+                                 ("rss_idle_bytes", "^-", "connected, idle")]:
+            b.plot(xm, [(r[key] - first[key]) / (r["shards"] - first["shards"]) / 1024
+                        for r in more], style, label=f"{what}, pass {run}")
+        bt.plot(x, [r["rss_bytes"] / 2**20 for r in rs], "s--", color="tab:red", alpha=0.5,
+                label=f"whole node, pass {run}")
     for ax in (a, b):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("shards on one ingest node")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+    a.legend(fontsize=8)
     a.set_ylabel("ingest CPU ms per 1,000 dispatches")
     a.set_ylim(bottom=0)
-    b.set_yscale("log")
-    b.set_ylabel("RSS: KiB per shard / MiB whole node")
+    b.set_ylabel("RSS per added shard, KiB")
+    b.set_ylim(bottom=0)
+    bt.set_ylabel("RSS of the whole node, MiB", color="tab:red")
+    bt.set_ylim(bottom=0)
+    h1, l1 = b.get_legend_handles_labels()
+    h2, l2 = bt.get_legend_handles_labels()
+    b.legend(h1 + h2, l1 + l2, fontsize=7, loc="center right")
     save(fig, folder / "ingest_shards.png", "Ingest: CPU and memory as shards grow", folder)
 
 

@@ -3,8 +3,9 @@
 //! `cargo bench -p ddiscord-workers --bench scale` (run by `scripts/bench scale`, which plots
 //! the CSV). Env: `SCALE_CSV` (default `docs/bench/projection_members.csv` under the
 //! workspace), `SCALE_GUILDS` (checkpoints in guilds, default `1,3,11,32,105`),
-//! `SCALE_MIX_EVENTS` (default 20000), `SCALE_BUDGET_SECS` (default 170: no guild is added
-//! once the timed work has taken this long).
+//! `SCALE_MIX_EVENTS` (default 20000), `SCALE_BUDGET_SECS` (default 170 per pass: no guild is
+//! added once the timed work has taken this long), `SCALE_RUNS` (passes, default 1, each from
+//! an empty Redis after `FLUSHALL`; each row says its pass).
 //!
 //! Guilds are clones of the captured 9,593-member GUILD_CREATE: the guild id and the ids of its
 //! members, channels, roles, emojis, stickers and threads are rewritten to fresh snowflakes
@@ -23,8 +24,8 @@
 //!   cached guild and one of its members (seeded), applied with `Projector::apply_batch` in
 //!   batches of 256; the clock runs around the `apply_batch` calls only.
 //!
-//! The baseline measured in the same run is the first checkpoint: every later row is also
-//! printed as a ratio to it.
+//! The baseline measured in the same run is the first checkpoint of the pass: every later row
+//! is also printed as a ratio to it.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -239,6 +240,7 @@ fn writes_of(outcomes: &[Outcome]) -> (usize, usize) {
 }
 
 struct Row {
+    run: u32,
     members: usize,
     guilds: usize,
     used_memory: i64,
@@ -268,104 +270,157 @@ async fn main() {
     let mix_events: usize = env_or("SCALE_MIX_EVENTS", 20_000);
     let budget = Duration::from_secs(env_or("SCALE_BUDGET_SECS", 170));
 
+    let runs: u32 = env_or("SCALE_RUNS", 1);
+
     let server = RedisServer::start().unwrap();
     let client = redis::Client::open(server.url()).unwrap();
-    let mut conn = redis::aio::ConnectionManager::new(client).await.unwrap();
-    let mut projector = Projector::new(conn.clone(), Keys::default(), ProjectionConfig::default());
+    // The state worker's response timeout: one GUILD_CREATE script holds Redis for a while.
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(ddiscord_workers::SCRIPT_RESPONSE_TIMEOUT));
+    let mut conn = redis::aio::ConnectionManager::new_with_config(client, config)
+        .await
+        .unwrap();
     let template = Template::load();
     let templates = mix_templates();
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-
-    let used0 = used_memory(&mut conn).await;
-    let mut mix_added = 0i64;
-    let mut seq = 0u64;
-    let mut guilds: Vec<(u64, Vec<u64>)> = Vec::new();
-    let mut timed = Duration::ZERO;
     let mut rows: Vec<Row> = Vec::new();
-    for &target in &checkpoints {
-        let (mut fill_t, mut fill_events, mut fill_writes, mut fill_members) =
-            (Duration::ZERO, 0usize, 0usize, 0usize);
-        while guilds.len() < target && timed < budget {
-            seq += 1;
-            let (env, g, members) = template.clone_guild(guilds.len() as u64, seq);
-            let t0 = Instant::now();
-            let out = projector.apply(&env).await.unwrap();
-            let dt = t0.elapsed();
-            drop(env);
-            let Outcome::Applied { writes } = out else {
-                panic!("GUILD_CREATE not applied: {out:?}");
-            };
-            fill_t += dt;
-            timed += dt;
-            fill_events += 1;
-            fill_writes += writes;
-            fill_members += members.len();
-            guilds.push((g, members));
-        }
-        if fill_events == 0 {
-            println!(
-                "time budget of {budget:?} spent: no checkpoint beyond {} guilds",
-                guilds.len()
-            );
-            break;
-        }
-        let members: usize = guilds.iter().map(|(_, m)| m.len()).sum();
-        let used = used_memory(&mut conn).await;
-        let member_bytes = used - used0 - mix_added;
-
-        let envs = mix(&templates, &guilds, &mut rng, mix_events, &mut seq);
-        let before_mix = used_memory(&mut conn).await;
-        let t0 = Instant::now();
-        let (mut applied, mut writes) = (0, 0);
-        for chunk in envs.chunks(256) {
-            let (n, w) = writes_of(&projector.apply_batch(chunk).await.unwrap());
-            applied += n;
-            writes += w;
-        }
-        let mix_t = t0.elapsed();
-        timed += mix_t;
-        mix_added += used_memory(&mut conn).await - before_mix;
-        assert!(applied > 0, "no mix dispatch applied");
-
-        let fs = fill_t.as_secs_f64();
-        let ms = mix_t.as_secs_f64();
-        let row = Row {
-            members,
-            guilds: guilds.len(),
-            used_memory: member_bytes,
-            bytes_per_member: member_bytes as f64 / members as f64,
-            fill_events_per_s: fill_events as f64 / fs,
-            fill_writes_per_s: fill_writes as f64 / fs,
-            fill_members_per_s: fill_members as f64 / fs,
-            mix_events: envs.len(),
-            mix_events_per_s: envs.len() as f64 / ms,
-            mix_writes_per_s: writes as f64 / ms,
+    for run in 1..=runs {
+        let _: () = redis::cmd("FLUSHALL")
+            .arg("SYNC")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let pass = Pass {
+            run,
+            checkpoints: &checkpoints,
+            mix_events,
+            budget,
+            template: &template,
+            templates: &templates,
         };
-        let base = rows.first().unwrap_or(&row);
-        println!(
-            "{:>9} members ({:>3} guilds): {:>6.0} B/member ({:.2}x first) | fill {:>7.0} writes/s {:>7.0} members/s ({:.2}x first) | mix {:>6.0} events/s {:>7.0} writes/s ({:.2}x first; {applied} of {} applied, the rest are not projected)",
-            row.members,
-            row.guilds,
-            row.bytes_per_member,
-            row.bytes_per_member / base.bytes_per_member,
-            row.fill_writes_per_s,
-            row.fill_members_per_s,
-            row.fill_writes_per_s / base.fill_writes_per_s,
-            row.mix_events_per_s,
-            row.mix_writes_per_s,
-            row.mix_events_per_s / base.mix_events_per_s,
-            row.mix_events,
-        );
-        rows.push(row);
+        rows.extend(pass.run(conn.clone()).await);
     }
+    write_csv(&rows);
+}
 
+/// One pass over the checkpoints, from an empty Redis.
+struct Pass<'a> {
+    run: u32,
+    checkpoints: &'a [usize],
+    mix_events: usize,
+    budget: Duration,
+    template: &'a Template,
+    templates: &'a [Value],
+}
+
+impl Pass<'_> {
+    async fn run(&self, mut conn: redis::aio::ConnectionManager) -> Vec<Row> {
+        let Self {
+            run,
+            checkpoints,
+            mix_events,
+            budget,
+            template,
+            templates,
+        } = *self;
+        let mut projector =
+            Projector::new(conn.clone(), Keys::default(), ProjectionConfig::default());
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let used0 = used_memory(&mut conn).await;
+        let mut mix_added = 0i64;
+        let mut seq = 0u64;
+        let mut guilds: Vec<(u64, Vec<u64>)> = Vec::new();
+        let mut timed = Duration::ZERO;
+        let mut rows: Vec<Row> = Vec::new();
+        for &target in checkpoints {
+            let (mut fill_t, mut fill_events, mut fill_writes, mut fill_members) =
+                (Duration::ZERO, 0usize, 0usize, 0usize);
+            while guilds.len() < target && timed < budget {
+                seq += 1;
+                let (env, g, members) = template.clone_guild(guilds.len() as u64, seq);
+                let t0 = Instant::now();
+                let out = projector.apply(&env).await.unwrap();
+                let dt = t0.elapsed();
+                drop(env);
+                let Outcome::Applied { writes } = out else {
+                    panic!("GUILD_CREATE not applied: {out:?}");
+                };
+                fill_t += dt;
+                timed += dt;
+                fill_events += 1;
+                fill_writes += writes;
+                fill_members += members.len();
+                guilds.push((g, members));
+            }
+            if fill_events == 0 {
+                println!(
+                    "time budget of {budget:?} spent: no checkpoint beyond {} guilds",
+                    guilds.len()
+                );
+                break;
+            }
+            let members: usize = guilds.iter().map(|(_, m)| m.len()).sum();
+            let used = used_memory(&mut conn).await;
+            let member_bytes = used - used0 - mix_added;
+
+            let envs = mix(templates, &guilds, &mut rng, mix_events, &mut seq);
+            let before_mix = used_memory(&mut conn).await;
+            let t0 = Instant::now();
+            let (mut applied, mut writes) = (0, 0);
+            for chunk in envs.chunks(256) {
+                let (n, w) = writes_of(&projector.apply_batch(chunk).await.unwrap());
+                applied += n;
+                writes += w;
+            }
+            let mix_t = t0.elapsed();
+            timed += mix_t;
+            mix_added += used_memory(&mut conn).await - before_mix;
+            assert!(applied > 0, "no mix dispatch applied");
+
+            let fs = fill_t.as_secs_f64();
+            let ms = mix_t.as_secs_f64();
+            let row = Row {
+                run,
+                members,
+                guilds: guilds.len(),
+                used_memory: member_bytes,
+                bytes_per_member: member_bytes as f64 / members as f64,
+                fill_events_per_s: fill_events as f64 / fs,
+                fill_writes_per_s: fill_writes as f64 / fs,
+                fill_members_per_s: fill_members as f64 / fs,
+                mix_events: envs.len(),
+                mix_events_per_s: envs.len() as f64 / ms,
+                mix_writes_per_s: writes as f64 / ms,
+            };
+            let base = rows.first().unwrap_or(&row);
+            println!(
+                "run {run}: {:>9} members ({:>3} guilds): {:>6.0} B/member ({:.2}x first) | fill {:>7.0} writes/s {:>7.0} members/s ({:.2}x first) | mix {:>6.0} events/s {:>7.0} writes/s ({:.2}x first; {applied} of {} applied, the rest are not projected)",
+                row.members,
+                row.guilds,
+                row.bytes_per_member,
+                row.bytes_per_member / base.bytes_per_member,
+                row.fill_writes_per_s,
+                row.fill_members_per_s,
+                row.fill_writes_per_s / base.fill_writes_per_s,
+                row.mix_events_per_s,
+                row.mix_writes_per_s,
+                row.mix_events_per_s / base.mix_events_per_s,
+                row.mix_events,
+            );
+            rows.push(row);
+        }
+        rows
+    }
+}
+
+fn write_csv(rows: &[Row]) {
     let mut csv = String::from(
-        "members,guilds,used_memory_bytes,bytes_per_member,fill_events_per_s,fill_writes_per_s,fill_members_per_s,mix_events,mix_events_per_s,mix_writes_per_s\n",
+        "run,members,guilds,used_memory_bytes,bytes_per_member,fill_events_per_s,fill_writes_per_s,fill_members_per_s,mix_events,mix_events_per_s,mix_writes_per_s\n",
     );
-    for r in &rows {
+    for r in rows {
         writeln!(
             csv,
-            "{},{},{},{:.1},{:.2},{:.0},{:.0},{},{:.0},{:.0}",
+            "{},{},{},{},{:.1},{:.2},{:.0},{:.0},{},{:.0},{:.0}",
+            r.run,
             r.members,
             r.guilds,
             r.used_memory,
