@@ -6,6 +6,24 @@
 //! - **typical twilight bot**: deserialise `twilight_model::gateway::event::Event` and update
 //!   `twilight_cache_inmemory::InMemoryCache` (no publishing at all).
 //!
+//! All three time the same work from the same starting point:
+//!
+//! - **same frames**: the `BENCH_EVENTS` generated dispatches, byte for byte the frames the
+//!   simulator sends the ingest node (same payload text, same sequences: the corpus numbers
+//!   them after READY and the GUILD_CREATEs, as the simulator's session does);
+//! - **same starting point**: the GUILD_CREATEs that come first are processed by every side
+//!   before its clock and CPU counter start (the raw loop decompresses and publishes them and
+//!   waits for their PUBACKs, so its zlib context is in the same state as the node's; the
+//!   twilight bot caches them; the node has published READY and every GUILD_CREATE); the
+//!   dispatches are handed to the simulator as pre-serialised text
+//!   (`SimHandle::dispatch_json`), so no serialising happens after the clock starts;
+//! - **same parsing**: the raw loop does the node's own per-frame work (the `FrameHead` scan,
+//!   guild id, topic, envelope, QoS 1 publish, every PUBACK awaited), the node additionally
+//!   does what the ratio is meant to show: websocket framing and twilight's shard loop;
+//! - **same broker work**: the node registers no consumer group (`--groups=`), so the broker
+//!   acknowledges and forwards to one plain subscriber (which counts what arrived) for the
+//!   node, and acknowledges only for the raw loop.
+//!
 //! The ingest node runs as a child process (`ingest-node`), so its CPU time (from
 //! `/proc/<pid>/stat`) excludes the simulator and the broker. Baselines run in this process,
 //! on one thread; their CPU time is this process's.
@@ -31,7 +49,6 @@ use ddiscord_testkit::{Mosquitto, RedisServer};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use serde::de::DeserializeSeed;
-use serde_json::Value;
 use twilight_cache_inmemory::{DefaultInMemoryCache, ResourceType};
 use twilight_model::gateway::event::GatewayEventDeserializer;
 
@@ -57,8 +74,10 @@ fn cpu_seconds(pid: &str) -> f64 {
 struct Frames {
     /// GUILD_CREATE frames for the world's guilds, then `n` generated dispatches.
     frames: Vec<String>,
-    /// The generated dispatches (name, d), for the simulator to send.
-    generated: Vec<(String, Value)>,
+    /// How many of `frames` are the GUILD_CREATEs that come first (not timed).
+    prefix: usize,
+    /// The generated dispatches (name, guild, d as JSON text), for the simulator to send.
+    generated: Vec<(String, u64, String)>,
 }
 
 fn corpus(n: usize) -> Frames {
@@ -66,7 +85,8 @@ fn corpus(n: usize) -> Frames {
     let f = Fixtures::load(&dir, false).unwrap();
     let mut world = World::build(&f, 4).unwrap();
     let mut frames = Vec::new();
-    let mut seq = 0u64;
+    // Sequence 1 is the session's READY (not in the corpus), as in the simulator.
+    let mut seq = 1u64;
     for g in &world.guilds {
         seq += 1;
         frames.push(format!(
@@ -79,13 +99,15 @@ fn corpus(n: usize) -> Frames {
     for _ in 0..n {
         let ev = traffic.next_event(&mut world).unwrap();
         seq += 1;
-        frames.push(format!(
-            r#"{{"op":0,"s":{seq},"t":"{}","d":{}}}"#,
-            ev.name, ev.data
-        ));
-        generated.push((ev.name.to_owned(), ev.data));
+        let d = ev.data.to_string();
+        frames.push(format!(r#"{{"op":0,"s":{seq},"t":"{}","d":{d}}}"#, ev.name));
+        generated.push((ev.name.to_owned(), ev.guild_id, d));
     }
-    Frames { frames, generated }
+    Frames {
+        prefix: frames.len() - n,
+        frames,
+        generated,
+    }
 }
 
 /// zlib-stream as Discord sends it: one context, a sync flush after every message.
@@ -112,43 +134,59 @@ fn compress(frames: &[String]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-async fn raw_loop(compressed: &[Vec<u8>], broker: &str) -> (f64, f64) {
+/// Decompresses one zlib-stream message into `buf` (cleared first).
+fn inflate(d: &mut Decompress, msg: &[u8], buf: &mut Vec<u8>) {
+    buf.clear();
+    let mut input = msg;
+    loop {
+        let before = d.total_in();
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(buf.capacity().max(4096));
+        }
+        d.decompress_vec(input, buf, FlushDecompress::Sync).unwrap();
+        input = &input[(d.total_in() - before) as usize..];
+        if input.is_empty() && buf.len() < buf.capacity() {
+            break;
+        }
+    }
+}
+
+/// The raw loop over `compressed`: the first `prefix` messages before the clock starts (their
+/// PUBACKs awaited), the rest timed.
+async fn raw_loop(compressed: &[Vec<u8>], prefix: usize, broker: &str) -> (f64, f64) {
     let port: u16 = broker.rsplit(':').next().unwrap().parse().unwrap();
     let mut opts = MqttOptions::new("bench-raw", "127.0.0.1", port);
     opts.set_max_packet_size(64 << 20, 64 << 20);
     opts.set_inflight(1000);
     let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
-    let total = compressed.len();
+    let (acked_tx, mut acked) = tokio::sync::watch::channel(0usize);
     let acks = tokio::spawn(async move {
-        let mut acked = 0usize;
-        while acked < total {
+        let mut n = 0usize;
+        loop {
             match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::PubAck(_))) => acked += 1,
+                Ok(Event::Incoming(Packet::PubAck(_))) => {
+                    n += 1;
+                    if acked_tx.send(n).is_err() {
+                        return;
+                    }
+                }
                 Ok(Event::Outgoing(Outgoing::Publish(_)) | _) => {}
                 Err(e) => panic!("raw baseline mqtt: {e}"),
             }
         }
     });
     let topics = Topics::default();
-    let cpu0 = cpu_seconds("self");
-    let t0 = Instant::now();
     let mut d = Decompress::new(true);
     let mut buf = Vec::with_capacity(1 << 20);
-    for msg in compressed {
-        buf.clear();
-        let mut input = &msg[..];
-        loop {
-            let before = d.total_in();
-            if buf.capacity() - buf.len() < 4096 {
-                buf.reserve(buf.capacity());
-            }
-            d.decompress_vec(input, &mut buf, FlushDecompress::Sync)
-                .unwrap();
-            input = &input[(d.total_in() - before) as usize..];
-            if input.is_empty() && buf.len() < buf.capacity() {
-                break;
-            }
+    let mut cpu0 = cpu_seconds("self");
+    let mut t0 = Instant::now();
+    for (i, msg) in compressed.iter().enumerate() {
+        if i == prefix {
+            acked.wait_for(|n| *n >= prefix).await.unwrap();
+            cpu0 = cpu_seconds("self");
+            t0 = Instant::now();
         }
+        inflate(&mut d, msg, &mut buf);
         let head = FrameHead::parse(&buf).unwrap();
         let guild = head.guild_id().unwrap();
         let topic = topics
@@ -165,18 +203,26 @@ async fn raw_loop(compressed: &[Vec<u8>], broker: &str) -> (f64, f64) {
             .await
             .unwrap();
     }
-    acks.await.unwrap();
-    (t0.elapsed().as_secs_f64(), cpu_seconds("self") - cpu0)
+    acked.wait_for(|n| *n >= compressed.len()).await.unwrap();
+    let out = (t0.elapsed().as_secs_f64(), cpu_seconds("self") - cpu0);
+    acks.abort();
+    out
 }
 
-fn twilight_bot(frames: &[String]) -> (f64, f64) {
+/// The twilight bot over `frames`: the first `prefix` cached before the clock starts, the
+/// rest timed.
+fn twilight_bot(frames: &[String], prefix: usize) -> (f64, f64) {
     let cache = DefaultInMemoryCache::builder()
         .resource_types(ResourceType::all())
         .build();
-    let cpu0 = cpu_seconds("self");
-    let t0 = Instant::now();
+    let mut cpu0 = cpu_seconds("self");
+    let mut t0 = Instant::now();
     let mut failed: std::collections::BTreeMap<String, (usize, String)> = Default::default();
-    for f in frames {
+    for (i, f) in frames.iter().enumerate() {
+        if i == prefix {
+            cpu0 = cpu_seconds("self");
+            t0 = Instant::now();
+        }
         let Some(de) = GatewayEventDeserializer::from_json(f) else {
             failed.entry("<no head>".into()).or_default().0 += 1;
             continue;
@@ -224,6 +270,7 @@ async fn ingest(frames: &Frames, redis: &RedisServer, broker: &Mosquitto) -> (f6
         .env("DDISCORD_IDENTIFY_RESERVE", "0")
         .env("DDISCORD_HTTP_ADDR", format!("127.0.0.1:{http}"))
         .env("RUST_LOG", "warn")
+        .arg("--groups=")
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -261,8 +308,8 @@ async fn ingest(frames: &Frames, redis: &RedisServer, broker: &Mosquitto) -> (f6
     let want = base + frames.generated.len();
     let cpu0 = cpu_seconds(&pid);
     let t0 = Instant::now();
-    for (name, d) in &frames.generated {
-        sim.dispatch(0, name, d).unwrap();
+    for (name, guild, d) in &frames.generated {
+        sim.dispatch_json(0, name, Some(*guild), d).unwrap();
     }
     while *rx.borrow() < want {
         if t0.elapsed() > Duration::from_secs(300) {
@@ -303,11 +350,12 @@ fn main() {
         let broker = Mosquitto::start_with(&["max_packet_size 67108864"]).unwrap();
         let redis = RedisServer::start().unwrap();
 
-        let (raw_t, raw_cpu) = raw_loop(&compressed, &broker.url()).await;
-        let (tw_t, tw_cpu) = twilight_bot(&frames.frames);
+        let (raw_t, raw_cpu) = raw_loop(&compressed, frames.prefix, &broker.url()).await;
+        let (tw_t, tw_cpu) = twilight_bot(&frames.frames, frames.prefix);
         let (in_t, in_cpu, got) = ingest(&frames, &redis, &broker).await;
 
-        let m = frames.frames.len() as f64;
+        // Every side timed the same `n` generated dispatches.
+        let m = n as f64;
         let row = |name: &str, t: f64, cpu: f64, count: f64| {
             println!(
                 "{name:<28} {:>10.0} events/s   {:>7.2} CPU s per million events   ({count:.0} events in {t:.2} s, {cpu:.2} CPU s)",
