@@ -17,7 +17,9 @@
 // same topic, QoS 0). The loop bodies do the same work per event: `name` reads the dispatch name
 // from the topic, `parse` decodes the whole envelope with JSON.parse and reads `d.content`.
 // Rate = events handled / (stop - start). Rounds alternate which side goes first; the ratio is
-// ddiscord's rate over mqtt.js's in the same round.
+// ddiscord's rate over mqtt.js's in the same round. Each consumer also reports the CPU time its
+// process spent from subscribed to done (all threads: ddiscord's native I/O thread and the JS
+// thread), which a machine short of cores disturbs less than the rates.
 //
 // Two sources, each faster than either consumer alone:
 // - direct: bench/feeder.js, a stand-in broker that writes the pre-encoded PUBLISH packets to the
@@ -117,6 +119,8 @@ async function main() {
         const ratios = []
         const ours = []
         const theirs = []
+        const cpuOurs = []
+        const cpuTheirs = []
         for (let r = 0; r < ROUNDS; r++) {
           const order = r % 2 === 0 ? ['ddiscord', 'mqttjs'] : ['mqttjs', 'ddiscord']
           const got = {}
@@ -126,6 +130,8 @@ async function main() {
           ours.push(a.rate)
           theirs.push(b.rate)
           ratios.push(a.rate / b.rate)
+          cpuOurs.push((a.cpuMs * 1000) / a.received)
+          cpuTheirs.push((b.cpuMs * 1000) / b.received)
           console.log(
             `  round ${r + 1} (${source}, ${body}): ddiscord ${a.received} events at ${fmt(a.rate)}/s (cpu ${fmt(a.cpuMs)} ms, peak rss ${fmt(a.rssPeakMb)} MiB); ` +
               `mqtt.js ${b.received} at ${fmt(b.rate)}/s (cpu ${fmt(b.cpuMs)} ms, peak rss ${fmt(b.rssPeakMb)} MiB); ratio ${(a.rate / b.rate).toFixed(2)}x`
@@ -133,7 +139,8 @@ async function main() {
         }
         console.log(
           `${source}, ${body === 'name' ? 'event name from the topic' : 'envelope parsed (d.content)'}: ddiscord for-await ${fmt(median(ours))} events/s, ` +
-            `mqtt.js ${fmt(median(theirs))} events/s, ratio ${median(ratios).toFixed(2)}x (median of ${ROUNDS} rounds)`
+            `mqtt.js ${fmt(median(theirs))} events/s, ratio ${median(ratios).toFixed(2)}x (median of ${ROUNDS} rounds); ` +
+            `process CPU per event ${median(cpuOurs).toFixed(1)} µs (all threads) vs ${median(cpuTheirs).toFixed(1)} µs`
         )
       }
     }
