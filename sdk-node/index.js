@@ -373,9 +373,9 @@ class BatchIterator {
   }
 }
 
-// The batches of one native subscription (src/subscription.rs): `request` returns the events
-// already buffered at once, or has the one callback registered with `start` deliver the next
-// ones, so a crossing costs no promise or threadsafe function of its own. The callback holds only `sink`, not the
+// The batches of one native subscription: the native side delivers each batch asked for with
+// `request` to the one callback registered with `start` (src/subscription.rs), so a crossing
+// costs no promise or threadsafe function of its own. The callback holds only `sink`, not the
 // native subscription: a subscription nobody references can still be garbage-collected.
 class BatchFeed {
   #native
@@ -397,17 +397,16 @@ class BatchFeed {
         this.#native.start((delivery) => deliver(sink, delivery))
         this.#started = true
       }
-      // Events already buffered come back at once; otherwise the callback gets them.
-      const ready = this.#native.request(this.#max)
-      if (ready !== null) return Promise.resolve(prepare(ready))
       const w = { promise: null, resolve: null, reject: null }
       w.promise = new Promise((resolve, reject) => {
         w.resolve = resolve
         w.reject = reject
       })
       sink.waiting = w
+      this.#native.request(this.#max)
       return w.promise
     } catch (e) {
+      sink.waiting = null
       return Promise.reject(translate(e))
     }
   }

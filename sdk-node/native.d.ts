@@ -165,16 +165,14 @@ export declare class Subscription {
    */
   start(callback: (delivery: [batch: EventBatch | null, code: string | null, message: string | null]) => void): void
   /**
-   * Asks for the next batch: the events already buffered, up to `maxEvents` (default 1024,
-   * at most 65 536) or 16 MiB of envelopes, are returned at once; when there are none (or an
-   * error or the end is next) this returns `null` and the callback given to `start` receives
-   * the first events to come with every event buffered by then, or the error, or the end.
-   * One batch is asked for at a time: a request while one is pending returns `null` and
-   * changes nothing.
+   * Asks for the next batch: the callback given to `start` receives every event already
+   * buffered, or the first to come, up to `maxEvents` (default 1024, at most 65 536) or
+   * 16 MiB of envelopes. One batch is asked for at a time: a second request before the
+   * answer changes nothing.
    *
    * Errors: `DDISCORD_INVALID_ARGUMENT` before `start`.
    */
-  request(maxEvents?: number | undefined | null): EventBatch | null
+  request(maxEvents?: number | undefined | null): void
   /**
    * Stops the subscription: a pending request is answered with the end and the broker
    * subscription is dropped. Idempotent.

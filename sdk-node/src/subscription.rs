@@ -1,16 +1,14 @@
 //! Subscriptions (`subscribe`, `subscribeState`, `requestGuildMembers`): events from the core
 //! client's streams, delivered to JavaScript in batches.
 //!
-//! Batches travel without a promise per batch (a napi-rs async method creates and tears down a
-//! threadsafe function for every call): the JS entry registers a callback once
-//! ([`Subscription::start`]) and asks for each batch with [`Subscription::request`], a
-//! synchronous call. When events are already buffered (a loop that keeps up with a busy
-//! subscription), `request` takes them on the JS thread and returns them at once, with no hop
-//! to another thread. Otherwise a task on the client's runtime (the pump) waits for the first
-//! event and hands the callback that event with every event buffered by then. Either way a
-//! batch is as large as what is waiting, up to the requested number, and never waits to fill.
-//! At most one batch is asked for at a time, so what the subscription holds beyond the core's
-//! bounded subscription buffer is one batch.
+//! Batches travel through one channel per subscription instead of a promise per batch (a
+//! napi-rs async method creates and tears down a threadsafe function for every call): the JS
+//! entry registers a callback once ([`Subscription::start`]) and asks for each batch with
+//! [`Subscription::request`], a synchronous call. A task on the client's runtime (the pump)
+//! then waits for the first event and hands the callback that event with every event already
+//! buffered, up to the requested number: a batch is as large as what is waiting, and never
+//! waits to fill. At most one batch is asked for at a time, so what the subscription holds
+//! beyond the core's bounded subscription buffer is one batch.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -53,24 +51,12 @@ struct Demand {
     finished: bool,
 }
 
-/// The core's stream and what it reported after a batch was taken.
-struct Source {
-    stream: Events,
-    /// An error met after events that were already batched: the next answer.
-    pending: Option<ClientError>,
-    /// The stream ended after events that were already batched.
-    ended: bool,
-}
-
 struct Inner {
     pattern: String,
     closed: CancellationToken,
     runtime: tokio::runtime::Handle,
-    /// The stream, read by the pump while it waits for events and by `request` on the JS
-    /// thread when events are already buffered; `None` once the subscription ended.
-    source: tokio::sync::Mutex<Option<Source>>,
-    /// The pump has been started.
-    started: std::sync::atomic::AtomicBool,
+    /// The stream until [`Subscription::start`] hands it to the pump.
+    stream: Mutex<Option<Events>>,
     callback: Mutex<Option<Arc<Mutex<DeliveryFn>>>>,
     demand: Mutex<Demand>,
     /// Wakes the pump when a batch is asked for.
@@ -101,12 +87,7 @@ impl Subscription {
                 pattern,
                 closed,
                 runtime,
-                source: tokio::sync::Mutex::new(Some(Source {
-                    stream,
-                    pending: None,
-                    ended: false,
-                })),
-                started: std::sync::atomic::AtomicBool::new(false),
+                stream: Mutex::new(Some(stream)),
                 callback: Mutex::new(None),
                 demand: Mutex::new(Demand::default()),
                 wake: Notify::new(),
@@ -197,17 +178,19 @@ impl Inner {
 
     /// The next batch of at most `max` events: waits for the first, then takes every event
     /// already buffered. `None` when the stream ended or the subscription was closed.
-    async fn next_batch(&self, source: &mut Source, max: usize) -> Option<Delivery> {
-        if let Some(e) = source.pending.take() {
+    async fn next_batch(
+        &self,
+        stream: &mut Events,
+        pending: &mut Option<ClientError>,
+        max: usize,
+    ) -> Option<Delivery> {
+        if let Some(e) = pending.take() {
             return Some(failure(e));
-        }
-        if source.ended {
-            return None;
         }
         let first = tokio::select! {
             biased;
             () = self.closed.cancelled() => None,
-            item = source.stream.next() => item,
+            item = stream.next() => item,
         };
         let first = match first {
             None => return None,
@@ -217,78 +200,41 @@ impl Inner {
             Some(Err(e)) => return Some(failure(e)),
             Some(Ok(ev)) => ev,
         };
-        Some((Some(self.drain(source, first, max)), None, None))
-    }
-
-    /// A batch of `first` and every event already buffered, up to `max` (or
-    /// [`crate::batch::MAX_BATCH_BYTES`]); what ends the drain early is kept in `source`.
-    fn drain(&self, source: &mut Source, first: Event, max: usize) -> EventBatch {
         let mut batch = BatchBuilder::default();
         batch.push(first.topic(), first.bytes());
         while !batch.is_full(max) {
-            match source.stream.next().now_or_never() {
+            match stream.next().now_or_never() {
                 Some(Some(Ok(ev))) => batch.push(ev.topic(), ev.bytes()),
                 Some(Some(Err(e))) => {
                     if !self.closed.is_cancelled() {
-                        source.pending = Some(e);
+                        *pending = Some(e);
                     }
                     break;
                 }
-                Some(None) => {
-                    source.ended = true;
-                    break;
-                }
-                None => break,
+                // Ended or nothing buffered: the next request finds the end.
+                Some(None) | None => break,
             }
         }
-        batch.finish()
-    }
-
-    /// The events already buffered, taken on the calling thread without waiting: `None` when
-    /// there are none, or an error or the end comes first (the pump answers those), or the pump
-    /// is reading the stream.
-    fn ready_batch(&self, max: usize) -> Option<EventBatch> {
-        let mut guard = self.source.try_lock().ok()?;
-        let source = guard.as_mut()?;
-        if source.pending.is_some() || source.ended || self.closed.is_cancelled() {
-            return None;
-        }
-        match source.stream.next().now_or_never()? {
-            Some(Ok(first)) => Some(self.drain(source, first, max)),
-            Some(Err(e)) => {
-                if !self.closed.is_cancelled() {
-                    source.pending = Some(e);
-                }
-                None
-            }
-            None => {
-                source.ended = true;
-                None
-            }
-        }
+        Some((Some(batch.finish()), None, None))
     }
 
     /// Answers requests until the stream ends or the subscription is closed.
-    async fn pump(self: Arc<Self>) {
+    async fn pump(self: Arc<Self>, mut stream: Events) {
+        let mut pending = None;
         loop {
             let max = tokio::select! {
                 biased;
                 () = self.closed.cancelled() => break,
                 max = self.requested() => max,
             };
-            let mut guard = self.source.lock().await;
-            let Some(source) = guard.as_mut() else {
+            let Some(delivery) = self.next_batch(&mut stream, &mut pending, max).await else {
                 break;
             };
-            let Some(delivery) = self.next_batch(source, max).await else {
-                break;
-            };
-            drop(guard);
             let mut demand = self.demand();
             self.answer(&mut demand, delivery);
         }
         // Drops the broker subscription before the end reaches the script.
-        self.source.lock().await.take();
+        drop(stream);
         let mut demand = self.demand();
         demand.finished = true;
         self.answer(&mut demand, END);
@@ -330,27 +276,27 @@ impl Subscription {
             }
             *slot = Some(Arc::new(Mutex::new(callback)));
         }
-        if inner.started.swap(true, Ordering::AcqRel) {
-            return Ok(());
+        let stream = inner
+            .stream
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match stream {
+            Some(stream) => drop(inner.runtime.spawn(Arc::clone(inner).pump(stream))),
+            // Closed before it started: every request is answered with the end.
+            None => inner.demand().finished = true,
         }
-        drop(inner.runtime.spawn(Arc::clone(inner).pump()));
         Ok(())
     }
 
-    /// Asks for the next batch: the events already buffered, up to `maxEvents` (default 1024,
-    /// at most 65 536) or 16 MiB of envelopes, are returned at once; when there are none (or an
-    /// error or the end is next) this returns `null` and the callback given to `start` receives
-    /// the first events to come with every event buffered by then, or the error, or the end.
-    /// One batch is asked for at a time: a request while one is pending returns `null` and
-    /// changes nothing.
+    /// Asks for the next batch: the callback given to `start` receives every event already
+    /// buffered, or the first to come, up to `maxEvents` (default 1024, at most 65 536) or
+    /// 16 MiB of envelopes. One batch is asked for at a time: a second request before the
+    /// answer changes nothing.
     ///
     /// Errors: `DDISCORD_INVALID_ARGUMENT` before `start`.
     #[napi]
-    pub fn request(
-        &self,
-        env: Env,
-        max_events: Option<u32>,
-    ) -> napi::Result<Option<EventBatch>, String> {
+    pub fn request(&self, env: Env, max_events: Option<u32>) -> napi::Result<(), String> {
         let inner = &self.inner;
         let Some(callback) = inner.callback() else {
             return Err(NodeError::new(
@@ -362,13 +308,7 @@ impl Subscription {
         let max = max_events.unwrap_or(DEFAULT_BATCH).clamp(1, MAX_BATCH) as usize;
         let mut demand = inner.demand();
         if demand.requested.is_some() {
-            return Ok(None);
-        }
-        // Events already waiting: no hop to the pump and back.
-        if !demand.finished
-            && let Some(batch) = inner.ready_batch(max)
-        {
-            return Ok(Some(batch));
+            return Ok(());
         }
         if inner.outstanding.fetch_add(1, Ordering::AcqRel) == 0 {
             set_referenced(&callback, &env, true);
@@ -379,7 +319,7 @@ impl Subscription {
         } else {
             inner.wake.notify_one();
         }
-        Ok(None)
+        Ok(())
     }
 
     /// Stops the subscription: a pending request is answered with the end and the broker
@@ -387,11 +327,11 @@ impl Subscription {
     #[napi]
     pub fn close(&self) {
         self.inner.closed.cancel();
-        // Never started (or the pump is idle): drop the stream now.
-        if !self.inner.started.load(Ordering::Acquire)
-            && let Ok(mut source) = self.inner.source.try_lock()
-        {
-            source.take();
-        }
+        // Never started: nothing else holds the stream.
+        self.inner
+            .stream
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 }
