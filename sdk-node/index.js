@@ -89,28 +89,40 @@ function checkString(what, value) {
   return value
 }
 
+// A batch as the native side delivers it (src/batch.rs): distinct `topics`, `topicOf` and
+// `ends` (Uint32Array, per event) and the envelopes back to back in `data`. `prepare` adds the
+// event count and a cache of each distinct topic's levels, split once for all of the batch's
+// events on that topic.
+function prepare(batch) {
+  if (batch !== null) {
+    batch.count = batch.ends.length
+    batch.levels = new Array(batch.topics.length)
+  }
+  return batch
+}
+
 /**
  * One event: a Discord dispatch as the shard received it, with the topic it came on.
  * The envelope is sliced from its batch and parsed only when read.
  */
 class Event {
-  #data
-  #start
-  #end
-  #levels
+  #batch
+  #i
   #envelope
 
-  constructor(topic, data, start, end) {
+  constructor(batch, i) {
     /** The topic, `<root>/{shard}/{guild}/{EVENT}`. */
-    this.topic = topic
-    this.#data = data
-    this.#start = start
-    this.#end = end
+    this.topic = batch.topics[batch.topicOf[i]]
+    this.#batch = batch
+    this.#i = i
   }
 
-  #level(i) {
-    if (this.#levels === undefined) this.#levels = this.topic.split('/')
-    return this.#levels[i]
+  #level(n) {
+    const b = this.#batch
+    const t = b.topicOf[this.#i]
+    let levels = b.levels[t]
+    if (levels === undefined) levels = b.levels[t] = b.topics[t].split('/')
+    return levels[n]
   }
 
   /** The shard that received it. */
@@ -131,12 +143,16 @@ class Event {
 
   /** The envelope's bytes (a view into the batch, not a copy). */
   get raw() {
-    return this.#data.subarray(this.#start, this.#end)
+    const b = this.#batch
+    const i = this.#i
+    return b.data.subarray(i === 0 ? 0 : b.ends[i - 1], b.ends[i])
   }
 
   /** The envelope as JSON text. */
   text() {
-    return this.#data.toString('utf8', this.#start, this.#end)
+    const b = this.#batch
+    const i = this.#i
+    return b.data.toString('utf8', i === 0 ? 0 : b.ends[i - 1], b.ends[i])
   }
 
   /** The parsed envelope: `{shard, session, received_ms, op, t, s, d}`. */
@@ -176,14 +192,14 @@ class Job extends Event {
   #id
   #settled = false
 
-  constructor(topic, data, start, end, queue, id, redelivered, deliveries) {
-    super(topic, data, start, end)
+  constructor(batch, i, queue) {
+    super(batch, i)
     this.#queue = queue
-    this.#id = id
+    this.#id = batch.deliveryIds[i]
     /** The broker delivered it before without an ack (an earlier owner crashed mid-work). */
-    this.redelivered = redelivered
+    this.redelivered = batch.redelivered[i]
     /** Deliveries of this job to this replica so far (1 on the first; nacks add one). */
-    this.deliveries = deliveries
+    this.deliveries = batch.deliveries[i]
   }
 
   /** The partition (shard) it belongs to. */
@@ -261,9 +277,9 @@ class WorkQueue {
     return new BatchIterator(
       async () => {
         await this.#ready
-        return this.#native.nextBatch(this.#batchSize)
+        return prepare(await this.#native.nextBatch(this.#batchSize))
       },
-      (b, i, start, end) => new Job(b.topics[i], b.data, start, end, this.#native, b.deliveryIds[i], b.redelivered[i], b.deliveries[i]),
+      (b, i) => new Job(b, i, this.#native),
       () => {
         this.close().catch(() => {})
       }
@@ -282,13 +298,13 @@ class WorkQueue {
 }
 
 // An async iterator over native batches. `next()` resolves at once while the current batch
-// lasts, and crosses into native code once per batch.
+// lasts, and asks the native side for the next batch once it is used up.
 class BatchIterator {
   #source
   #make
   #batch = null
   #i = 0
-  #start = 0
+  #filling = null
   #done = false
   #onEnd
 
@@ -301,23 +317,31 @@ class BatchIterator {
   #take() {
     const b = this.#batch
     const i = this.#i++
-    const end = b.ends[i]
-    const ev = this.#make(b, i, this.#start, end)
-    this.#start = end
-    if (this.#i >= b.topics.length) this.#batch = null
-    return { value: ev, done: false }
+    if (this.#i >= b.count) this.#batch = null
+    return { value: this.#make(b, i), done: false }
   }
 
-  async #fill() {
-    const batch = await this.#source()
-    if (batch === null) {
-      this.#finish()
-      return { value: undefined, done: true }
-    }
-    this.#batch = batch
-    this.#i = 0
-    this.#start = 0
-    return this.#take()
+  #fill() {
+    // An error (e.g. DDISCORD_CONNECTION_LOST) ends this loop but not the subscription:
+    // iterating it again continues once the client has reconnected.
+    const filling = this.#source().then(
+      (batch) => {
+        this.#filling = null
+        if (batch === null) {
+          this.#finish()
+          return { value: undefined, done: true }
+        }
+        this.#batch = batch
+        this.#i = 0
+        return this.#take()
+      },
+      (e) => {
+        this.#filling = null
+        throw translate(e)
+      }
+    )
+    this.#filling = filling
+    return filling
   }
 
   #finish() {
@@ -330,11 +354,12 @@ class BatchIterator {
   next() {
     if (this.#batch !== null) return Promise.resolve(this.#take())
     if (this.#done) return Promise.resolve({ value: undefined, done: true })
-    // An error (e.g. DDISCORD_CONNECTION_LOST) ends this loop but not the subscription:
-    // iterating it again continues once the client has reconnected.
-    return this.#fill().catch((e) => {
-      throw translate(e)
-    })
+    // A call while a batch is on its way waits for it.
+    if (this.#filling !== null) {
+      const again = () => this.next()
+      return this.#filling.then(again, again)
+    }
+    return this.#fill()
   }
 
   return() {
@@ -348,6 +373,53 @@ class BatchIterator {
   }
 }
 
+// The batches of one native subscription: the native side delivers each batch asked for with
+// `request` to the one callback registered with `start` (src/subscription.rs), so a crossing
+// costs no promise or threadsafe function of its own. The callback holds only `sink`, not the
+// native subscription: a subscription nobody references can still be garbage-collected.
+class BatchFeed {
+  #native
+  #max
+  #sink = { waiting: null }
+  #started = false
+
+  constructor(native, max) {
+    this.#native = native
+    this.#max = max
+  }
+
+  /** The next batch (`null` once the subscription ended); one is asked for at a time. */
+  pull() {
+    const sink = this.#sink
+    if (sink.waiting !== null) return sink.waiting.promise
+    try {
+      if (!this.#started) {
+        this.#native.start((delivery) => deliver(sink, delivery))
+        this.#started = true
+      }
+      const w = { promise: null, resolve: null, reject: null }
+      w.promise = new Promise((resolve, reject) => {
+        w.resolve = resolve
+        w.reject = reject
+      })
+      sink.waiting = w
+      this.#native.request(this.#max)
+      return w.promise
+    } catch (e) {
+      sink.waiting = null
+      return Promise.reject(translate(e))
+    }
+  }
+}
+
+function deliver(sink, [batch, code, message]) {
+  const w = sink.waiting
+  if (w === null) return
+  sink.waiting = null
+  if (code !== null) w.reject(new DDiscordError(code, message))
+  else w.resolve(prepare(batch))
+}
+
 /**
  * A subscription: iterate it with `for await`. Leaving the loop (break, return, throw) or
  * calling `close()` ends it.
@@ -355,18 +427,18 @@ class BatchIterator {
 class Subscription {
   #client
   #native = null
+  #feed = null
   #ready
-  #batchSize
   #closed = false
 
   constructor(client, pattern, opening, batchSize) {
     this.#client = client // keeps the client (and its connection) alive while iterating
     /** The pattern as given. */
     this.pattern = pattern
-    this.#batchSize = batchSize
     this.#ready = opening.then(
       (n) => {
         this.#native = n
+        this.#feed = new BatchFeed(n, batchSize)
         if (this.#closed) n.close()
         return this
       },
@@ -383,27 +455,24 @@ class Subscription {
     return this.#ready
   }
 
+  #pull() {
+    if (this.#feed !== null) return this.#feed.pull()
+    return this.#ready.then(() => this.#feed.pull())
+  }
+
   /** Waits for the next events already buffered (at least one); `null` once closed. */
   async nextBatch() {
-    await this.#ready
-    const b = await call(() => this.#native.nextBatch(this.#batchSize))
+    const b = await this.#pull()
     if (b === null) return null
-    const out = new Array(b.topics.length)
-    let start = 0
-    for (let i = 0; i < b.topics.length; i++) {
-      out[i] = new Event(b.topics[i], b.data, start, b.ends[i])
-      start = b.ends[i]
-    }
+    const out = new Array(b.count)
+    for (let i = 0; i < b.count; i++) out[i] = new Event(b, i)
     return out
   }
 
   [Symbol.asyncIterator]() {
     return new BatchIterator(
-      async () => {
-        await this.#ready
-        return this.#native.nextBatch(this.#batchSize)
-      },
-      (b, i, start, end) => new Event(b.topics[i], b.data, start, end),
+      () => this.#pull(),
+      (b, i) => new Event(b, i),
       () => this.close()
     )
   }

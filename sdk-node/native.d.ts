@@ -147,25 +147,34 @@ export declare class Client {
 }
 
 /**
- * A live subscription. The JS entry iterates it with `for await`, calling
- * [`Subscription::next_batch`] once per batch.
+ * A live subscription. The JS entry iterates it with `for await`, asking for one batch at a
+ * time with [`Subscription::request`].
  */
 export declare class Subscription {
   /** The pattern as given (Solace syntax). */
   get pattern(): string
   /**
-   * Waits for at least one event, then returns it with every event already buffered, up to
-   * `maxEvents` (default 1024, at most 65 536) or 16 MiB of envelopes. Resolves to `null`
-   * once the subscription or its client is closed.
+   * Registers the function that receives each batch asked for with `request`:
+   * `callback([batch, code, message])` (one array), on the JS thread. `batch` is at least one
+   * event; or `code` and `message` say what failed (`DDISCORD_CONNECTION_LOST` when the
+   * mesh connection dropped: the client reconnects and resubscribes, ask again to continue,
+   * events published meanwhile are lost; `DDISCORD_TIMEOUT` for a member request whose next
+   * chunk did not come); all three are `null` once the subscription or its client is closed.
    *
-   * Errors: `DDISCORD_CONNECTION_LOST` when the mesh connection dropped (the client
-   * reconnects and resubscribes; call again to continue, events published meanwhile on
-   * direct subscriptions are lost), `DDISCORD_TIMEOUT` for a member request whose next chunk
-   * did not come.
+   * Errors: `DDISCORD_INVALID_ARGUMENT` when called again.
    */
-  nextBatch(maxEvents?: number | undefined | null): Promise<EventBatch | null>
+  start(callback: (delivery: [batch: EventBatch | null, code: string | null, message: string | null]) => void): void
   /**
-   * Stops the subscription: a pending `nextBatch` resolves to `null` and the broker
+   * Asks for the next batch: the callback given to `start` receives every event already
+   * buffered, or the first to come, up to `maxEvents` (default 1024, at most 65 536) or
+   * 16 MiB of envelopes. One batch is asked for at a time: a second request before the
+   * answer changes nothing.
+   *
+   * Errors: `DDISCORD_INVALID_ARGUMENT` before `start`.
+   */
+  request(maxEvents?: number | undefined | null): void
+  /**
+   * Stops the subscription: a pending request is answered with the end and the broker
    * subscription is dropped. Idempotent.
    */
   close(): void
@@ -291,17 +300,22 @@ export declare function errorKinds(): Array<ErrorKindEntry>
 /**
  * Events delivered to JavaScript in one crossing.
  *
- * Event `i` has topic `topics[i]` and its envelope (UTF-8 JSON, the Discord dispatch frame plus
- * `shard`, `session` and `received_ms`) in `data[ends[i - 1] .. ends[i]]` (bytes; `ends[-1]`
- * is 0).
+ * Event `i` has topic `topics[topicOf[i]]` and its envelope (UTF-8 JSON, the Discord dispatch
+ * frame plus `shard`, `session` and `received_ms`) in `data[ends[i - 1] .. ends[i]]` (bytes;
+ * `ends[-1]` is 0).
  */
 export interface EventBatch {
-  /** The topic of each event, e.g. `discord/0/81384788765712384/MESSAGE_CREATE`. */
+  /**
+   * The distinct topics of the batch, in order of first use, e.g.
+   * `discord/0/81384788765712384/MESSAGE_CREATE`.
+   */
   topics: Array<string>
+  /** Per event: the index of its topic in `topics`. */
+  topicOf: Uint32Array
   /** The envelopes back to back. */
   data: Buffer
-  /** The end offset in bytes of each envelope in `data`. */
-  ends: Array<number>
+  /** Per event: the end offset in bytes of its envelope in `data`. */
+  ends: Uint32Array
   /** For work-queue deliveries only: the id to pass to `ack`/`nack`, per event. */
   deliveryIds?: Array<number>
   /**

@@ -85,7 +85,12 @@ impl Client {
             + Send
             + 'static,
     {
-        Subscription::new(pattern, stream.boxed(), self.child_token())
+        Subscription::new(
+            pattern,
+            stream.boxed(),
+            self.child_token(),
+            self.runtime.clone(),
+        )
     }
 }
 

@@ -1,8 +1,8 @@
 //! # ddiscord (Node.js)
 //!
 //! napi-rs bindings over the DDiscord Rust core. The npm package's JS entry (`index.js`) wraps
-//! this native module: it turns [`subscription::Subscription::next_batch`] into `for await` iterators, moves
-//! error codes into `err.code`, and accepts `bigint` snowflakes.
+//! this native module: it turns the batches of [`subscription::Subscription`] into `for await`
+//! iterators, moves error codes into `err.code`, and accepts `bigint` snowflakes.
 //!
 //! Layout: [`client`] (`connect`, the `Client` over `ddiscord::Client`), [`config`] (options
 //! and environment), [`subscription`] and [`batch`] (events delivered in one crossing per

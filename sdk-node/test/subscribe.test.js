@@ -101,6 +101,26 @@ test('events arrive in batches and in publish order', async () => {
   }
 })
 
+test('next() called again before a batch arrived waits for it: events stay in order, none twice', async () => {
+  const client = await ddiscord.connect({ meshUrl: broker.url })
+  try {
+    const sub = client.subscribe('discord/0/>')
+    await sub.ready
+    const expected = messages.filter(([t]) => t.startsWith('discord/0/'))
+    const it = sub[Symbol.asyncIterator]()
+    const pending = expected.map(() => it.next())
+    await publishAll(pub, expected)
+    const got = await Promise.all(pending)
+    assert.deepEqual(
+      got.map((r) => r.value.text()),
+      expected.map(([, p]) => p)
+    )
+    await it.return()
+  } finally {
+    await client.close()
+  }
+})
+
 test('two subscribers each get every event', async () => {
   const a = await ddiscord.connect({ meshUrl: broker.url })
   const b = await ddiscord.connect({ meshUrl: broker.url })
