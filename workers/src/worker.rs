@@ -203,6 +203,7 @@ impl StateWorker {
             group_config,
             config,
             held: std::sync::Mutex::new(Held::default()),
+            done: std::sync::Mutex::new(Vec::new()),
         };
         let task = tokio::spawn(worker.run(group, stop_rx, ready));
         Ok(StateWorkerHandle {
@@ -252,6 +253,9 @@ struct Loop<S> {
     /// Behind a mutex only so that the loop is `Sync` (messages carry a `Send`-only ack); the
     /// loop is its only user and reaches it through `&mut self` ([`Loop::held`]).
     held: std::sync::Mutex<Held>,
+    /// Events handled (applied, skipped or rejected) and not yet republished and
+    /// acknowledged, in the order they were handled; behind a mutex for the same reason.
+    done: std::sync::Mutex<Vec<GroupMessage>>,
 }
 
 /// Most events held behind gaps per partition; past it the gap is given up on.
@@ -368,6 +372,12 @@ fn now_ms() -> u64 {
 }
 
 impl<S: DurableSource> Loop<S> {
+    fn done(&mut self) -> &mut Vec<GroupMessage> {
+        self.done
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn held(&mut self) -> &mut Held {
         self.held
             .get_mut()
@@ -535,6 +545,7 @@ impl<S: DurableSource> Loop<S> {
         for run in runs {
             self.process_run(run, stop).await;
         }
+        self.republish_done().await;
     }
 
     /// Forces the oldest held event of every partition whose gap outlived the timeout (or
@@ -575,6 +586,7 @@ impl<S: DurableSource> Loop<S> {
                 self.process_run(messages, stop).await;
             }
         }
+        self.republish_done().await;
     }
 
     /// The sequence the cache expects next on `partition`, for the log (best effort).
@@ -766,10 +778,21 @@ impl<S: DurableSource> Loop<S> {
             }
             done.push(message);
         }
-        // Republish, then acknowledge: a script reading the cache on the state tree sees the
-        // event applied. A failed republish leaves the event unacked (redelivered, skipped as a
-        // duplicate, republished).
-        // In apply order, so the state tree carries each shard's events in sequence order.
+        self.done().extend(done);
+        Some(held)
+    }
+
+    /// Republishes on the state tree, then acknowledges, every event handled since the last
+    /// call (of every partition of the batch: one wait for the broker per batch, not one per
+    /// partition). A script reading the cache on the state tree sees the event applied. A
+    /// failed republish leaves the event unacked (redelivered, skipped as a duplicate,
+    /// republished). In handling order, so the state tree carries each shard's events in
+    /// sequence order.
+    async fn republish_done(&mut self) {
+        let done = std::mem::take(self.done());
+        if done.is_empty() {
+            return;
+        }
         let targets: Vec<_> = done.iter().map(|m| self.state_topic(m)).collect();
         let wanted: Vec<bool> = targets.iter().map(Option::is_some).collect();
         let mut published = self
@@ -777,9 +800,10 @@ impl<S: DurableSource> Loop<S> {
             .publish_in_order(targets.into_iter().flatten().collect())
             .await
             .into_iter();
-        let results: Vec<bool> = wanted
+        let results: Vec<bool> = done
             .iter()
-            .map(|wanted| {
+            .zip(wanted)
+            .map(|(message, wanted)| {
                 if !wanted {
                     return true;
                 }
@@ -788,7 +812,7 @@ impl<S: DurableSource> Loop<S> {
                     Some(Err(e)) => {
                         metrics::counter!("ddiscord_state_republish_failures_total").increment(1);
                         tracing::warn!(
-                            shard = lease.partition,
+                            shard = message.lease.partition,
                             error = &e as &dyn std::error::Error,
                             "republishing on the state tree failed; left unacked"
                         );
@@ -810,7 +834,6 @@ impl<S: DurableSource> Loop<S> {
                 );
             }
         }
-        Some(held)
     }
 
     /// The state topic and body of a message (`None` when no topic can be built).

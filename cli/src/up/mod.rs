@@ -36,9 +36,11 @@ pub use local_redis::{LocalRedis, kill_private_redis};
 use crate::cmd::error::CliError;
 use crate::logging::LogTarget;
 
-/// Dispatches a shard of `ddiscord up` reads ahead of the cache before it waits for the state
-/// worker ([`IngestConfig::max_cache_lag`]).
-const UP_MAX_CACHE_LAG: u64 = 10_000;
+/// Dispatches all shards of `ddiscord up` together read ahead of the cache before they wait
+/// for the state worker, shared out per shard ([`IngestConfig::max_cache_lag`]).
+const UP_CACHE_LAG: u64 = 20_000;
+/// The least a shard of `ddiscord up` may read ahead of the cache.
+const UP_MIN_SHARD_CACHE_LAG: u64 = 1_000;
 
 /// Bound on stopping the simulator, and on stopping the HTTP listener.
 const STEP_TIMEOUT: Duration = Duration::from_secs(1);
@@ -187,9 +189,6 @@ pub async fn run(args: UpArgs, log_file: Option<&Path>) -> Result<(), CliError> 
     ingest_config.key_prefix.clone_from(&args.key_prefix);
     ingest_config.large_threshold = args.large_threshold;
     ingest_config.request_members = args.request_members;
-    // One machine: when the state worker falls behind, the backlog waits at the gateway
-    // instead of growing in the embedded broker's memory.
-    ingest_config.max_cache_lag = Some(UP_MAX_CACHE_LAG);
     if sim.is_some() {
         // The simulator's budget is its own; keep nothing in reserve.
         ingest_config.identify_reserve = 0;
@@ -209,6 +208,10 @@ pub async fn run(args: UpArgs, log_file: Option<&Path>) -> Result<(), CliError> 
         }
     });
     ingest_config.shards = worker_config.shards;
+    // One machine: when the state worker falls behind, the backlog waits at the gateway
+    // instead of growing in the embedded broker's memory.
+    let shard_count = u64::from(ingest_config.shards.unwrap_or(1).max(1));
+    ingest_config.max_cache_lag = Some((UP_CACHE_LAG / shard_count).max(UP_MIN_SHARD_CACHE_LAG));
     let worker = StateWorker::start(worker_config).await?;
     let ingest = IngestNode::start(ingest_config).await?;
     // One listener for the whole pipeline: ready when ingest and the state worker both are.
