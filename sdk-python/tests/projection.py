@@ -20,8 +20,14 @@ _built = False
 
 
 def binary() -> Path:
-    """Builds `ddiscord` once per test session (incremental: a no-op when up to date)."""
+    """`DDISCORD_BINARY` when set (scripts/test-python.sh sets it), else `ddiscord` built once
+    per test session (incremental: a no-op when up to date)."""
     global _built
+    if os.environ.get("DDISCORD_BINARY"):
+        path = Path(os.environ["DDISCORD_BINARY"])
+        if not path.is_file():
+            raise RuntimeError(f"DDISCORD_BINARY={path} does not exist; build it (cargo build -p ddiscord-cli) or unset it")
+        return path
     if not _built or not BINARY.exists():
         subprocess.run(
             ["cargo", "build", "-q", "-p", "ddiscord-cli"],

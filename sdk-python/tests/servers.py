@@ -39,11 +39,6 @@ def find_binary(name: str, env: str) -> str:
 
 def ddiscord_binary() -> Path:
     """`DDISCORD_BINARY` (set by scripts/test-python.sh, which builds it), else built here."""
-    if os.environ.get("DDISCORD_BINARY"):
-        path = Path(os.environ["DDISCORD_BINARY"])
-        if not path.is_file():
-            raise RuntimeError(f"DDISCORD_BINARY={path} does not exist; build it (cargo build -p ddiscord-cli) or unset it")
-        return path
     # Imported here: projection imports this module.
     from projection import binary
 
