@@ -9,7 +9,7 @@ import pytest
 
 import ddiscord
 from discord import Publisher, envelope, frames, topic_of
-from servers import Mosquitto, free_port
+from servers import Mosquitto, Redis, free_port
 from solace import matches
 
 # Each pattern with a topic it matches, published last as a sentinel.
@@ -100,8 +100,9 @@ async def test_bad_patterns_raise(mosquitto: Mosquitto, pattern: str, says: str)
         assert isinstance(info.value, ddiscord.DDiscordError)
 
 
-async def test_bad_ids_raise(mosquitto: Mosquitto) -> None:
-    async with ddiscord.connect(mesh_url=mosquitto.url, shards=4) as client:
+async def test_bad_ids_raise(mosquitto: Mosquitto, redis_server: Redis) -> None:
+    # A private Redis: the shard count is checked against the one ingest recorded there.
+    async with ddiscord.connect(mesh_url=mosquitto.url, redis_url=redis_server.url, shards=4) as client:
         assert client.shard_for(81384788765712384) == ddiscord.shard_for_guild(81384788765712384, 4)
         assert client.shard_for("81384788765712384") == client.shard_for(81384788765712384)
         for bad in (0, -1, "abc", "", 2**64, 1.5, None):
