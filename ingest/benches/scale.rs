@@ -41,44 +41,8 @@ use ddiscord_sim::fixtures::{self, Fixtures};
 use ddiscord_sim::traffic::Traffic;
 use ddiscord_sim::world::World;
 use ddiscord_sim::{SimConfig, SimHandle, Simulator};
+use ddiscord_testkit::bench::{cpu_seconds, env_or, rss_bytes, write_csv};
 use ddiscord_testkit::{Mosquitto, RedisServer};
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-fn clk_tck() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: u32, tck: f64) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = after.split(' ').collect();
-    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
-    ticks / tck
-}
-
-/// `VmRSS` of a process, in bytes.
-fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap()
-        * 1024
-}
 
 /// Dispatches acknowledged by the mesh, summed over the node's shards.
 async fn events_out(http: u16) -> u64 {
@@ -182,7 +146,6 @@ async fn point(
     run: u32,
     shards: u32,
     events: usize,
-    tck: f64,
     redis: &RedisServer,
     broker: &Mosquitto,
 ) -> Point {
@@ -209,8 +172,8 @@ async fn point(
         "{shards} shards: only {got} of {startup} startup dispatches published"
     );
     let base = events_out(node.http).await;
-    let rss_idle = rss_bytes(pid);
-    let cpu0 = cpu_seconds(pid, tck);
+    let rss_idle = rss_bytes(pid).unwrap();
+    let cpu0 = cpu_seconds(pid).unwrap();
     let t0 = Instant::now();
     for (shard, name, guild, d) in &work {
         sim.dispatch_json(*shard, name, Some(*guild), d).unwrap();
@@ -218,8 +181,8 @@ async fn point(
     let want = base + events as u64;
     let got = wait_for(node.http, want, Duration::from_secs(300)).await;
     let secs = t0.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(pid, tck) - cpu0;
-    let rss = rss_bytes(pid);
+    let cpu = cpu_seconds(pid).unwrap() - cpu0;
+    let rss = rss_bytes(pid).unwrap();
     if got < want {
         println!(
             "WARNING: {shards} shards: only {} of {events} dispatches published within the time limit",
@@ -254,7 +217,6 @@ fn main() {
         .collect();
     let events: usize = env_or("SCALE_EVENTS", 100_000);
     let runs: u32 = env_or("SCALE_RUNS", 1);
-    let tck = clk_tck();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -266,7 +228,7 @@ fn main() {
         let mut points: Vec<Point> = Vec::new();
         for run in 1..=runs {
             for &n in &shard_counts {
-                let p = point(run, n, events, tck, &redis, &broker).await;
+                let p = point(run, n, events, &redis, &broker).await;
                 let first = points.iter().find(|q| q.run == run).unwrap_or(&p);
                 println!(
                     "run {run}: {:>3} shards: {:>7.0} events/s, {:>6.1} CPU ms per 1,000 ({:.2}x first), RSS {:>6.1} MB = {:>7.1} kB per shard ({:.1} MB before the dispatches)",
@@ -303,10 +265,5 @@ fn main() {
         )
         .unwrap();
     }
-    let path = csv_path();
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).unwrap();
-    }
-    std::fs::write(&path, csv).unwrap();
-    println!("wrote {}", path.display());
+    write_csv(&csv_path(), &csv).unwrap();
 }

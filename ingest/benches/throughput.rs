@@ -45,31 +45,13 @@ use ddiscord_sim::fixtures::{self, Fixtures};
 use ddiscord_sim::traffic::Traffic;
 use ddiscord_sim::world::World;
 use ddiscord_sim::{SimConfig, Simulator};
+use ddiscord_testkit::bench::cpu_seconds;
 use ddiscord_testkit::{Mosquitto, RedisServer};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use serde::de::DeserializeSeed;
 use twilight_cache_inmemory::{DefaultInMemoryCache, ResourceType};
 use twilight_model::gateway::event::GatewayEventDeserializer;
-
-fn clk_tck() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = after.split(' ').collect();
-    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
-    ticks / clk_tck()
-}
 
 struct Frames {
     /// GUILD_CREATE frames for the world's guilds, then `n` generated dispatches.
@@ -178,12 +160,12 @@ async fn raw_loop(compressed: &[Vec<u8>], prefix: usize, broker: &str) -> (f64, 
     let topics = Topics::default();
     let mut d = Decompress::new(true);
     let mut buf = Vec::with_capacity(1 << 20);
-    let mut cpu0 = cpu_seconds("self");
+    let mut cpu0 = cpu_seconds(std::process::id()).unwrap();
     let mut t0 = Instant::now();
     for (i, msg) in compressed.iter().enumerate() {
         if i == prefix {
             acked.wait_for(|n| *n >= prefix).await.unwrap();
-            cpu0 = cpu_seconds("self");
+            cpu0 = cpu_seconds(std::process::id()).unwrap();
             t0 = Instant::now();
         }
         inflate(&mut d, msg, &mut buf);
@@ -204,7 +186,10 @@ async fn raw_loop(compressed: &[Vec<u8>], prefix: usize, broker: &str) -> (f64, 
             .unwrap();
     }
     acked.wait_for(|n| *n >= compressed.len()).await.unwrap();
-    let out = (t0.elapsed().as_secs_f64(), cpu_seconds("self") - cpu0);
+    let out = (
+        t0.elapsed().as_secs_f64(),
+        cpu_seconds(std::process::id()).unwrap() - cpu0,
+    );
     acks.abort();
     out
 }
@@ -215,12 +200,12 @@ fn twilight_bot(frames: &[String], prefix: usize) -> (f64, f64) {
     let cache = DefaultInMemoryCache::builder()
         .resource_types(ResourceType::all())
         .build();
-    let mut cpu0 = cpu_seconds("self");
+    let mut cpu0 = cpu_seconds(std::process::id()).unwrap();
     let mut t0 = Instant::now();
     let mut failed: std::collections::BTreeMap<String, (usize, String)> = Default::default();
     for (i, f) in frames.iter().enumerate() {
         if i == prefix {
-            cpu0 = cpu_seconds("self");
+            cpu0 = cpu_seconds(std::process::id()).unwrap();
             t0 = Instant::now();
         }
         let Some(de) = GatewayEventDeserializer::from_json(f) else {
@@ -246,7 +231,10 @@ fn twilight_bot(frames: &[String], prefix: usize) -> (f64, f64) {
     for (name, (n, first)) in &failed {
         println!("twilight baseline: {n} {name} frames did not deserialise (first error: {first})");
     }
-    (t0.elapsed().as_secs_f64(), cpu_seconds("self") - cpu0)
+    (
+        t0.elapsed().as_secs_f64(),
+        cpu_seconds(std::process::id()).unwrap() - cpu0,
+    )
 }
 
 async fn ingest(frames: &Frames, redis: &RedisServer, broker: &Mosquitto) -> (f64, f64, usize) {
@@ -274,7 +262,7 @@ async fn ingest(frames: &Frames, redis: &RedisServer, broker: &Mosquitto) -> (f6
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let pid = child.id().to_string();
+    let pid = child.id();
     // Count what reaches the broker with a plain subscriber.
     let port = broker.port();
     let mut opts = MqttOptions::new("bench-sub", "127.0.0.1", port);
@@ -306,7 +294,7 @@ async fn ingest(frames: &Frames, redis: &RedisServer, broker: &Mosquitto) -> (f6
     }
     let base = *rx.borrow();
     let want = base + frames.generated.len();
-    let cpu0 = cpu_seconds(&pid);
+    let cpu0 = cpu_seconds(pid).unwrap();
     let t0 = Instant::now();
     for (name, guild, d) in &frames.generated {
         sim.dispatch_json(0, name, Some(*guild), d).unwrap();
@@ -318,9 +306,11 @@ async fn ingest(frames: &Frames, redis: &RedisServer, broker: &Mosquitto) -> (f6
         let _ = tokio::time::timeout(Duration::from_millis(200), rx.changed()).await;
     }
     let elapsed = t0.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(&pid) - cpu0;
+    let cpu = cpu_seconds(pid).unwrap() - cpu0;
     let got = *rx.borrow() - base;
-    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let _ = child.wait();
     sim.shutdown().await;
     (elapsed, cpu, got)

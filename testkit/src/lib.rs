@@ -12,6 +12,8 @@
 //! while a panicking test unwinds), and, on Linux, by the kernel when the test process dies
 //! without unwinding (killed, aborted), through a parent-death signal.
 
+pub mod bench;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

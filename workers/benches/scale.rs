@@ -42,19 +42,13 @@ use ddiscord::Envelope;
 use ddiscord::cache::Keys;
 use ddiscord::envelope::{EnvelopeMeta, wrap};
 use ddiscord_testkit::RedisServer;
+use ddiscord_testkit::bench::{env_or, write_csv};
 use ddiscord_workers::{Outcome, ProjectionConfig, Projector};
 use serde_json::Value;
 
 /// Snowflake timestamp part of the rewritten ids (2020-09-13, ms since Discord's epoch).
 const BASE: u64 = (1_600_000_000_000 - 1_420_070_400_000) << 22;
 const CAPTURE_SESSION: &str = "scale";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(ddiscord_testkit::fixtures_dir().join(name)).unwrap()
@@ -299,7 +293,7 @@ async fn main() {
         };
         rows.extend(pass.run(conn.clone()).await);
     }
-    write_csv(&rows);
+    write_rows(&rows);
 }
 
 /// One pass over the checkpoints, from an empty Redis.
@@ -412,7 +406,7 @@ impl Pass<'_> {
     }
 }
 
-fn write_csv(rows: &[Row]) {
+fn write_rows(rows: &[Row]) {
     let mut csv = String::from(
         "run,members,guilds,used_memory_bytes,bytes_per_member,fill_events_per_s,fill_writes_per_s,fill_members_per_s,mix_events,mix_events_per_s,mix_writes_per_s\n",
     );
@@ -434,10 +428,5 @@ fn write_csv(rows: &[Row]) {
         )
         .unwrap();
     }
-    let path = csv_path();
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).unwrap();
-    }
-    std::fs::write(&path, csv).unwrap();
-    println!("wrote {}", path.display());
+    write_csv(&csv_path(), &csv).unwrap();
 }
