@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
 
+/// Longest wait for the cache's position; past it the gate opens for this round.
+const READ_TIMEOUT: Duration = Duration::from_millis(250);
+
 /// Longest pause of the gateway read, well under Discord's heartbeat interval (41.25 s).
 pub(crate) const MAX_PAUSE: Duration = Duration::from_secs(15);
 
@@ -68,28 +71,34 @@ impl CacheGate {
     }
 
     /// Reads the cache's position and decides; returns `Some(paused)` when the gate changed.
-    /// A Redis error opens the gate (the lag is unknown; the broker's queue takes the slack).
+    /// A Redis error or a read slower than 250 ms opens the gate (the lag is unknown; the
+    /// broker's queue takes the slack).
     pub(crate) async fn refresh(
         &mut self,
         redis: &mut ConnectionManager,
         session: Option<&str>,
         read_seq: u64,
     ) -> Option<bool> {
-        let applied: redis::RedisResult<(Option<String>, Option<u64>)> = redis::cmd("HMGET")
-            .arg(&self.key)
-            .arg("session")
-            .arg("seq")
-            .query_async(redis)
-            .await;
-        self.lag = match applied {
-            Ok((cached, seq)) if cached.is_some() && cached.as_deref() == session => {
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(&self.key).arg("session").arg("seq");
+        let read = cmd.query_async::<(Option<String>, Option<u64>)>(redis);
+        // The shard loop waits for this read: a slow Redis must not hold the gateway read.
+        self.lag = match tokio::time::timeout(READ_TIMEOUT, read).await {
+            Ok(Ok((cached, seq))) if cached.is_some() && cached.as_deref() == session => {
                 read_seq.saturating_sub(seq.unwrap_or(0))
             }
-            Ok(_) => read_seq,
-            Err(e) => {
+            Ok(Ok(_)) => read_seq,
+            Ok(Err(e)) => {
                 tracing::debug!(
                     error = &e as &dyn std::error::Error,
                     "could not read the cache's position; reading on"
+                );
+                0
+            }
+            Err(_) => {
+                tracing::debug!(
+                    timeout_ms = READ_TIMEOUT.as_millis() as u64,
+                    "reading the cache's position timed out; reading on"
                 );
                 0
             }
@@ -110,5 +119,63 @@ impl CacheGate {
             self.paused = paused;
             paused
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use ddiscord_testkit::RedisServer;
+
+    async fn gate_on_private_redis() -> (RedisServer, ConnectionManager, CacheGate) {
+        let server = RedisServer::start().unwrap();
+        let client = redis::Client::open(server.url()).unwrap();
+        let conn = ConnectionManager::new(client).await.unwrap();
+        (server, conn, CacheGate::new("dd:shard:0".to_owned(), 100))
+    }
+
+    async fn cache_at(conn: &mut ConnectionManager, session: &str, seq: u64) {
+        let _: () = redis::cmd("HSET")
+            .arg("dd:shard:0")
+            .arg("session")
+            .arg(session)
+            .arg("seq")
+            .arg(seq)
+            .query_async(conn)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_gate_closes_past_the_limit_and_opens_when_the_cache_catches_up() {
+        let (_server, mut conn, mut gate) = gate_on_private_redis().await;
+        cache_at(&mut conn, "s1", 50).await;
+        assert_eq!(gate.refresh(&mut conn, Some("s1"), 150).await, None);
+        assert!(gate.open());
+        assert_eq!(gate.lag(), 100);
+        assert_eq!(gate.refresh(&mut conn, Some("s1"), 151).await, Some(true));
+        assert!(!gate.open());
+        cache_at(&mut conn, "s1", 140).await;
+        assert_eq!(gate.refresh(&mut conn, Some("s1"), 151).await, Some(false));
+        assert!(gate.open() && !gate.overridden());
+    }
+
+    #[tokio::test]
+    async fn a_session_the_cache_has_not_seen_counts_from_zero() {
+        let (_server, mut conn, mut gate) = gate_on_private_redis().await;
+        cache_at(&mut conn, "old", 10_000).await;
+        assert_eq!(gate.refresh(&mut conn, Some("new"), 101).await, Some(true));
+        assert_eq!(gate.lag(), 101);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_cache_opens_the_gate() {
+        let (server, mut conn, mut gate) = gate_on_private_redis().await;
+        assert_eq!(gate.refresh(&mut conn, Some("s1"), 500).await, Some(true));
+        drop(server);
+        assert_eq!(gate.refresh(&mut conn, Some("s1"), 500).await, Some(false));
+        assert!(gate.open());
     }
 }

@@ -88,8 +88,11 @@ impl<W: Wire> Acker for WireAck<W> {
     fn ack(self: Box<Self>) -> AckFuture {
         Box::pin(async move {
             if self.current.load(Ordering::Acquire) != self.generation {
+                // Delivered on an earlier connection: the broker has sent it again.
                 return Ok(());
             }
+            // A full channel means the session task has requests to send, and it takes the
+            // overflow after each one; at worst the ack waits for the next event.
             if W::try_ack(&self.client, &self.incoming) {
                 return Ok(());
             }
